@@ -1,0 +1,123 @@
+//! The lab's services: their names, kinds, default ports (those of `SPEC.md`) and how `lab up`
+//! starts each one as its own process.
+//!
+//! A new service joins the lab by adding its [`ServiceSpec`]s to [`lab`]; the control plane then
+//! starts it, watches its health and lists it on the dashboard.
+
+use std::net::{IpAddr, TcpListener};
+use std::path::{Path, PathBuf};
+
+use shared::ServiceKind;
+
+/// The ports of every service. [`Ports::default`] holds those of the workshop (`SPEC.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    pub control: u16,
+    pub shop_a: u16,
+    pub shop_b: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Self { control: 8080, shop_a: 3001, shop_b: 3002 }
+    }
+}
+
+impl Ports {
+    /// Ports the OS reports free right now, for a second lab beside a running one (tests).
+    pub fn free(bind: IpAddr) -> std::io::Result<Self> {
+        // Hold every listener until all are chosen, so no two services get the same port.
+        let listeners = (0..3).map(|_| TcpListener::bind((bind, 0))).collect::<Result<Vec<_>, _>>()?;
+        let ports = listeners
+            .iter()
+            .map(|l| l.local_addr().map(|a| a.port()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { control: ports[0], shop_a: ports[1], shop_b: ports[2] })
+    }
+}
+
+/// How to start one service of the lab: `lab serve <kind> --name <name> --port <port> <args>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub kind: ServiceKind,
+    pub port: u16,
+    /// Arguments after the common ones (peers, data directory, algorithm, ...).
+    pub args: Vec<String>,
+}
+
+impl ServiceSpec {
+    pub fn new(name: &str, kind: ServiceKind, port: u16) -> Self {
+        Self { name: name.to_owned(), kind, port, args: Vec::new() }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn url(&self, host: IpAddr) -> String {
+        format!("http://{}", std::net::SocketAddr::new(host, self.port))
+    }
+
+    /// The command line, after the program name, that runs this service.
+    pub fn command_line(&self, bind: IpAddr) -> Vec<String> {
+        let mut line = vec![
+            "serve".to_owned(),
+            self.kind.as_str().to_owned(),
+            "--name".to_owned(),
+            self.name.clone(),
+            "--bind".to_owned(),
+            bind.to_string(),
+            "--port".to_owned(),
+            self.port.to_string(),
+        ];
+        line.extend(self.args.iter().cloned());
+        line
+    }
+}
+
+/// Every service `lab up` starts, with its data under `data`.
+pub fn lab(ports: &Ports, data: &Path) -> Vec<ServiceSpec> {
+    let shop_db = path_arg(&data.join("shop.sqlite3"));
+    vec![
+        ServiceSpec::new("shop-a", ServiceKind::Shop, ports.shop_a).arg("--db").arg(&shop_db),
+        ServiceSpec::new("shop-b", ServiceKind::Shop, ports.shop_b).arg("--db").arg(&shop_db),
+    ]
+}
+
+fn path_arg(path: &PathBuf) -> String {
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_ports_are_the_workshops() {
+        let ports = Ports::default();
+        assert_eq!((ports.control, ports.shop_a, ports.shop_b), (8080, 3001, 3002));
+    }
+
+    #[test]
+    fn free_ports_are_distinct() {
+        let ports = Ports::free(IpAddr::from([127, 0, 0, 1])).unwrap();
+        assert_ne!(ports.control, ports.shop_a);
+        assert_ne!(ports.shop_a, ports.shop_b);
+        assert_ne!(ports.control, ports.shop_b);
+    }
+
+    #[test]
+    fn every_service_has_a_unique_name_and_port() {
+        let specs = lab(&Ports::default(), Path::new("data"));
+        let mut names: Vec<_> = specs.iter().map(|s| s.name.as_str()).collect();
+        let mut ports: Vec<_> = specs.iter().map(|s| s.port).collect();
+        names.sort_unstable();
+        names.dedup();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(names.len(), specs.len());
+        assert_eq!(ports.len(), specs.len());
+    }
+}

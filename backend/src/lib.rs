@@ -1,0 +1,15 @@
+//! The lab's native side: every service as a module with its router, and the plumbing they share.
+//!
+//! - [`service`] — what every service gets: health, metrics, OpenAPI, CORS, limits, JSON errors.
+//! - [`catalog`] — which services the lab runs, on which ports.
+//! - [`control`] — the control plane (:8080): dashboard, service list, child processes.
+//! - [`shop`] — the e-commerce API (shop servers A and B, 3001/3002).
+//!
+//! The `lab` binary (`src/main.rs`) only parses flags and calls into these modules.
+
+pub mod catalog;
+pub mod cli;
+pub mod control;
+pub mod service;
+pub mod shop;
+pub mod sqlite;

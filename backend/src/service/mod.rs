@@ -1,0 +1,209 @@
+//! What makes a process a lab service.
+//!
+//! Every service (model, shop, registry, sync node, control plane, ...) hands its own routes to
+//! [`Service::into_router`] and gets, without writing them again:
+//! - `GET /health` — a [`HealthReport`], 503 when the service's own probe fails;
+//! - `GET /metrics` — request counts and latencies in the Prometheus/OpenMetrics text format,
+//!   plus whatever the service registered itself;
+//! - `GET /openapi.json` — the OpenAPI document of its routes, generated from the handlers;
+//! - CORS open to the dashboard, a request-body limit, a request timeout, JSON 404/405 answers
+//!   and request tracing.
+//!
+//! [`run`] then serves the router on a listener until the shutdown future resolves.
+
+pub mod error;
+mod metrics;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use prometheus_client::registry::Registry;
+use shared::{HealthReport, ServiceKind};
+use tokio::net::TcpListener;
+use tower_http::cors::CorsLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{error_response, ApiJson, ApiPath, ApiQuery, Rejection};
+
+/// Default largest request body a service accepts: plenty for any form of the lab, small enough
+/// that a flood of huge bodies cannot exhaust memory.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// How long one request may take before the service answers 408 and frees the connection.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A service's own readiness check, run by `GET /health` (e.g. "can I read my database?").
+pub type HealthProbe =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// The identity and shared plumbing of one service, before its router is built.
+pub struct Service {
+    name: String,
+    kind: ServiceKind,
+    started: Instant,
+    /// Metrics of the service itself; the HTTP metrics are added by [`Service::into_router`].
+    registry: Registry,
+    body_limit: usize,
+    probe: Option<HealthProbe>,
+    /// What answers paths no route matches; a JSON 404 unless set (the control plane serves the
+    /// dashboard's files there).
+    fallback: Option<Router>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("name", &self.name).field("kind", &self.kind).finish()
+    }
+}
+
+impl Service {
+    pub fn new(name: impl Into<String>, kind: ServiceKind) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            started: Instant::now(),
+            registry: Registry::with_prefix("lab"),
+            body_limit: DEFAULT_BODY_LIMIT,
+            probe: None,
+            fallback: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Accept request bodies up to `bytes` (larger ones get a 413 JSON error).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Make `GET /health` answer 503 with the probe's message whenever the probe fails.
+    pub fn health_probe(mut self, probe: HealthProbe) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+
+    /// Answer unmatched paths with `fallback` instead of a JSON 404.
+    pub fn fallback(mut self, fallback: Router) -> Self {
+        self.fallback = Some(fallback);
+        self
+    }
+
+    /// Where the service registers metrics of its own, exported by `GET /metrics`.
+    pub fn metrics(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Wrap the service's routes with the plumbing every service shares.
+    pub fn into_router(self, routes: OpenApiRouter) -> Router {
+        let Service { name, kind, started, mut registry, body_limit, probe, fallback } = self;
+        let http = metrics::HttpMetrics::register(&mut registry);
+        let identity = Arc::new(Identity { name, kind, started, probe });
+
+        let own = OpenApiRouter::new().routes(routes!(health)).with_state(identity.clone());
+        let (router, mut openapi) = routes.merge(own).split_for_parts();
+        openapi.info = utoipa::openapi::InfoBuilder::new()
+            .title(format!("lab {} ({})", identity.name, identity.kind))
+            .description(Some(format!("The {} service of the distributed computing lab.", identity.kind)))
+            .version(env!("CARGO_PKG_VERSION"))
+            .build();
+        let openapi = Arc::new(openapi);
+        let registry = Arc::new(registry);
+
+        let router = router
+            .route_layer(middleware::from_fn_with_state(http, metrics::track))
+            .route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+            .route("/metrics", get(move || async move { render_metrics(&registry) }));
+        let router = match fallback {
+            Some(fallback) => router.fallback_service(fallback),
+            None => router.fallback(|| async { error_response(StatusCode::NOT_FOUND, "no such route") }),
+        };
+        router
+            .method_not_allowed_fallback(|| async {
+                error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route")
+            })
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+            .layer(DefaultBodyLimit::max(body_limit))
+            .layer(CorsLayer::permissive())
+            .layer(TraceLayer::new_for_http())
+    }
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves, then finish in-flight requests.
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM: how a lab process is asked to stop.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received, shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+/// Who is answering `GET /health`.
+struct Identity {
+    name: String,
+    kind: ServiceKind,
+    started: Instant,
+    probe: Option<HealthProbe>,
+}
+
+/// Is the service up and able to do its work?
+#[utoipa::path(get, path = "/health", tag = "plumbing", responses(
+    (status = 200, description = "The service is up", body = HealthReport),
+    (status = 503, description = "Up, but its own check failed", body = HealthReport),
+))]
+async fn health(State(id): State<Arc<Identity>>) -> Response {
+    let verdict = match &id.probe {
+        Some(probe) => probe().await,
+        None => Ok(()),
+    };
+    let (status, text) = match verdict {
+        Ok(()) => (StatusCode::OK, "ok".to_owned()),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+    };
+    let report = HealthReport {
+        service: id.name.clone(),
+        kind: id.kind,
+        status: text,
+        pid: std::process::id(),
+        uptime_s: id.started.elapsed().as_secs_f64(),
+    };
+    (status, Json(report)).into_response()
+}
+
+fn render_metrics(registry: &Registry) -> Response {
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, registry) {
+        Ok(()) => (
+            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!(%err, "encoding metrics");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "could not encode metrics")
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The shop: the workshop's e-commerce API (servers A and B on 3001/3002) over one SQLite store.
+//!
+//! Run one with `lab serve shop --name shop-a --port 3001 --db data/shop.sqlite3`; start a
+//! second on another port with the same `--db` and the two are interchangeable.
+//!
+//! Routes: `GET/POST /products`, `GET/PUT/DELETE /products/{id}`, `POST /orders`,
+//! `GET /orders/{userId}`, `POST/GET /cart/{userId}`, `DELETE /cart/{userId}/item/{productId}`.
+
+mod error;
+mod routes;
+pub mod store;
+mod validate;
+
+use std::sync::Arc;
+
+use axum::Router;
+use shared::ServiceKind;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::ShopError;
+pub use store::ShopStore;
+
+use crate::service::Service;
+
+/// The shop's router, with the plumbing every service has.
+pub fn router(name: &str, store: ShopStore) -> Router {
+    let probe_store = store.clone();
+    let service = Service::new(name, ServiceKind::Shop).health_probe(Arc::new(move || {
+        let store = probe_store.clone();
+        Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
+    }));
+    service.into_router(routes(store))
+}
+
+/// Just the shop routes, for services that serve them over another store arrangement.
+pub fn routes(store: ShopStore) -> OpenApiRouter {
+    routes::router().with_state(store)
+}

@@ -1,0 +1,166 @@
+//! The shop's HTTP routes: parse, validate, call the store, answer JSON.
+
+use axum::http::StatusCode;
+use shared::shop::{Cart, CartAdd, NewOrder, NewProduct, Order, Product, ProductFilter, ProductPatch};
+use shared::ErrorBody;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::ShopError;
+use super::store::ShopStore;
+use super::validate;
+use crate::service::{ApiJson, ApiPath, ApiQuery};
+
+type State = axum::extract::State<ShopStore>;
+
+pub fn router() -> OpenApiRouter<ShopStore> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products, create_product))
+        .routes(routes!(get_product, update_product, delete_product))
+        .routes(routes!(place_order))
+        .routes(routes!(orders_of))
+        .routes(routes!(add_to_cart, get_cart))
+        .routes(routes!(remove_from_cart))
+}
+
+/// All products, optionally only one category and/or only those in (or out of) stock.
+#[utoipa::path(get, path = "/products", tag = "products", params(ProductFilter), responses(
+    (status = 200, body = [Product]),
+    (status = 400, description = "Unknown or malformed filter", body = ErrorBody),
+))]
+async fn list_products(
+    axum::extract::State(store): State,
+    ApiQuery(filter): ApiQuery<ProductFilter>,
+) -> Result<ApiJson<Vec<Product>>, ShopError> {
+    Ok(ApiJson(store.list_products(filter).await?))
+}
+
+#[utoipa::path(get, path = "/products/{id}", tag = "products", params(("id" = u64, Path)), responses(
+    (status = 200, body = Product),
+    (status = 404, body = ErrorBody),
+))]
+async fn get_product(
+    axum::extract::State(store): State,
+    ApiPath(id): ApiPath<u64>,
+) -> Result<ApiJson<Product>, ShopError> {
+    validate::id("id", id)?;
+    Ok(ApiJson(store.product(id).await?))
+}
+
+#[utoipa::path(post, path = "/products", tag = "products", request_body = NewProduct, responses(
+    (status = 201, body = Product),
+    (status = 400, body = ErrorBody),
+))]
+async fn create_product(
+    axum::extract::State(store): State,
+    ApiJson(new): ApiJson<NewProduct>,
+) -> Result<(StatusCode, ApiJson<Product>), ShopError> {
+    validate::new_product(&new)?;
+    let product = store.create_product(new).await?;
+    tracing::info!(id = product.id, name = %product.name, "product created");
+    Ok((StatusCode::CREATED, ApiJson(product)))
+}
+
+/// Change some fields of a product; the others keep their value.
+#[utoipa::path(put, path = "/products/{id}", tag = "products", params(("id" = u64, Path)),
+    request_body = ProductPatch, responses(
+    (status = 200, body = Product),
+    (status = 400, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+async fn update_product(
+    axum::extract::State(store): State,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(patch): ApiJson<ProductPatch>,
+) -> Result<ApiJson<Product>, ShopError> {
+    validate::id("id", id)?;
+    validate::product_patch(&patch)?;
+    Ok(ApiJson(store.update_product(id, patch).await?))
+}
+
+/// Delete a product; answers with what was deleted.
+#[utoipa::path(delete, path = "/products/{id}", tag = "products", params(("id" = u64, Path)), responses(
+    (status = 200, body = Product),
+    (status = 404, body = ErrorBody),
+))]
+async fn delete_product(
+    axum::extract::State(store): State,
+    ApiPath(id): ApiPath<u64>,
+) -> Result<ApiJson<Product>, ShopError> {
+    validate::id("id", id)?;
+    let product = store.delete_product(id).await?;
+    tracing::info!(id, "product deleted");
+    Ok(ApiJson(product))
+}
+
+/// Place an order: every product must exist and be in stock; prices are taken now.
+#[utoipa::path(post, path = "/orders", tag = "orders", request_body = NewOrder, responses(
+    (status = 201, body = Order),
+    (status = 400, body = ErrorBody),
+    (status = 404, description = "An unknown product", body = ErrorBody),
+    (status = 409, description = "A product out of stock", body = ErrorBody),
+))]
+async fn place_order(
+    axum::extract::State(store): State,
+    ApiJson(new): ApiJson<NewOrder>,
+) -> Result<(StatusCode, ApiJson<Order>), ShopError> {
+    validate::new_order(&new)?;
+    let order = store.place_order(new).await?;
+    tracing::info!(id = order.id, user = order.user_id, total = %order.total, "order placed");
+    Ok((StatusCode::CREATED, ApiJson(order)))
+}
+
+#[utoipa::path(get, path = "/orders/{userId}", tag = "orders", params(("userId" = u64, Path)), responses(
+    (status = 200, body = [Order]),
+    (status = 400, body = ErrorBody),
+))]
+async fn orders_of(
+    axum::extract::State(store): State,
+    ApiPath(user_id): ApiPath<u64>,
+) -> Result<ApiJson<Vec<Order>>, ShopError> {
+    validate::id("userId", user_id)?;
+    Ok(ApiJson(store.orders_of(user_id).await?))
+}
+
+/// Add a quantity of a product to a user's cart.
+#[utoipa::path(post, path = "/cart/{userId}", tag = "cart", params(("userId" = u64, Path)),
+    request_body = CartAdd, responses(
+    (status = 200, body = Cart),
+    (status = 400, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+async fn add_to_cart(
+    axum::extract::State(store): State,
+    ApiPath(user_id): ApiPath<u64>,
+    ApiJson(add): ApiJson<CartAdd>,
+) -> Result<ApiJson<Cart>, ShopError> {
+    validate::cart_add(user_id, &add)?;
+    Ok(ApiJson(store.add_to_cart(user_id, add).await?))
+}
+
+/// A user's cart with each product's details and the total.
+#[utoipa::path(get, path = "/cart/{userId}", tag = "cart", params(("userId" = u64, Path)), responses(
+    (status = 200, body = Cart),
+    (status = 400, body = ErrorBody),
+))]
+async fn get_cart(
+    axum::extract::State(store): State,
+    ApiPath(user_id): ApiPath<u64>,
+) -> Result<ApiJson<Cart>, ShopError> {
+    validate::id("userId", user_id)?;
+    Ok(ApiJson(store.cart(user_id).await?))
+}
+
+#[utoipa::path(delete, path = "/cart/{userId}/item/{productId}", tag = "cart",
+    params(("userId" = u64, Path), ("productId" = u64, Path)), responses(
+    (status = 200, body = Cart),
+    (status = 404, body = ErrorBody),
+))]
+async fn remove_from_cart(
+    axum::extract::State(store): State,
+    ApiPath((user_id, product_id)): ApiPath<(u64, u64)>,
+) -> Result<ApiJson<Cart>, ShopError> {
+    validate::id("userId", user_id)?;
+    validate::id("productId", product_id)?;
+    Ok(ApiJson(store.remove_from_cart(user_id, product_id).await?))
+}

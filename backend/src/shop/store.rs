@@ -1,0 +1,368 @@
+//! `ShopStore`: products, orders and carts in one SQLite file.
+//!
+//! Shop servers A and B open the same file, so either can answer any request and a failover
+//! loses nothing. Every write is one transaction: it happens whole or not at all. Ids come from
+//! `AUTOINCREMENT`, so a deleted product's id is never handed out again.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use shared::shop::{
+    Cart, CartAdd, CartLine, Money, NewOrder, NewProduct, Order, OrderLine, Product, ProductFilter,
+    ProductPatch,
+};
+
+use super::error::ShopError;
+use super::validate::MAX_QUANTITY;
+use crate::sqlite::rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::sqlite::{Db, DbError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS products (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT    NOT NULL,
+    description TEXT    NOT NULL,
+    price_cents INTEGER NOT NULL CHECK (price_cents > 0),
+    category    TEXT    NOT NULL,
+    in_stock    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS products_by_category ON products (category);
+CREATE TABLE IF NOT EXISTS orders (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     INTEGER NOT NULL,
+    total_cents INTEGER NOT NULL,
+    status      TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_user ON orders (user_id);
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_id         INTEGER NOT NULL REFERENCES orders (id),
+    line             INTEGER NOT NULL,
+    product_id       INTEGER NOT NULL,
+    name             TEXT    NOT NULL,
+    quantity         INTEGER NOT NULL CHECK (quantity > 0),
+    unit_price_cents INTEGER NOT NULL,
+    PRIMARY KEY (order_id, line)
+);
+CREATE TABLE IF NOT EXISTS cart_items (
+    user_id    INTEGER NOT NULL,
+    product_id INTEGER NOT NULL,
+    quantity   INTEGER NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (user_id, product_id)
+);
+";
+
+const PRODUCT_COLUMNS: &str = "id, name, description, price_cents, category, in_stock";
+
+/// The shop's data, shared by every server that opens the same file.
+#[derive(Debug, Clone)]
+pub struct ShopStore {
+    db: Db,
+}
+
+impl ShopStore {
+    pub async fn open(path: &Path) -> Result<Self, DbError> {
+        Ok(Self { db: Db::open(path, SCHEMA).await? })
+    }
+
+    /// Can the store be read? (`GET /health`)
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.db.call(|conn| conn.query_row("SELECT count(*) FROM products", [], |_| Ok(()))).await
+    }
+
+    pub async fn list_products(&self, filter: ProductFilter) -> Result<Vec<Product>, ShopError> {
+        Ok(self.db.call(move |conn| list_products(conn, &filter)).await?)
+    }
+
+    pub async fn product(&self, id: u64) -> Result<Product, ShopError> {
+        self.db.call(move |conn| product(conn, id)).await?.ok_or_else(|| no_product(id))
+    }
+
+    pub async fn create_product(&self, new: NewProduct) -> Result<Product, ShopError> {
+        self.db
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO products (name, description, price_cents, category, in_stock)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![new.name.trim(), new.description, new.price.cents(), new.category.trim(), new.in_stock],
+                )?;
+                let id = tx.last_insert_rowid() as u64;
+                Ok(product(tx, id)?.ok_or_else(|| no_product(id)))
+            })
+            .await?
+    }
+
+    pub async fn update_product(&self, id: u64, patch: ProductPatch) -> Result<Product, ShopError> {
+        self.db
+            .write(move |tx| {
+                let changed = tx.execute(
+                    "UPDATE products SET
+                        name        = coalesce(?2, name),
+                        description = coalesce(?3, description),
+                        price_cents = coalesce(?4, price_cents),
+                        category    = coalesce(?5, category),
+                        in_stock    = coalesce(?6, in_stock)
+                     WHERE id = ?1",
+                    params![
+                        id as i64,
+                        patch.name.as_deref().map(str::trim),
+                        patch.description,
+                        patch.price.map(Money::cents),
+                        patch.category.as_deref().map(str::trim),
+                        patch.in_stock,
+                    ],
+                )?;
+                if changed == 0 {
+                    return Ok(Err(no_product(id)));
+                }
+                Ok(product(tx, id)?.ok_or_else(|| no_product(id)))
+            })
+            .await?
+    }
+
+    /// Delete a product (and take it out of every cart); returns what was deleted. Orders keep
+    /// their own copy of the name and price.
+    pub async fn delete_product(&self, id: u64) -> Result<Product, ShopError> {
+        self.db
+            .write(move |tx| {
+                let Some(found) = product(tx, id)? else { return Ok(Err(no_product(id))) };
+                tx.execute("DELETE FROM cart_items WHERE product_id = ?1", [id as i64])?;
+                tx.execute("DELETE FROM products WHERE id = ?1", [id as i64])?;
+                Ok(Ok(found))
+            })
+            .await?
+    }
+
+    /// Price and store an order in one transaction: every product must exist and be in stock.
+    pub async fn place_order(&self, new: NewOrder) -> Result<Order, ShopError> {
+        let created_at = now_ms();
+        self.db
+            .write(move |tx| {
+                let mut lines = Vec::<OrderLine>::with_capacity(new.items.len());
+                for item in &new.items {
+                    // The same product twice in one order is one line with both quantities.
+                    if let Some(line) = lines.iter_mut().find(|l| l.product_id == item.product_id) {
+                        line.quantity += item.quantity;
+                        if line.quantity > MAX_QUANTITY {
+                            return Ok(Err(ShopError::Invalid(format!(
+                                "product {} ordered more than {MAX_QUANTITY} times",
+                                item.product_id
+                            ))));
+                        }
+                        continue;
+                    }
+                    let Some(found) = product(tx, item.product_id)? else {
+                        return Ok(Err(no_product(item.product_id)));
+                    };
+                    if !found.in_stock {
+                        return Ok(Err(ShopError::Conflict(format!(
+                            "product {} ({}) is out of stock",
+                            found.id, found.name
+                        ))));
+                    }
+                    lines.push(OrderLine {
+                        product_id: found.id,
+                        name: found.name,
+                        quantity: item.quantity,
+                        unit_price: found.price,
+                        line_total: Money(0),
+                    });
+                }
+                let mut total = Money(0);
+                for line in &mut lines {
+                    line.line_total = line.unit_price.checked_mul(line.quantity).unwrap_or(Money::MAX);
+                    total = total.checked_add(line.line_total).unwrap_or(Money::MAX);
+                }
+                if total >= Money::MAX {
+                    return Ok(Err(ShopError::Invalid("the order's total is too large".into())));
+                }
+                tx.execute(
+                    "INSERT INTO orders (user_id, total_cents, status, created_at) VALUES (?1, ?2, 'confirmed', ?3)",
+                    params![new.user_id as i64, total.cents(), created_at as i64],
+                )?;
+                let id = tx.last_insert_rowid() as u64;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO order_lines (order_id, line, product_id, name, quantity, unit_price_cents)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for (n, line) in lines.iter().enumerate() {
+                    insert.execute(params![
+                        id as i64,
+                        n as i64,
+                        line.product_id as i64,
+                        line.name,
+                        line.quantity,
+                        line.unit_price.cents()
+                    ])?;
+                }
+                Ok(Ok(Order {
+                    id,
+                    user_id: new.user_id,
+                    items: lines,
+                    total,
+                    status: "confirmed".to_owned(),
+                    created_at,
+                }))
+            })
+            .await?
+    }
+
+    /// A user's orders, oldest first.
+    pub async fn orders_of(&self, user_id: u64) -> Result<Vec<Order>, ShopError> {
+        Ok(self.db.call(move |conn| orders_of(conn, user_id)).await?)
+    }
+
+    /// Add `quantity` of a product to a user's cart (on top of what is there).
+    pub async fn add_to_cart(&self, user_id: u64, add: CartAdd) -> Result<Cart, ShopError> {
+        self.db
+            .write(move |tx| {
+                if product(tx, add.product_id)?.is_none() {
+                    return Ok(Err(no_product(add.product_id)));
+                }
+                let held: u32 = tx
+                    .query_row(
+                        "SELECT quantity FROM cart_items WHERE user_id = ?1 AND product_id = ?2",
+                        params![user_id as i64, add.product_id as i64],
+                        |row| row.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(0);
+                let quantity = held + add.quantity;
+                if quantity > MAX_QUANTITY {
+                    return Ok(Err(ShopError::Invalid(format!(
+                        "a cart holds at most {MAX_QUANTITY} of one product (it has {held})"
+                    ))));
+                }
+                tx.execute(
+                    "INSERT INTO cart_items (user_id, product_id, quantity) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = excluded.quantity",
+                    params![user_id as i64, add.product_id as i64, quantity],
+                )?;
+                Ok(Ok(cart(tx, user_id)?))
+            })
+            .await?
+    }
+
+    pub async fn cart(&self, user_id: u64) -> Result<Cart, ShopError> {
+        Ok(self.db.call(move |conn| cart(conn, user_id)).await?)
+    }
+
+    pub async fn remove_from_cart(&self, user_id: u64, product_id: u64) -> Result<Cart, ShopError> {
+        self.db
+            .write(move |tx| {
+                let removed = tx.execute(
+                    "DELETE FROM cart_items WHERE user_id = ?1 AND product_id = ?2",
+                    params![user_id as i64, product_id as i64],
+                )?;
+                if removed == 0 {
+                    return Ok(Err(ShopError::NotFound(format!(
+                        "product {product_id} is not in the cart of user {user_id}"
+                    ))));
+                }
+                Ok(Ok(cart(tx, user_id)?))
+            })
+            .await?
+    }
+}
+
+fn no_product(id: u64) -> ShopError {
+    ShopError::NotFound(format!("no product with id {id}"))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A product from the row's columns `first..first + 6`, in `PRODUCT_COLUMNS` order.
+fn product_at(row: &Row<'_>, first: usize) -> Result<Product, crate::sqlite::rusqlite::Error> {
+    Ok(Product {
+        id: row.get::<_, i64>(first)? as u64,
+        name: row.get(first + 1)?,
+        description: row.get(first + 2)?,
+        price: Money(row.get(first + 3)?),
+        category: row.get(first + 4)?,
+        in_stock: row.get(first + 5)?,
+    })
+}
+
+fn product_from_row(row: &Row<'_>) -> Result<Product, crate::sqlite::rusqlite::Error> {
+    product_at(row, 0)
+}
+
+fn product(conn: &Connection, id: u64) -> Result<Option<Product>, crate::sqlite::rusqlite::Error> {
+    conn.prepare_cached(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"))?
+        .query_row([id as i64], product_from_row)
+        .optional()
+}
+
+fn list_products(
+    conn: &Connection,
+    filter: &ProductFilter,
+) -> Result<Vec<Product>, crate::sqlite::rusqlite::Error> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products
+         WHERE (?1 IS NULL OR category = ?1) AND (?2 IS NULL OR in_stock = ?2)
+         ORDER BY id"
+    ))?;
+    let rows = statement.query_map(params![filter.category, filter.in_stock], product_from_row)?;
+    rows.collect()
+}
+
+fn orders_of(conn: &Connection, user_id: u64) -> Result<Vec<Order>, crate::sqlite::rusqlite::Error> {
+    let mut orders = conn
+        .prepare_cached(
+            "SELECT id, total_cents, status, created_at FROM orders WHERE user_id = ?1 ORDER BY id",
+        )?
+        .query_map([user_id as i64], |row| {
+            Ok(Order {
+                id: row.get::<_, i64>(0)? as u64,
+                user_id,
+                items: Vec::new(),
+                total: Money(row.get(1)?),
+                status: row.get(2)?,
+                created_at: row.get::<_, i64>(3)? as u64,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut lines = conn.prepare_cached(
+        "SELECT product_id, name, quantity, unit_price_cents FROM order_lines WHERE order_id = ?1 ORDER BY line",
+    )?;
+    for order in &mut orders {
+        order.items = lines
+            .query_map([order.id as i64], |row| {
+                let quantity: u32 = row.get(2)?;
+                let unit_price = Money(row.get(3)?);
+                Ok(OrderLine {
+                    product_id: row.get::<_, i64>(0)? as u64,
+                    name: row.get(1)?,
+                    quantity,
+                    unit_price,
+                    line_total: unit_price.checked_mul(quantity).unwrap_or(Money::MAX),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(orders)
+}
+
+fn cart(conn: &Connection, user_id: u64) -> Result<Cart, crate::sqlite::rusqlite::Error> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT c.quantity, {} FROM cart_items c JOIN products p ON p.id = c.product_id
+         WHERE c.user_id = ?1 ORDER BY c.rowid",
+        PRODUCT_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
+    ))?;
+    let items = statement
+        .query_map([user_id as i64], |row| {
+            let quantity: u32 = row.get(0)?;
+            let product = product_at(row, 1)?;
+            Ok(CartLine {
+                product_id: product.id,
+                quantity,
+                line_total: product.price.checked_mul(quantity).unwrap_or(Money::MAX),
+                product,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = items.iter().fold(Money(0), |sum, line| sum.checked_add(line.line_total).unwrap_or(Money::MAX));
+    Ok(Cart { user_id, items, total })
+}

@@ -1,0 +1,137 @@
+//! The shop's rules for what a request may contain, checked before anything is written.
+
+use shared::shop::{CartAdd, Money, NewOrder, NewProduct, ProductPatch};
+
+use super::error::ShopError;
+
+/// Largest id the shop hands out or accepts: JavaScript's largest exact integer, so ids survive
+/// a trip through the dashboard.
+pub const MAX_ID: u64 = (1 << 53) - 1;
+pub const MAX_QUANTITY: u32 = 10_000;
+pub const MAX_ORDER_LINES: usize = 100;
+const MAX_NAME: usize = 200;
+const MAX_DESCRIPTION: usize = 2_000;
+const MAX_CATEGORY: usize = 100;
+
+fn invalid(message: impl Into<String>) -> ShopError {
+    ShopError::Invalid(message.into())
+}
+
+pub fn id(what: &str, id: u64) -> Result<(), ShopError> {
+    if id == 0 || id > MAX_ID {
+        return Err(invalid(format!("{what} must be between 1 and {MAX_ID}, got {id}")));
+    }
+    Ok(())
+}
+
+fn text(field: &str, value: &str, max: usize, may_be_empty: bool) -> Result<(), ShopError> {
+    if !may_be_empty && value.trim().is_empty() {
+        return Err(invalid(format!("{field} must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(invalid(format!("{field} is longer than {max} characters")));
+    }
+    Ok(())
+}
+
+fn price(value: Money) -> Result<(), ShopError> {
+    if value <= Money(0) {
+        return Err(invalid(format!("price must be greater than 0, got {value}")));
+    }
+    if value > Money::MAX {
+        return Err(invalid(format!("price must be at most {}", Money::MAX)));
+    }
+    Ok(())
+}
+
+pub fn quantity(value: u32) -> Result<(), ShopError> {
+    if value == 0 || value > MAX_QUANTITY {
+        return Err(invalid(format!("quantity must be between 1 and {MAX_QUANTITY}, got {value}")));
+    }
+    Ok(())
+}
+
+pub fn new_product(product: &NewProduct) -> Result<(), ShopError> {
+    text("name", &product.name, MAX_NAME, false)?;
+    text("description", &product.description, MAX_DESCRIPTION, true)?;
+    text("category", &product.category, MAX_CATEGORY, false)?;
+    price(product.price)
+}
+
+pub fn product_patch(patch: &ProductPatch) -> Result<(), ShopError> {
+    if *patch == ProductPatch::default() {
+        return Err(invalid(
+            "nothing to update: give at least one of name, description, price, category, inStock",
+        ));
+    }
+    if let Some(name) = &patch.name {
+        text("name", name, MAX_NAME, false)?;
+    }
+    if let Some(description) = &patch.description {
+        text("description", description, MAX_DESCRIPTION, true)?;
+    }
+    if let Some(category) = &patch.category {
+        text("category", category, MAX_CATEGORY, false)?;
+    }
+    patch.price.map_or(Ok(()), price)
+}
+
+pub fn new_order(order: &NewOrder) -> Result<(), ShopError> {
+    id("userId", order.user_id)?;
+    if order.items.is_empty() {
+        return Err(invalid("an order needs at least one item"));
+    }
+    if order.items.len() > MAX_ORDER_LINES {
+        return Err(invalid(format!("an order has at most {MAX_ORDER_LINES} items")));
+    }
+    for (i, item) in order.items.iter().enumerate() {
+        id(&format!("items[{i}].productId"), item.product_id)?;
+        quantity(item.quantity).map_err(|e| invalid(format!("items[{i}]: {e}")))?;
+    }
+    Ok(())
+}
+
+pub fn cart_add(user_id: u64, add: &CartAdd) -> Result<(), ShopError> {
+    id("userId", user_id)?;
+    id("productId", add.product_id)?;
+    quantity(add.quantity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::shop::OrderItem;
+
+    fn product(name: &str, cents: i64) -> NewProduct {
+        NewProduct {
+            name: name.into(),
+            description: String::new(),
+            price: Money(cents),
+            category: "c".into(),
+            in_stock: true,
+        }
+    }
+
+    #[test]
+    fn products_need_a_name_and_a_positive_price() {
+        assert!(new_product(&product("Tablet", 29_999)).is_ok());
+        assert!(new_product(&product("  ", 100)).is_err());
+        assert!(new_product(&product("x", 0)).is_err());
+        assert!(new_product(&product("x", -1)).is_err());
+    }
+
+    #[test]
+    fn orders_need_items_with_positive_quantities() {
+        let order = |quantity| NewOrder { user_id: 1, items: vec![OrderItem { product_id: 1, quantity }] };
+        assert!(new_order(&order(2)).is_ok());
+        assert!(new_order(&order(0)).unwrap_err().to_string().contains("items[0]"));
+        assert!(new_order(&NewOrder { user_id: 1, items: vec![] }).is_err());
+        assert!(new_order(&NewOrder { user_id: 0, ..order(1) }).is_err());
+    }
+
+    #[test]
+    fn an_empty_patch_is_refused() {
+        assert!(product_patch(&ProductPatch::default()).is_err());
+        assert!(product_patch(&ProductPatch { in_stock: Some(false), ..Default::default() }).is_ok());
+    }
+}

@@ -1,0 +1,65 @@
+//! Routes, navigation and the page frame.
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::components::nav::Nav;
+use crate::pages::not_built::NotBuilt;
+use crate::pages::overview::Overview;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
+pub enum Route {
+    #[at("/")]
+    Overview,
+    #[at("/models")]
+    Models,
+    #[at("/shop")]
+    Shop,
+    #[at("/replication")]
+    Replication,
+    #[at("/sync")]
+    Sync,
+    #[not_found]
+    #[at("/404")]
+    NotFound,
+}
+
+impl Route {
+    /// The pages in the navigation, in order, with their titles.
+    pub const PAGES: [(Route, &'static str); 5] = [
+        (Route::Overview, "Overview"),
+        (Route::Models, "Models"),
+        (Route::Shop, "Shop"),
+        (Route::Replication, "Replication"),
+        (Route::Sync, "Sync nodes"),
+    ];
+}
+
+fn switch(route: Route) -> Html {
+    match route {
+        Route::Overview => html! { <Overview /> },
+        Route::Models => html! {
+            <NotBuilt title="Models" what="the Iris models, the stake-weighted meta-model and its ledger" />
+        },
+        Route::Shop => html! {
+            <NotBuilt title="Shop" what="products, carts and orders through the registry, with its health table" />
+        },
+        Route::Replication => html! {
+            <NotBuilt title="Replication" what="synchronous mirroring and asynchronous replication side by side" />
+        },
+        Route::Sync => html! {
+            <NotBuilt title="Sync nodes" what="three CRDT + Paxos nodes with live person lists" />
+        },
+        Route::NotFound => html! { <main><h1>{ "Page not found" }</h1></main> },
+    }
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    html! {
+        <BrowserRouter>
+            <Nav />
+            <Switch<Route> render={switch} />
+        </BrowserRouter>
+    }
+}

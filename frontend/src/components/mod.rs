@@ -1,0 +1,3 @@
+pub mod health_badge;
+pub mod nav;
+pub mod service_table;

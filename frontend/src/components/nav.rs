@@ -1,0 +1,20 @@
+//! The navigation bar.
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::app::Route;
+
+#[function_component(Nav)]
+pub fn nav() -> Html {
+    let current = use_route::<Route>();
+    html! {
+        <nav class="nav">
+            <span class="brand">{ "distributed lab" }</span>
+            { for Route::PAGES.iter().map(|(route, title)| {
+                let class = classes!("nav-link", (current == Some(*route)).then_some("active"));
+                html! { <Link<Route> to={*route} classes={class}>{ *title }</Link<Route>> }
+            }) }
+        </nav>
+    }
+}

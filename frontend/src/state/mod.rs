@@ -1,0 +1,3 @@
+//! Page state as pure reducers: no I/O, tested natively with `cargo test`.
+
+pub mod services;

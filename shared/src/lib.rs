@@ -1,0 +1,13 @@
+//! Wire types of the distributed computing and data redundancy lab.
+//!
+//! Every request and response body that crosses the network — between two services, or between a
+//! service and the Yew dashboard — is defined here once, so the two sides cannot drift. The crate
+//! depends on serde only (plus `utoipa`, for OpenAPI schemas, behind the `openapi` feature the
+//! backend turns on).
+
+pub mod error;
+pub mod services;
+
+pub use error::ErrorBody;
+pub use services::{Health, HealthReport, ServiceKind, ServiceStatus};
+pub mod shop;

@@ -1,0 +1,273 @@
+//! The e-commerce API of the workshop's Part B: products, orders and carts.
+//!
+//! Field names are the workshop's (`userId`, `productId`, `inStock`), so its curl commands work
+//! unchanged. Money is exact: [`Money`] holds integer cents and reads/writes JSON numbers with at
+//! most two decimals, so `0.1 + 0.2` is `0.3`.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An amount of money in cents. On the wire: a JSON number such as `299.99`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = f64, example = 299.99))]
+pub struct Money(pub i64);
+
+impl Money {
+    /// Largest price or total the shop handles: ten billion units, far from any overflow.
+    pub const MAX: Money = Money(1_000_000_000_000);
+
+    pub fn cents(self) -> i64 {
+        self.0
+    }
+
+    /// Parse a decimal such as `"299.99"`, `"5"` or `"0.1"`; more than two decimals is an error.
+    pub fn parse_decimal(text: &str) -> Result<Money, String> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let valid = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        if whole.is_empty() || !valid(whole) || !valid(fraction) {
+            return Err(format!("{text:?} is not a decimal amount"));
+        }
+        if fraction.len() > 2 {
+            return Err(format!("{text} has more than two decimals (amounts are in cents)"));
+        }
+        let whole: i64 = whole.parse().map_err(|_| format!("{text} is too large"))?;
+        let fraction: i64 = format!("{fraction:0<2}").parse().unwrap_or(0);
+        let cents = whole
+            .checked_mul(100)
+            .and_then(|c| c.checked_add(fraction))
+            .filter(|c| *c <= Money::MAX.0)
+            .ok_or_else(|| format!("{text} is too large"))?;
+        Ok(Money(if negative { -cents } else { cents }))
+    }
+
+    pub fn checked_mul(self, quantity: u32) -> Option<Money> {
+        self.0.checked_mul(i64::from(quantity)).map(Money)
+    }
+
+    pub fn checked_add(self, other: Money) -> Option<Money> {
+        self.0.checked_add(other.0).map(Money)
+    }
+}
+
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        write!(f, "{sign}{}.{:02}", self.0.abs() / 100, self.0.abs() % 100)
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Cents → f64 is exact to the cent for every amount up to `Money::MAX`, and serde_json
+        // prints the shortest decimal that reads back as the same f64: `299.99`, never
+        // `299.99000000000001`.
+        serializer.serialize_f64(self.0 as f64 / 100.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MoneyVisitor;
+        impl serde::de::Visitor<'_> for MoneyVisitor {
+            type Value = Money;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an amount such as 299.99 (a number with at most two decimals)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Money, E> {
+                Money::parse_decimal(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Money, E> {
+                Money::parse_decimal(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Money, E> {
+                // `{}` of an f64 is the shortest decimal that reads back as the same f64, i.e.
+                // the text the client wrote (299.99), which is then parsed exactly.
+                if !v.is_finite() {
+                    return Err(E::custom("amount must be a finite number"));
+                }
+                Money::parse_decimal(&format!("{v}")).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(MoneyVisitor)
+    }
+}
+
+/// A product of the shop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    /// Never reused, even after a delete.
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub price: Money,
+    pub category: String,
+    pub in_stock: bool,
+}
+
+/// `POST /products`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewProduct {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub price: Money,
+    #[serde(default = "default_category")]
+    pub category: String,
+    #[serde(default = "default_in_stock")]
+    pub in_stock: bool,
+}
+
+fn default_category() -> String {
+    "general".to_owned()
+}
+
+fn default_in_stock() -> bool {
+    true
+}
+
+/// `PUT /products/:id`: a partial update; absent fields keep their value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_stock: Option<bool>,
+}
+
+/// `GET /products?category=...&inStock=true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductFilter {
+    /// Only products of this category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Only products in stock (`true`) or out of stock (`false`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_stock: Option<bool>,
+}
+
+/// One line of `POST /orders`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrderItem {
+    pub product_id: u64,
+    pub quantity: u32,
+}
+
+/// `POST /orders`: `{"userId":1,"items":[{"productId":1,"quantity":2}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewOrder {
+    pub user_id: u64,
+    pub items: Vec<OrderItem>,
+}
+
+/// One line of a placed order, priced when it was placed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLine {
+    pub product_id: u64,
+    /// The product's name when ordered (the product may be renamed or deleted later).
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+    pub line_total: Money,
+}
+
+/// A placed order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub id: u64,
+    pub user_id: u64,
+    pub items: Vec<OrderLine>,
+    pub total: Money,
+    /// `"confirmed"` once stored.
+    pub status: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// `POST /cart/:userId`: `{"productId":1,"quantity":1}` (added to what the cart holds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CartAdd {
+    pub product_id: u64,
+    pub quantity: u32,
+}
+
+/// One line of a cart, with the product's current details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CartLine {
+    pub product_id: u64,
+    pub quantity: u32,
+    pub product: Product,
+    pub line_total: Money,
+}
+
+/// `GET /cart/:userId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Cart {
+    pub user_id: u64,
+    pub items: Vec<CartLine>,
+    pub total: Money,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_reads_what_the_client_wrote() {
+        let read = |json: &str| serde_json::from_str::<Money>(json);
+        assert_eq!(read("299.99").unwrap(), Money(29_999));
+        assert_eq!(read("0.1").unwrap(), Money(10));
+        assert_eq!(read("5").unwrap(), Money(500));
+        assert_eq!(read("1e2").unwrap(), Money(10_000));
+        assert!(read("1.234").unwrap_err().to_string().contains("two decimals"));
+        assert!(read("\"3\"").is_err());
+        assert!(read("1e300").is_err());
+    }
+
+    #[test]
+    fn money_adds_without_drift() {
+        let sum = Money(10).checked_add(Money(20)).unwrap();
+        assert_eq!(serde_json::to_string(&sum).unwrap(), "0.3");
+        assert_eq!(serde_json::to_string(&Money(29_999)).unwrap(), "299.99");
+        assert_eq!(Money(-5).to_string(), "-0.05");
+    }
+
+    #[test]
+    fn product_uses_the_workshops_field_names() {
+        let json = r#"{"name":"Tablet","price":299.99,"category":"electronics","inStock":false}"#;
+        let new: NewProduct = serde_json::from_str(json).unwrap();
+        assert!(!new.in_stock);
+        let err = serde_json::from_str::<NewProduct>(r#"{"name":"x","prise":1}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `prise`"), "{err}");
+    }
+}
