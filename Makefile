@@ -1,0 +1,14 @@
+# The lab's two commands (see README.md). Each sets the machine up first when needed.
+.PHONY: run test setup frontend
+
+run:            ## set up, build (release) and start the whole lab; dashboard on :8080
+	@scripts/run.sh
+
+test:           ## set up and run every test
+	@scripts/test.sh
+
+setup:          ## only the set-up (idempotent)
+	@scripts/setup.sh
+
+frontend:       ## only the dashboard build
+	@scripts/build-frontend.sh

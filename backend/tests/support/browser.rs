@@ -1,0 +1,128 @@
+//! A real headless Chromium driven through chromedriver (WebDriver), from Debian's packages.
+//!
+//! `Browser::start()` runs chromedriver on a free loopback port with a fresh profile; the flags
+//! are those of ../shared/TOOLCHAIN.md (no sandbox as root, no background networking on this
+//! closed network). Every wait is bounded.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// How long a page gets to show what a test waits for.
+pub const PAGE_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {chromedriver} ({e}): run `make setup`"));
+        let profile = tempfile::tempdir().expect("browser profile directory");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => break client,
+                Err(err) if Instant::now() < deadline => {
+                    let _ = err;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => {
+                    let _ = driver.kill();
+                    panic!("no WebDriver session from {chromedriver} within 20 s: {err}");
+                }
+            }
+        };
+        Browser { client, driver, _profile: profile }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("opening {url}: {e}"));
+    }
+
+    /// Wait until `css` matches exactly `count` elements; returns their texts.
+    pub async fn wait_for_count(&self, css: &str, count: usize) -> Vec<String> {
+        self.wait_until(&format!("{count} × {css}"), || async {
+            let found = self.client.find_all(Locator::Css(css)).await.ok()?;
+            if found.len() != count {
+                return None;
+            }
+            let mut texts = Vec::new();
+            for element in found {
+                texts.push(element.text().await.ok()?);
+            }
+            Some(texts)
+        })
+        .await
+    }
+
+    /// Wait until the first element matching `css` has text satisfying `pred`; returns it.
+    pub async fn wait_for_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_until(css, || async {
+            let text = self.client.find(Locator::Css(css)).await.ok()?.text().await.ok()?;
+            pred(&text).then_some(text)
+        })
+        .await
+    }
+
+    /// Poll `probe` every 100 ms until it yields, failing the test after [`PAGE_TIMEOUT`].
+    pub async fn wait_until<T, F, Fut>(&self, what: &str, probe: F) -> T
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        loop {
+            if let Some(found) = probe().await {
+                return found;
+            }
+            if Instant::now() > deadline {
+                let source = self.client.source().await.unwrap_or_default();
+                panic!("page never showed {what} within {PAGE_TIMEOUT:?}; page source:\n{source}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// End the WebDriver session and chromedriver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // A test that panicked before `close`: still stop chromedriver (which ends Chromium).
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

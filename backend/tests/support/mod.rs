@@ -1,0 +1,155 @@
+//! Test support: the real lab as OS processes, and a real browser.
+//!
+//! Integration tests include this with `mod support;` (browser tests with a `#[path]`).
+#![allow(dead_code, clippy::print_stdout)]
+
+#[cfg(feature = "e2e")]
+pub mod browser;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use shared::ServiceStatus;
+
+/// The repository's root (where `dist/` is built).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `lab up` on ports the OS chose, with its data in a temporary directory. Dropping it sends
+/// SIGTERM and waits, then SIGKILLs if needed: no test leaves a process behind.
+pub struct Lab {
+    child: Child,
+    /// The dashboard's URL, as `up` printed it.
+    pub url: String,
+    pub data: tempfile::TempDir,
+    /// Every line `up` has printed so far (children's lines too, behind their names).
+    lines: mpsc::Receiver<String>,
+}
+
+impl Lab {
+    pub fn up() -> Lab {
+        let data = tempfile::tempdir().expect("temporary data directory");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(["up", "--free-ports", "--health-interval-ms", "200"])
+            .arg("--dist")
+            .arg(repo_root().join("dist"))
+            .arg("--data")
+            .arg(data.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting `lab up`");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("[lab] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("dashboard: ") {
+                        break url.trim().to_owned();
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("`lab up` did not print its dashboard URL within 30 s");
+                }
+            }
+        };
+        Lab { child, url, data, lines }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn services(&self) -> Vec<ServiceStatus> {
+        reqwest::get(self.url("/api/services"))
+            .await
+            .expect("GET /api/services")
+            .json()
+            .await
+            .expect("a list of services")
+    }
+
+    /// Wait (bounded) until every service reports `up`; returns the list.
+    pub async fn wait_all_up(&self) -> Vec<ServiceStatus> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let services = self.services().await;
+            if services.iter().all(|s| s.health == shared::Health::Up) {
+                return services;
+            }
+            assert!(Instant::now() < deadline, "services not all up within 20 s: {services:#?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Send SIGTERM and wait (bounded) for `up` to exit; returns whether it exited on its own.
+    pub fn terminate(&mut self, within: Duration) -> bool {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+
+    /// SIGKILL `up` itself (its children are not told by it).
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate(Duration::from_secs(10));
+        }
+    }
+}
+
+/// Is a process with this PID still running (and not a zombie)?
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the field after the parenthesised command name; Z is a zombie.
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Wait (bounded) until none of `pids` is running.
+pub fn wait_gone(pids: &[u32], within: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left: Vec<u32> = pids.iter().copied().filter(|pid| alive(*pid)).collect();
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
