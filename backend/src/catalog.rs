@@ -5,7 +5,7 @@
 //! starts it, watches its health and lists it on the dashboard.
 
 use std::net::{IpAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use shared::ServiceKind;
 
@@ -19,7 +19,11 @@ pub struct Ports {
 
 impl Default for Ports {
     fn default() -> Self {
-        Self { control: 8080, shop_a: 3001, shop_b: 3002 }
+        Self {
+            control: 8080,
+            shop_a: 3001,
+            shop_b: 3002,
+        }
     }
 }
 
@@ -27,12 +31,18 @@ impl Ports {
     /// Ports the OS reports free right now, for a second lab beside a running one (tests).
     pub fn free(bind: IpAddr) -> std::io::Result<Self> {
         // Hold every listener until all are chosen, so no two services get the same port.
-        let listeners = (0..3).map(|_| TcpListener::bind((bind, 0))).collect::<Result<Vec<_>, _>>()?;
+        let listeners = (0..3)
+            .map(|_| TcpListener::bind((bind, 0)))
+            .collect::<Result<Vec<_>, _>>()?;
         let ports = listeners
             .iter()
             .map(|l| l.local_addr().map(|a| a.port()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { control: ports[0], shop_a: ports[1], shop_b: ports[2] })
+        Ok(Self {
+            control: ports[0],
+            shop_a: ports[1],
+            shop_b: ports[2],
+        })
     }
 }
 
@@ -48,7 +58,12 @@ pub struct ServiceSpec {
 
 impl ServiceSpec {
     pub fn new(name: &str, kind: ServiceKind, port: u16) -> Self {
-        Self { name: name.to_owned(), kind, port, args: Vec::new() }
+        Self {
+            name: name.to_owned(),
+            kind,
+            port,
+            args: Vec::new(),
+        }
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
@@ -79,15 +94,15 @@ impl ServiceSpec {
 
 /// Every service `lab up` starts, with its data under `data`.
 pub fn lab(ports: &Ports, data: &Path) -> Vec<ServiceSpec> {
-    let shop_db = path_arg(&data.join("shop.sqlite3"));
+    let shop_db = data.join("shop.sqlite3").display().to_string();
     vec![
-        ServiceSpec::new("shop-a", ServiceKind::Shop, ports.shop_a).arg("--db").arg(&shop_db),
-        ServiceSpec::new("shop-b", ServiceKind::Shop, ports.shop_b).arg("--db").arg(&shop_db),
+        ServiceSpec::new("shop-a", ServiceKind::Shop, ports.shop_a)
+            .arg("--db")
+            .arg(&shop_db),
+        ServiceSpec::new("shop-b", ServiceKind::Shop, ports.shop_b)
+            .arg("--db")
+            .arg(&shop_db),
     ]
-}
-
-fn path_arg(path: &PathBuf) -> String {
-    path.display().to_string()
 }
 
 #[cfg(test)]
@@ -97,7 +112,10 @@ mod tests {
     #[test]
     fn default_ports_are_the_workshops() {
         let ports = Ports::default();
-        assert_eq!((ports.control, ports.shop_a, ports.shop_b), (8080, 3001, 3002));
+        assert_eq!(
+            (ports.control, ports.shop_a, ports.shop_b),
+            (8080, 3001, 3002)
+        );
     }
 
     #[test]

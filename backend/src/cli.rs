@@ -11,7 +11,11 @@ use crate::control::{self, UpConfig};
 use crate::{service, shop};
 
 #[derive(Debug, Parser)]
-#[command(name = "lab", version, about = "A distributed computing and data redundancy lab")]
+#[command(
+    name = "lab",
+    version,
+    about = "A distributed computing and data redundancy lab"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -111,7 +115,10 @@ impl Cli {
                 let ports = if args.free_ports {
                     Ports::free(args.bind)?
                 } else {
-                    Ports { control: args.port, ..Ports::default() }
+                    Ports {
+                        control: args.port,
+                        ..Ports::default()
+                    }
                 };
                 control::up(UpConfig {
                     bind: args.bind,

@@ -7,7 +7,8 @@ use std::io::IsTerminal;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = backend::cli::Cli::parse();
-    let ansi = std::env::var("LAB_LOG_ANSI").map_or_else(|_| std::io::stderr().is_terminal(), |v| v != "0");
+    let ansi = std::env::var("LAB_LOG_ANSI")
+        .map_or_else(|_| std::io::stderr().is_terminal(), |v| v != "0");
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -34,7 +34,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("status", &self.pool.status()).finish()
+        f.debug_struct("Db")
+            .field("status", &self.pool.status())
+            .finish()
     }
 }
 
@@ -42,7 +44,8 @@ impl Db {
     /// Open (creating if needed) the database at `path` and run `schema` once.
     pub async fn open(path: &Path, schema: &'static str) -> Result<Self, DbError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| DbError::Pool(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DbError::Pool(format!("{}: {e}", dir.display())))?;
         }
         let pool = Config::new(path)
             .builder(Runtime::Tokio1)
@@ -73,11 +76,15 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
-        let conn = self.pool.get().await.map_err(|e| DbError::Pool(e.to_string()))?;
+        let conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| DbError::Pool(e.to_string()))?;
         conn.interact(f)
-        .await
-        .map_err(|e| DbError::Pool(e.to_string()))?
-        .map_err(DbError::from)
+            .await
+            .map_err(|e| DbError::Pool(e.to_string()))?
+            .map_err(DbError::from)
     }
 
     /// Run `f` in one write transaction (taken at once: `BEGIN IMMEDIATE`), committed when `f`

@@ -27,7 +27,10 @@ async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
             Err(_) => format!("GET {url}: HTTP {status}"),
         }));
     }
-    response.json::<T>().await.map_err(|e| ApiError(format!("GET {url}: unreadable answer: {e}")))
+    response
+        .json::<T>()
+        .await
+        .map_err(|e| ApiError(format!("GET {url}: unreadable answer: {e}")))
 }
 
 /// The control plane's list of services with their health.

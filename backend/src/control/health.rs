@@ -26,9 +26,10 @@ pub async fn poll(table: ServiceTable, client: reqwest::Client, interval: Durati
                 Err(why) => (Health::Down, Some(why)),
             };
             if let Some(before) = table.record_health(&name, health, detail.clone(), now_ms()) {
-                match health {
-                    Health::Up => tracing::info!(service = %name, ?before, "service is up"),
-                    _ => tracing::warn!(service = %name, ?before, reason = ?detail, "service is down"),
+                if health == Health::Up {
+                    tracing::info!(service = %name, ?before, "service is up");
+                } else {
+                    tracing::warn!(service = %name, ?before, reason = ?detail, "service is down");
                 }
             }
         }
@@ -37,7 +38,11 @@ pub async fn poll(table: ServiceTable, client: reqwest::Client, interval: Durati
 
 /// One `GET {url}/health`: `Ok` on a 200 within `timeout`.
 pub async fn check(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<(), String> {
-    let answer = client.get(format!("{url}/health")).timeout(timeout).send().await;
+    let answer = client
+        .get(format!("{url}/health"))
+        .timeout(timeout)
+        .send()
+        .await;
     match answer {
         Ok(response) if response.status().is_success() => Ok(()),
         Ok(response) => Err(format!("/health answered {}", response.status())),
@@ -48,5 +53,7 @@ pub async fn check(client: &reqwest::Client, url: &str, timeout: Duration) -> Re
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

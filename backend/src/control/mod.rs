@@ -48,8 +48,12 @@ pub struct ControlState {
 
 /// The control plane's router: its API, the plumbing every service has, and the dashboard.
 pub fn router(state: ControlState, dist: &Path) -> Router {
-    let api = OpenApiRouter::new().routes(routes!(list_services)).with_state(state);
-    Service::new("control", ServiceKind::Control).fallback(dashboard(dist)).into_router(api)
+    let api = OpenApiRouter::new()
+        .routes(routes!(list_services))
+        .with_state(state);
+    Service::new("control", ServiceKind::Control)
+        .fallback(dashboard(dist))
+        .into_router(api)
 }
 
 /// Every service of the lab with its PID and last known health.
@@ -70,7 +74,8 @@ fn dashboard(dist: &Path) -> Router {
             "<h1>The dashboard is not built</h1><p>Run <code>make run</code>, which builds it with trunk \
              and starts the lab. The services' APIs work meanwhile: see <a href=\"/api/services\">/api/services</a>.</p>",
         );
-        return Router::new().fallback(move || async move { (StatusCode::SERVICE_UNAVAILABLE, page) });
+        return Router::new()
+            .fallback(move || async move { (StatusCode::SERVICE_UNAVAILABLE, page) });
     }
     Router::new().fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
 }
@@ -92,7 +97,11 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         last_check_ms: None,
         detail: None,
     });
-    let supervisor = Arc::new(Supervisor::new(std::env::current_exe()?, config.bind, table.clone()));
+    let supervisor = Arc::new(Supervisor::new(
+        std::env::current_exe()?,
+        config.bind,
+        table.clone(),
+    ));
     for spec in catalog::lab(&config.ports, &config.data) {
         if let Err(err) = supervisor.spawn(&spec) {
             supervisor.shutdown(Duration::from_secs(5)).await;

@@ -45,7 +45,13 @@ struct Running {
 
 impl Supervisor {
     pub fn new(exe: PathBuf, bind: IpAddr, table: ServiceTable) -> Self {
-        Self { exe, bind, table, running: Mutex::new(HashMap::new()), stopping: Arc::default() }
+        Self {
+            exe,
+            bind,
+            table,
+            running: Mutex::new(HashMap::new()),
+            stopping: Arc::default(),
+        }
     }
 
     /// Start `spec` as a child process and list it in the table.
@@ -76,7 +82,8 @@ impl Supervisor {
         });
 
         let (exited_tx, exited_rx) = watch::channel(false);
-        let (table, name, stopping) = (self.table.clone(), spec.name.clone(), self.stopping.clone());
+        let (table, name, stopping) =
+            (self.table.clone(), spec.name.clone(), self.stopping.clone());
         tokio::spawn(async move {
             let how = match child.wait().await {
                 Ok(status) => format!("process ended: {status}"),
@@ -100,7 +107,13 @@ impl Supervisor {
             .running
             .lock()
             .expect("supervisor lock poisoned")
-            .insert(spec.name.clone(), Running { pid: Pid::from_raw(pid as i32), exited: exited_rx });
+            .insert(
+                spec.name.clone(),
+                Running {
+                    pid: Pid::from_raw(pid as i32),
+                    exited: exited_rx,
+                },
+            );
         debug_assert!(previous.is_none(), "{} started twice", spec.name);
         Ok(pid)
     }
@@ -108,8 +121,12 @@ impl Supervisor {
     /// SIGTERM every child, wait up to `grace` for them to end, SIGKILL the rest.
     pub async fn shutdown(&self, grace: Duration) {
         self.stopping.store(true, Ordering::Relaxed);
-        let running: Vec<(String, Running)> =
-            self.running.lock().expect("supervisor lock poisoned").drain().collect();
+        let running: Vec<(String, Running)> = self
+            .running
+            .lock()
+            .expect("supervisor lock poisoned")
+            .drain()
+            .collect();
         for (name, child) in &running {
             if !*child.exited.borrow() {
                 tracing::info!(service = %name, pid = %child.pid, "stopping (SIGTERM)");
@@ -117,7 +134,10 @@ impl Supervisor {
             }
         }
         for (name, mut child) in running {
-            if tokio::time::timeout(grace, child.exited.wait_for(|done| *done)).await.is_err() {
+            if tokio::time::timeout(grace, child.exited.wait_for(|done| *done))
+                .await
+                .is_err()
+            {
                 tracing::warn!(service = %name, pid = %child.pid, "did not stop in {grace:?}: SIGKILL");
                 let _ = kill(child.pid, Signal::SIGKILL);
                 let _ = tokio::time::timeout(grace, child.exited.wait_for(|done| *done)).await;

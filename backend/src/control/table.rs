@@ -23,11 +23,19 @@ impl ServiceTable {
     }
 
     pub fn snapshot(&self) -> Vec<ServiceStatus> {
-        self.rows.read().expect("service table lock poisoned").clone()
+        self.rows
+            .read()
+            .expect("service table lock poisoned")
+            .clone()
     }
 
     pub fn get(&self, name: &str) -> Option<ServiceStatus> {
-        self.rows.read().expect("service table lock poisoned").iter().find(|r| r.name == name).cloned()
+        self.rows
+            .read()
+            .expect("service table lock poisoned")
+            .iter()
+            .find(|r| r.name == name)
+            .cloned()
     }
 
     /// Change one row in place; returns what the closure returned, or `None` for an unknown name.
@@ -80,7 +88,10 @@ mod tests {
         let table = ServiceTable::default();
         table.upsert(row("a"));
         table.upsert(row("b"));
-        table.upsert(ServiceStatus { pid: Some(7), ..row("a") });
+        table.upsert(ServiceStatus {
+            pid: Some(7),
+            ..row("a")
+        });
         let rows = table.snapshot();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].pid, Some(7));
@@ -90,9 +101,15 @@ mod tests {
     fn record_health_reports_transitions_only() {
         let table = ServiceTable::default();
         table.upsert(row("a"));
-        assert_eq!(table.record_health("a", Health::Up, None, 1), Some(Health::Unknown));
+        assert_eq!(
+            table.record_health("a", Health::Up, None, 1),
+            Some(Health::Unknown)
+        );
         assert_eq!(table.record_health("a", Health::Up, None, 2), None);
-        assert_eq!(table.record_health("a", Health::Down, Some("refused".into()), 3), Some(Health::Up));
+        assert_eq!(
+            table.record_health("a", Health::Down, Some("refused".into()), 3),
+            Some(Health::Up)
+        );
         assert_eq!(table.get("a").unwrap().detail.as_deref(), Some("refused"));
         assert_eq!(table.record_health("nobody", Health::Up, None, 4), None);
     }

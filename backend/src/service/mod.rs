@@ -62,7 +62,10 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("name", &self.name).field("kind", &self.kind).finish()
+        f.debug_struct("Service")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -108,15 +111,33 @@ impl Service {
 
     /// Wrap the service's routes with the plumbing every service shares.
     pub fn into_router(self, routes: OpenApiRouter) -> Router {
-        let Service { name, kind, started, mut registry, body_limit, probe, fallback } = self;
+        let Service {
+            name,
+            kind,
+            started,
+            mut registry,
+            body_limit,
+            probe,
+            fallback,
+        } = self;
         let http = metrics::HttpMetrics::register(&mut registry);
-        let identity = Arc::new(Identity { name, kind, started, probe });
+        let identity = Arc::new(Identity {
+            name,
+            kind,
+            started,
+            probe,
+        });
 
-        let own = OpenApiRouter::new().routes(routes!(health)).with_state(identity.clone());
+        let own = OpenApiRouter::new()
+            .routes(routes!(health))
+            .with_state(identity.clone());
         let (router, mut openapi) = routes.merge(own).split_for_parts();
         openapi.info = utoipa::openapi::InfoBuilder::new()
             .title(format!("lab {} ({})", identity.name, identity.kind))
-            .description(Some(format!("The {} service of the distributed computing lab.", identity.kind)))
+            .description(Some(format!(
+                "The {} service of the distributed computing lab.",
+                identity.kind
+            )))
             .version(env!("CARGO_PKG_VERSION"))
             .build();
         let openapi = Arc::new(openapi);
@@ -124,17 +145,31 @@ impl Service {
 
         let router = router
             .route_layer(middleware::from_fn_with_state(http, metrics::track))
-            .route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
-            .route("/metrics", get(move || async move { render_metrics(&registry) }));
+            .route(
+                "/openapi.json",
+                get(move || async move { Json(openapi.as_ref().clone()) }),
+            )
+            .route(
+                "/metrics",
+                get(move || async move { render_metrics(&registry) }),
+            );
         let router = match fallback {
             Some(fallback) => router.fallback_service(fallback),
-            None => router.fallback(|| async { error_response(StatusCode::NOT_FOUND, "no such route") }),
+            None => {
+                router.fallback(|| async { error_response(StatusCode::NOT_FOUND, "no such route") })
+            }
         };
         router
             .method_not_allowed_fallback(|| async {
-                error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route")
+                error_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed on this route",
+                )
             })
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            ))
             .layer(DefaultBodyLimit::max(body_limit))
             .layer(CorsLayer::permissive())
             .layer(TraceLayer::new_for_http())
@@ -148,7 +183,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM: how a lab process is asked to stop.
@@ -197,13 +234,19 @@ fn render_metrics(registry: &Registry) -> Response {
     let mut body = String::new();
     match prometheus_client::encoding::text::encode(&mut body, registry) {
         Ok(()) => (
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             body,
         )
             .into_response(),
         Err(err) => {
             tracing::error!(%err, "encoding metrics");
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, "could not encode metrics")
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not encode metrics",
+            )
         }
     }
 }

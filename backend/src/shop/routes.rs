@@ -1,7 +1,9 @@
 //! The shop's HTTP routes: parse, validate, call the store, answer JSON.
 
 use axum::http::StatusCode;
-use shared::shop::{Cart, CartAdd, NewOrder, NewProduct, Order, Product, ProductFilter, ProductPatch};
+use shared::shop::{
+    Cart, CartAdd, NewOrder, NewProduct, Order, Product, ProductFilter, ProductPatch,
+};
 use shared::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

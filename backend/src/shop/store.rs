@@ -62,20 +62,30 @@ pub struct ShopStore {
 
 impl ShopStore {
     pub async fn open(path: &Path) -> Result<Self, DbError> {
-        Ok(Self { db: Db::open(path, SCHEMA).await? })
+        Ok(Self {
+            db: Db::open(path, SCHEMA).await?,
+        })
     }
 
     /// Can the store be read? (`GET /health`)
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.db.call(|conn| conn.query_row("SELECT count(*) FROM products", [], |_| Ok(()))).await
+        self.db
+            .call(|conn| conn.query_row("SELECT count(*) FROM products", [], |_| Ok(())))
+            .await
     }
 
     pub async fn list_products(&self, filter: ProductFilter) -> Result<Vec<Product>, ShopError> {
-        Ok(self.db.call(move |conn| list_products(conn, &filter)).await?)
+        Ok(self
+            .db
+            .call(move |conn| list_products(conn, &filter))
+            .await?)
     }
 
     pub async fn product(&self, id: u64) -> Result<Product, ShopError> {
-        self.db.call(move |conn| product(conn, id)).await?.ok_or_else(|| no_product(id))
+        self.db
+            .call(move |conn| product(conn, id))
+            .await?
+            .ok_or_else(|| no_product(id))
     }
 
     pub async fn create_product(&self, new: NewProduct) -> Result<Product, ShopError> {
@@ -84,7 +94,13 @@ impl ShopStore {
                 tx.execute(
                     "INSERT INTO products (name, description, price_cents, category, in_stock)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![new.name.trim(), new.description, new.price.cents(), new.category.trim(), new.in_stock],
+                    params![
+                        new.name.trim(),
+                        new.description,
+                        new.price.cents(),
+                        new.category.trim(),
+                        new.in_stock
+                    ],
                 )?;
                 let id = tx.last_insert_rowid() as u64;
                 Ok(product(tx, id)?.ok_or_else(|| no_product(id)))
@@ -125,7 +141,9 @@ impl ShopStore {
     pub async fn delete_product(&self, id: u64) -> Result<Product, ShopError> {
         self.db
             .write(move |tx| {
-                let Some(found) = product(tx, id)? else { return Ok(Err(no_product(id))) };
+                let Some(found) = product(tx, id)? else {
+                    return Ok(Err(no_product(id)));
+                };
                 tx.execute("DELETE FROM cart_items WHERE product_id = ?1", [id as i64])?;
                 tx.execute("DELETE FROM products WHERE id = ?1", [id as i64])?;
                 Ok(Ok(found))
@@ -270,7 +288,9 @@ fn no_product(id: u64) -> ShopError {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A product from the row's columns `first..first + 6`, in `PRODUCT_COLUMNS` order.
@@ -290,9 +310,11 @@ fn product_from_row(row: &Row<'_>) -> Result<Product, crate::sqlite::rusqlite::E
 }
 
 fn product(conn: &Connection, id: u64) -> Result<Option<Product>, crate::sqlite::rusqlite::Error> {
-    conn.prepare_cached(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"))?
-        .query_row([id as i64], product_from_row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"
+    ))?
+    .query_row([id as i64], product_from_row)
+    .optional()
 }
 
 fn list_products(
@@ -308,7 +330,10 @@ fn list_products(
     rows.collect()
 }
 
-fn orders_of(conn: &Connection, user_id: u64) -> Result<Vec<Order>, crate::sqlite::rusqlite::Error> {
+fn orders_of(
+    conn: &Connection,
+    user_id: u64,
+) -> Result<Vec<Order>, crate::sqlite::rusqlite::Error> {
     let mut orders = conn
         .prepare_cached(
             "SELECT id, total_cents, status, created_at FROM orders WHERE user_id = ?1 ORDER BY id",
@@ -349,7 +374,11 @@ fn cart(conn: &Connection, user_id: u64) -> Result<Cart, crate::sqlite::rusqlite
     let mut statement = conn.prepare_cached(&format!(
         "SELECT c.quantity, {} FROM cart_items c JOIN products p ON p.id = c.product_id
          WHERE c.user_id = ?1 ORDER BY c.rowid",
-        PRODUCT_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
+        PRODUCT_COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     ))?;
     let items = statement
         .query_map([user_id as i64], |row| {
@@ -363,6 +392,12 @@ fn cart(conn: &Connection, user_id: u64) -> Result<Cart, crate::sqlite::rusqlite
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let total = items.iter().fold(Money(0), |sum, line| sum.checked_add(line.line_total).unwrap_or(Money::MAX));
-    Ok(Cart { user_id, items, total })
+    let total = items.iter().fold(Money(0), |sum, line| {
+        sum.checked_add(line.line_total).unwrap_or(Money::MAX)
+    });
+    Ok(Cart {
+        user_id,
+        items,
+        total,
+    })
 }
