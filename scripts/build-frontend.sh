@@ -7,5 +7,8 @@ source scripts/lib.sh
 step "building the dashboard (trunk build --release; the first build also compiles std for wasm: ~5 min)"
 # Its own target directory: the wasm build may use another rustc than the native one.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/wasm"
+# Trunk.toml's `offline = true` (never download tools) also makes cargo offline: fetch the
+# crates first, including std's own for -Zbuild-std.
+with_wasm_env cargo fetch --target wasm32-unknown-unknown --quiet
 with_wasm_env trunk build --release
 ok "dashboard built into dist/"
