@@ -4,7 +4,7 @@
 //! A new service joins the lab by adding its [`ServiceSpec`]s to [`lab`]; the control plane then
 //! starts it, watches its health and lists it on the dashboard.
 
-use std::net::{IpAddr, TcpListener};
+use std::net::{IpAddr, TcpListener, UdpSocket};
 use std::path::Path;
 
 use shared::ServiceKind;
@@ -15,33 +15,34 @@ pub struct Ports {
     pub control: u16,
     pub shop_a: u16,
     pub shop_b: u16,
+    pub registry: u16,
+    /// The registry's DNS server (UDP).
+    pub registry_dns: u16,
 }
 
 impl Default for Ports {
     fn default() -> Self {
-        Self {
-            control: 8080,
-            shop_a: 3001,
-            shop_b: 3002,
-        }
+        Self { control: 8080, shop_a: 3001, shop_b: 3002, registry: 8000, registry_dns: 8053 }
     }
 }
 
 impl Ports {
     /// Ports the OS reports free right now, for a second lab beside a running one (tests).
     pub fn free(bind: IpAddr) -> std::io::Result<Self> {
-        // Hold every listener until all are chosen, so no two services get the same port.
-        let listeners = (0..3)
-            .map(|_| TcpListener::bind((bind, 0)))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Hold every socket until all are chosen, so no two services get the same port.
+        let listeners =
+            (0..4).map(|_| TcpListener::bind((bind, 0))).collect::<Result<Vec<_>, _>>()?;
         let ports = listeners
             .iter()
             .map(|l| l.local_addr().map(|a| a.port()))
             .collect::<Result<Vec<_>, _>>()?;
+        let dns = UdpSocket::bind((bind, 0))?;
         Ok(Self {
             control: ports[0],
             shop_a: ports[1],
             shop_b: ports[2],
+            registry: ports[3],
+            registry_dns: dns.local_addr()?.port(),
         })
     }
 }
@@ -58,12 +59,7 @@ pub struct ServiceSpec {
 
 impl ServiceSpec {
     pub fn new(name: &str, kind: ServiceKind, port: u16) -> Self {
-        Self {
-            name: name.to_owned(),
-            kind,
-            port,
-            args: Vec::new(),
-        }
+        Self { name: name.to_owned(), kind, port, args: Vec::new() }
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
@@ -96,12 +92,13 @@ impl ServiceSpec {
 pub fn lab(ports: &Ports, data: &Path) -> Vec<ServiceSpec> {
     let shop_db = data.join("shop.sqlite3").display().to_string();
     vec![
-        ServiceSpec::new("shop-a", ServiceKind::Shop, ports.shop_a)
-            .arg("--db")
-            .arg(&shop_db),
-        ServiceSpec::new("shop-b", ServiceKind::Shop, ports.shop_b)
-            .arg("--db")
-            .arg(&shop_db),
+        ServiceSpec::new("shop-a", ServiceKind::Shop, ports.shop_a).arg("--db").arg(&shop_db),
+        ServiceSpec::new("shop-b", ServiceKind::Shop, ports.shop_b).arg("--db").arg(&shop_db),
+        ServiceSpec::new("registry", ServiceKind::Registry, ports.registry)
+            .arg("--servers")
+            .arg(format!("localhost:{},localhost:{}", ports.shop_a, ports.shop_b))
+            .arg("--dns-port")
+            .arg(ports.registry_dns.to_string()),
     ]
 }
 
@@ -112,10 +109,7 @@ mod tests {
     #[test]
     fn default_ports_are_the_workshops() {
         let ports = Ports::default();
-        assert_eq!(
-            (ports.control, ports.shop_a, ports.shop_b),
-            (8080, 3001, 3002)
-        );
+        assert_eq!((ports.control, ports.shop_a, ports.shop_b), (8080, 3001, 3002));
     }
 
     #[test]

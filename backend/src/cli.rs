@@ -8,14 +8,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::Ports;
 use crate::control::{self, UpConfig};
-use crate::{service, shop};
+use crate::{registry, service, shop};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "lab",
-    version,
-    about = "A distributed computing and data redundancy lab"
-)]
+#[command(name = "lab", version, about = "A distributed computing and data redundancy lab")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -30,6 +26,28 @@ pub enum Command {
         #[command(subcommand)]
         service: ServeCommand,
     },
+    /// Call the shop through the registry, retrying on the next server when one fails, and say
+    /// which server answered (e.g. `lab client GET /products --repeat 20`).
+    Client(ClientArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// HTTP method.
+    pub method: String,
+    /// Path on the shop, e.g. /products or /cart/1.
+    pub path: String,
+    /// JSON body, for POST and PUT.
+    pub body: Option<String>,
+    /// The registry's URL.
+    #[arg(long, env = "LAB_REGISTRY", default_value = "http://localhost:8000")]
+    pub registry: String,
+    /// Send the request this many times (to watch failover while you stop a server).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Pause between repeats, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    pub interval_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +102,30 @@ pub enum ServeCommand {
         #[arg(long, env = "LAB_SHOP_DB", default_value = "data/shop.sqlite3")]
         db: PathBuf,
     },
+    /// The health-checked registry of shop servers (the workshop's DNS registry; default 8000),
+    /// answering `GET /getServer` and real DNS queries.
+    Registry {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The shop servers to check and hand out, as host:port.
+        #[arg(long, value_delimiter = ',', default_value = "localhost:3001,localhost:3002")]
+        servers: Vec<String>,
+        /// How often each server's `GET /health` is called, in milliseconds.
+        #[arg(long, default_value_t = 200)]
+        interval_ms: u64,
+        /// Failed checks in a row that take an up server down.
+        #[arg(long, default_value_t = 2)]
+        fall: u32,
+        /// Passed checks in a row that bring a down server back.
+        #[arg(long, default_value_t = 2)]
+        rise: u32,
+        /// UDP port of the DNS server (0: no DNS).
+        #[arg(long, default_value_t = 8053)]
+        dns_port: u16,
+        /// The name answered with A and SRV records of the up servers.
+        #[arg(long, default_value = "shop.lab.")]
+        dns_name: String,
+    },
 }
 
 impl ServeCommand {
@@ -94,6 +136,35 @@ impl ServeCommand {
                 let store = shop::ShopStore::open(&db).await?;
                 tracing::info!(service = %name, db = %db.display(), "shop store open");
                 serve(common.addr(3001), shop::router(&name, store)).await
+            }
+            ServeCommand::Registry {
+                common,
+                servers,
+                interval_ms,
+                fall,
+                rise,
+                dns_port,
+                dns_name,
+            } => {
+                let name = common.name.clone().unwrap_or_else(|| "registry".to_owned());
+                let dns_name =
+                    if dns_name.ends_with('.') { dns_name } else { format!("{dns_name}.") };
+                let config = registry::RegistryConfig {
+                    interval: Duration::from_millis(interval_ms.max(10)),
+                    thresholds: registry::pool::Thresholds { fall: fall.max(1), rise: rise.max(1) },
+                    dns_name,
+                    dns_port: (dns_port != 0).then_some(dns_port),
+                };
+                let registry = registry::Registry::new(config, &servers);
+                tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
+                let _dns = match registry.config().dns_port {
+                    Some(port) => Some(
+                        registry::dns::serve(registry.clone(), SocketAddr::new(common.bind, port))
+                            .await?,
+                    ),
+                    None => None,
+                };
+                serve(common.addr(8000), registry::router(&name, registry)).await
             }
         }
     }
@@ -115,10 +186,7 @@ impl Cli {
                 let ports = if args.free_ports {
                     Ports::free(args.bind)?
                 } else {
-                    Ports {
-                        control: args.port,
-                        ..Ports::default()
-                    }
+                    Ports { control: args.port, ..Ports::default() }
                 };
                 control::up(UpConfig {
                     bind: args.bind,
@@ -130,6 +198,51 @@ impl Cli {
                 .await
             }
             Command::Serve { service } => service.run().await,
+            Command::Client(args) => run_client(args).await,
         }
     }
+}
+
+/// `lab client`: print one line per request — which server answered, after which failures.
+async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let method: reqwest::Method = args.method.to_uppercase().parse()?;
+    let body: Option<serde_json::Value> = match &args.body {
+        Some(text) => {
+            Some(serde_json::from_str(text).map_err(|e| anyhow::anyhow!("body is not JSON: {e}"))?)
+        }
+        None => None,
+    };
+    let client = crate::shop_client::ShopClient::new(&args.registry);
+    let (mut ok, mut failed) = (0u32, 0u32);
+    let mut out = std::io::stdout();
+    for n in 1..=args.repeat.max(1) {
+        match client.send(method.clone(), &args.path, body.as_ref()).await {
+            Ok(answer) => {
+                ok += 1;
+                let retried =
+                    answer.failed.iter().map(|a| format!(" [{} failed: {}]", a.server, a.outcome));
+                writeln!(
+                    out,
+                    "#{n} {} {}{} {}",
+                    answer.server,
+                    answer.status,
+                    retried.collect::<String>(),
+                    answer.body
+                )?;
+            }
+            Err(err) => {
+                failed += 1;
+                writeln!(out, "#{n} FAILED: {err}")?;
+            }
+        }
+        if n < args.repeat {
+            tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
+        }
+    }
+    if args.repeat > 1 {
+        writeln!(out, "{ok} answered, {failed} failed")?;
+    }
+    anyhow::ensure!(failed == 0, "{failed} request(s) failed");
+    Ok(())
 }

@@ -10,6 +10,8 @@
 pub mod catalog;
 pub mod cli;
 pub mod control;
+pub mod registry;
 pub mod service;
 pub mod shop;
+pub mod shop_client;
 pub mod sqlite;

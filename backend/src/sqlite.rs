@@ -34,9 +34,7 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db")
-            .field("status", &self.pool.status())
-            .finish()
+        f.debug_struct("Db").field("status", &self.pool.status()).finish()
     }
 }
 
@@ -76,15 +74,8 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| DbError::Pool(e.to_string()))?;
-        conn.interact(f)
-            .await
-            .map_err(|e| DbError::Pool(e.to_string()))?
-            .map_err(DbError::from)
+        let conn = self.pool.get().await.map_err(|e| DbError::Pool(e.to_string()))?;
+        conn.interact(f).await.map_err(|e| DbError::Pool(e.to_string()))?.map_err(DbError::from)
     }
 
     /// Run `f` in one write transaction (taken at once: `BEGIN IMMEDIATE`), committed when `f`

@@ -9,9 +9,7 @@ use tower::ServiceExt;
 
 async fn shop() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = backend::shop::ShopStore::open(&dir.path().join("shop.sqlite3"))
-        .await
-        .unwrap();
+    let store = backend::shop::ShopStore::open(&dir.path().join("shop.sqlite3")).await.unwrap();
     (backend::shop::router("shop-test", store), dir)
 }
 
@@ -21,11 +19,7 @@ async fn send(
 ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let response = app.clone().oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
-    (
-        parts.status,
-        parts.headers,
-        body.collect().await.unwrap().to_bytes().to_vec(),
-    )
+    (parts.status, parts.headers, body.collect().await.unwrap().to_bytes().to_vec())
 }
 
 fn get(uri: &str) -> Request<Body> {
@@ -54,23 +48,14 @@ async fn metrics_count_requests_by_route_in_prometheus_text() {
     send(&app, get("/products/77")).await;
     let (status, headers, body) = send(&app, get("/metrics")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(headers[header::CONTENT_TYPE]
-        .to_str()
-        .unwrap()
-        .contains("openmetrics-text"));
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().contains("openmetrics-text"));
     let text = String::from_utf8(body).unwrap();
     assert!(
         text.contains(r#"lab_http_requests_total{method="GET",route="/products",status="200"} 3"#),
         "{text}"
     );
-    assert!(
-        text.contains(r#"route="/products/{id}",status="404"} 1"#),
-        "{text}"
-    );
-    assert!(
-        text.contains("lab_http_request_duration_seconds_bucket"),
-        "{text}"
-    );
+    assert!(text.contains(r#"route="/products/{id}",status="404"} 1"#), "{text}");
+    assert!(text.contains("lab_http_request_duration_seconds_bucket"), "{text}");
     assert!(text.trim_end().ends_with("# EOF"));
 }
 
@@ -90,11 +75,7 @@ async fn openapi_documents_every_route() {
         "/cart/{userId}",
         "/cart/{userId}/item/{productId}",
     ] {
-        assert!(
-            paths.contains_key(path),
-            "{path} missing from {:?}",
-            paths.keys()
-        );
+        assert!(paths.contains_key(path), "{path} missing from {:?}", paths.keys());
     }
     assert!(doc["components"]["schemas"]["Product"].is_object());
 }
@@ -120,21 +101,12 @@ async fn unknown_routes_wrong_methods_and_huge_bodies_answer_json_errors() {
     let (app, _dir) = shop().await;
     let (status, _, body) = send(&app, get("/nope")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(
-        serde_json::from_slice::<ErrorBody>(&body).unwrap().code,
-        404
-    );
+    assert_eq!(serde_json::from_slice::<ErrorBody>(&body).unwrap().code, 404);
 
-    let (status, _, body) = send(
-        &app,
-        Request::patch("/products").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (status, _, body) =
+        send(&app, Request::patch("/products").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(
-        serde_json::from_slice::<ErrorBody>(&body).unwrap().code,
-        405
-    );
+    assert_eq!(serde_json::from_slice::<ErrorBody>(&body).unwrap().code, 405);
 
     let huge = format!(r#"{{"name":"{}","price":1}}"#, "x".repeat(200_000));
     let request = Request::post("/products")
@@ -143,10 +115,7 @@ async fn unknown_routes_wrong_methods_and_huge_bodies_answer_json_errors() {
         .unwrap();
     let (status, _, body) = send(&app, request).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(
-        serde_json::from_slice::<ErrorBody>(&body).unwrap().code,
-        413
-    );
+    assert_eq!(serde_json::from_slice::<ErrorBody>(&body).unwrap().code, 413);
     let (_, _, body) = send(&app, get("/products")).await;
     assert_eq!(body, b"[]", "the rejected body wrote nothing");
 }
@@ -160,12 +129,8 @@ async fn a_service_answers_over_a_real_socket_and_stops_on_shutdown() {
     let server = tokio::spawn(backend::service::run(listener, app, async {
         let _ = stopped.await;
     }));
-    let report: HealthReport = reqwest::get(format!("http://{addr}/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report: HealthReport =
+        reqwest::get(format!("http://{addr}/health")).await.unwrap().json().await.unwrap();
     assert_eq!(report.service, "shop-test");
     stop.send(()).unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(5), server)

@@ -14,13 +14,8 @@ struct Shop {
 impl Shop {
     async fn new() -> Shop {
         let dir = tempfile::tempdir().unwrap();
-        let store = backend::shop::ShopStore::open(&dir.path().join("shop.sqlite3"))
-            .await
-            .unwrap();
-        Shop {
-            app: backend::shop::router("shop-test", store),
-            _dir: dir,
-        }
+        let store = backend::shop::ShopStore::open(&dir.path().join("shop.sqlite3")).await.unwrap();
+        Shop { app: backend::shop::router("shop-test", store), _dir: dir }
     }
 
     async fn call(&self, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
@@ -28,9 +23,8 @@ impl Shop {
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
         }
-        let request = request
-            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
-            .unwrap();
+        let request =
+            request.body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned()))).unwrap();
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -59,17 +53,12 @@ impl Shop {
         assert_eq!(got, status, "{method} {uri} {body:?}: {value}");
         assert_eq!(value["code"], status.as_u16(), "{value}");
         let message = value["message"].as_str().unwrap();
-        assert!(
-            message.contains(needle),
-            "{method} {uri}: {message:?} should mention {needle:?}"
-        );
+        assert!(message.contains(needle), "{method} {uri}: {message:?} should mention {needle:?}");
     }
 
     async fn product(&self, name: &str, price: f64, category: &str) -> u64 {
         let body = json!({"name": name, "price": price, "category": category});
-        self.ok("POST", "/products", Some(body)).await["id"]
-            .as_u64()
-            .unwrap()
+        self.ok("POST", "/products", Some(body)).await["id"].as_u64().unwrap()
     }
 }
 
@@ -78,72 +67,33 @@ async fn products_are_created_listed_filtered_updated_and_deleted() {
     let shop = Shop::new().await;
     let tablet = shop.product("Tablet", 299.99, "electronics").await;
     let pen = shop.product("Pen", 1.5, "office").await;
-    let (status, created) = shop
-        .call(
-            "POST",
-            "/products",
-            Some(r#"{"name":"Lamp","price":20,"inStock":false}"#),
-        )
-        .await;
+    let (status, created) =
+        shop.call("POST", "/products", Some(r#"{"name":"Lamp","price":20,"inStock":false}"#)).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(created["category"], "general");
     assert_eq!(created["inStock"], false);
 
-    assert_eq!(
-        shop.ok("GET", "/products", None)
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(shop.ok("GET", "/products", None).await.as_array().unwrap().len(), 3);
     let electronics = shop.ok("GET", "/products?category=electronics", None).await;
     assert_eq!(electronics.as_array().unwrap().len(), 1);
     assert_eq!(electronics[0]["price"], 299.99);
-    assert_eq!(
-        shop.ok("GET", "/products?inStock=false", None).await[0]["name"],
-        "Lamp"
-    );
-    assert_eq!(
-        shop.ok("GET", "/products?inStock=true&category=office", None)
-            .await[0]["id"],
-        pen
-    );
+    assert_eq!(shop.ok("GET", "/products?inStock=false", None).await[0]["name"], "Lamp");
+    assert_eq!(shop.ok("GET", "/products?inStock=true&category=office", None).await[0]["id"], pen);
 
-    let updated = shop
-        .ok(
-            "PUT",
-            &format!("/products/{tablet}"),
-            Some(json!({"price": 249.5})),
-        )
-        .await;
+    let updated =
+        shop.ok("PUT", &format!("/products/{tablet}"), Some(json!({"price": 249.5}))).await;
     assert_eq!(
         (updated["price"].as_f64(), updated["name"].as_str()),
         (Some(249.5), Some("Tablet"))
     );
-    assert_eq!(
-        shop.ok("GET", &format!("/products/{tablet}"), None).await["price"],
-        249.5
-    );
+    assert_eq!(shop.ok("GET", &format!("/products/{tablet}"), None).await["price"], 249.5);
 
     let deleted = shop.ok("DELETE", &format!("/products/{pen}"), None).await;
     assert_eq!(deleted["name"], "Pen");
-    shop.refused(
-        "GET",
-        &format!("/products/{pen}"),
-        None,
-        StatusCode::NOT_FOUND,
-        "no product",
-    )
-    .await;
-    shop.refused(
-        "DELETE",
-        &format!("/products/{pen}"),
-        None,
-        StatusCode::NOT_FOUND,
-        "no product",
-    )
-    .await;
+    shop.refused("GET", &format!("/products/{pen}"), None, StatusCode::NOT_FOUND, "no product")
+        .await;
+    shop.refused("DELETE", &format!("/products/{pen}"), None, StatusCode::NOT_FOUND, "no product")
+        .await;
 }
 
 #[tokio::test]
@@ -153,101 +103,45 @@ async fn ids_are_never_reused_after_a_delete() {
     let shop = Shop::new().await;
     let first = shop.product("A", 1.0, "c").await;
     let second = shop.product("B", 1.0, "c").await;
-    shop.ok("DELETE", &format!("/products/{second}"), None)
-        .await;
+    shop.ok("DELETE", &format!("/products/{second}"), None).await;
     let third = shop.product("C", 1.0, "c").await;
-    assert!(
-        third > second && second > first,
-        "ids {first}, {second}, {third}"
-    );
+    assert!(third > second && second > first, "ids {first}, {second}, {third}");
 }
 
 #[tokio::test]
 async fn bad_products_are_refused_and_write_nothing() {
     let shop = Shop::new().await;
     let cases: &[(&str, StatusCode, &str)] = &[
-        (
-            r#"{"price":1}"#,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "missing field `name`",
-        ),
-        (
-            r#"{"name":"x"}"#,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "missing field `price`",
-        ),
-        (
-            r#"{"name":"x","price":"cheap"}"#,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "price",
-        ),
-        (
-            r#"{"name":"x","price":0}"#,
-            StatusCode::BAD_REQUEST,
-            "greater than 0",
-        ),
-        (
-            r#"{"name":"x","price":-3}"#,
-            StatusCode::BAD_REQUEST,
-            "greater than 0",
-        ),
-        (
-            r#"{"name":"x","price":1.999}"#,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "two decimals",
-        ),
-        (
-            r#"{"name":"   ","price":1}"#,
-            StatusCode::BAD_REQUEST,
-            "name must not be empty",
-        ),
+        (r#"{"price":1}"#, StatusCode::UNPROCESSABLE_ENTITY, "missing field `name`"),
+        (r#"{"name":"x"}"#, StatusCode::UNPROCESSABLE_ENTITY, "missing field `price`"),
+        (r#"{"name":"x","price":"cheap"}"#, StatusCode::UNPROCESSABLE_ENTITY, "price"),
+        (r#"{"name":"x","price":0}"#, StatusCode::BAD_REQUEST, "greater than 0"),
+        (r#"{"name":"x","price":-3}"#, StatusCode::BAD_REQUEST, "greater than 0"),
+        (r#"{"name":"x","price":1.999}"#, StatusCode::UNPROCESSABLE_ENTITY, "two decimals"),
+        (r#"{"name":"   ","price":1}"#, StatusCode::BAD_REQUEST, "name must not be empty"),
         (
             r#"{"name":"x","price":1,"colour":"red"}"#,
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown field `colour`",
         ),
-        (
-            r#"{"name":"x","price":1,"inStock":"yes"}"#,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "inStock",
-        ),
+        (r#"{"name":"x","price":1,"inStock":"yes"}"#, StatusCode::UNPROCESSABLE_ENTITY, "inStock"),
         (r#"{"name":"x","price":1"#, StatusCode::BAD_REQUEST, "JSON"),
         (r#"[1,2]"#, StatusCode::UNPROCESSABLE_ENTITY, "invalid type"),
     ];
     for (body, status, needle) in cases {
-        shop.refused("POST", "/products", Some(body), *status, needle)
-            .await;
+        shop.refused("POST", "/products", Some(body), *status, needle).await;
     }
     // No content type at all.
-    let request = Request::post("/products")
-        .body(Body::from(r#"{"name":"x","price":1}"#))
-        .unwrap();
+    let request = Request::post("/products").body(Body::from(r#"{"name":"x","price":1}"#)).unwrap();
     let response = shop.app.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(
-        shop.ok("GET", "/products", None).await,
-        json!([]),
-        "nothing was written"
-    );
+    assert_eq!(shop.ok("GET", "/products", None).await, json!([]), "nothing was written");
 
     let id = shop.product("Tablet", 10.0, "c").await;
     let uri = format!("/products/{id}");
-    shop.refused(
-        "PUT",
-        &uri,
-        Some("{}"),
-        StatusCode::BAD_REQUEST,
-        "nothing to update",
-    )
-    .await;
-    shop.refused(
-        "PUT",
-        &uri,
-        Some(r#"{"price":0}"#),
-        StatusCode::BAD_REQUEST,
-        "greater than 0",
-    )
-    .await;
+    shop.refused("PUT", &uri, Some("{}"), StatusCode::BAD_REQUEST, "nothing to update").await;
+    shop.refused("PUT", &uri, Some(r#"{"price":0}"#), StatusCode::BAD_REQUEST, "greater than 0")
+        .await;
     shop.refused(
         "PUT",
         "/products/999",
@@ -256,32 +150,11 @@ async fn bad_products_are_refused_and_write_nothing() {
         "no product with id 999",
     )
     .await;
-    shop.refused("GET", "/products/abc", None, StatusCode::BAD_REQUEST, "")
+    shop.refused("GET", "/products/abc", None, StatusCode::BAD_REQUEST, "").await;
+    shop.refused("GET", "/products/0", None, StatusCode::BAD_REQUEST, "between 1").await;
+    shop.refused("GET", "/products?inStock=maybe", None, StatusCode::BAD_REQUEST, "").await;
+    shop.refused("GET", "/products?colour=red", None, StatusCode::BAD_REQUEST, "unknown field")
         .await;
-    shop.refused(
-        "GET",
-        "/products/0",
-        None,
-        StatusCode::BAD_REQUEST,
-        "between 1",
-    )
-    .await;
-    shop.refused(
-        "GET",
-        "/products?inStock=maybe",
-        None,
-        StatusCode::BAD_REQUEST,
-        "",
-    )
-    .await;
-    shop.refused(
-        "GET",
-        "/products?colour=red",
-        None,
-        StatusCode::BAD_REQUEST,
-        "unknown field",
-    )
-    .await;
     assert_eq!(
         shop.ok("GET", &uri, None).await["price"],
         10.0,
@@ -307,8 +180,7 @@ async fn orders_are_priced_exactly_and_listed_per_user() {
     assert_eq!(placed2["items"].as_array().unwrap().len(), 1);
     assert_eq!(placed2["total"], 0.5);
     assert_ne!(placed2["id"], placed["id"]);
-    shop.ok("PUT", &format!("/products/{a}"), Some(json!({"price": 9})))
-        .await;
+    shop.ok("PUT", &format!("/products/{a}"), Some(json!({"price": 9}))).await;
 
     let orders = shop.ok("GET", "/orders/7", None).await;
     assert_eq!(orders.as_array().unwrap().len(), 2);
@@ -321,41 +193,16 @@ async fn bad_orders_are_refused_and_write_nothing() {
     let shop = Shop::new().await;
     let a = shop.product("A", 5.0, "c").await;
     let out = shop.product("Out", 5.0, "c").await;
-    shop.ok(
-        "PUT",
-        &format!("/products/{out}"),
-        Some(json!({"inStock": false})),
-    )
-    .await;
+    shop.ok("PUT", &format!("/products/{out}"), Some(json!({"inStock": false}))).await;
     let line = |id: u64, q: i64| {
         json!({"userId": 1, "items": [{"productId": a, "quantity": 1}, {"productId": id, "quantity": q}]}).to_string()
     };
     let cases = [
-        (
-            line(999, 1),
-            StatusCode::NOT_FOUND,
-            "no product with id 999".to_owned(),
-        ),
-        (
-            line(out, 1),
-            StatusCode::CONFLICT,
-            "out of stock".to_owned(),
-        ),
-        (
-            line(a, 0),
-            StatusCode::BAD_REQUEST,
-            "items[1]: quantity".to_owned(),
-        ),
-        (
-            line(a, -1),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "quantity".to_owned(),
-        ),
-        (
-            line(a, 20_000),
-            StatusCode::BAD_REQUEST,
-            "quantity".to_owned(),
-        ),
+        (line(999, 1), StatusCode::NOT_FOUND, "no product with id 999".to_owned()),
+        (line(out, 1), StatusCode::CONFLICT, "out of stock".to_owned()),
+        (line(a, 0), StatusCode::BAD_REQUEST, "items[1]: quantity".to_owned()),
+        (line(a, -1), StatusCode::UNPROCESSABLE_ENTITY, "quantity".to_owned()),
+        (line(a, 20_000), StatusCode::BAD_REQUEST, "quantity".to_owned()),
         (
             r#"{"userId":1,"items":[]}"#.to_owned(),
             StatusCode::BAD_REQUEST,
@@ -376,23 +223,13 @@ async fn bad_orders_are_refused_and_write_nothing() {
             StatusCode::BAD_REQUEST,
             "userId".to_owned(),
         ),
-        (
-            "not json".to_owned(),
-            StatusCode::BAD_REQUEST,
-            "JSON".to_owned(),
-        ),
+        ("not json".to_owned(), StatusCode::BAD_REQUEST, "JSON".to_owned()),
     ];
     for (body, status, needle) in &cases {
-        shop.refused("POST", "/orders", Some(body), *status, needle)
-            .await;
+        shop.refused("POST", "/orders", Some(body), *status, needle).await;
     }
-    assert_eq!(
-        shop.ok("GET", "/orders/1", None).await,
-        json!([]),
-        "no partial order was written"
-    );
-    shop.refused("GET", "/orders/x", None, StatusCode::BAD_REQUEST, "")
-        .await;
+    assert_eq!(shop.ok("GET", "/orders/1", None).await, json!([]), "no partial order was written");
+    shop.refused("GET", "/orders/x", None, StatusCode::BAD_REQUEST, "").await;
 }
 
 #[tokio::test]
@@ -400,25 +237,9 @@ async fn carts_add_up_show_details_and_remove_items() {
     let shop = Shop::new().await;
     let a = shop.product("A", 2.25, "c").await;
     let b = shop.product("B", 10.0, "c").await;
-    shop.ok(
-        "POST",
-        "/cart/3",
-        Some(json!({"productId": a, "quantity": 1})),
-    )
-    .await;
-    shop.ok(
-        "POST",
-        "/cart/3",
-        Some(json!({"productId": a, "quantity": 2})),
-    )
-    .await;
-    let cart = shop
-        .ok(
-            "POST",
-            "/cart/3",
-            Some(json!({"productId": b, "quantity": 1})),
-        )
-        .await;
+    shop.ok("POST", "/cart/3", Some(json!({"productId": a, "quantity": 1}))).await;
+    shop.ok("POST", "/cart/3", Some(json!({"productId": a, "quantity": 2}))).await;
+    let cart = shop.ok("POST", "/cart/3", Some(json!({"productId": b, "quantity": 1}))).await;
     assert_eq!(cart["items"][0]["quantity"], 3);
     assert_eq!(cart["items"][0]["product"]["name"], "A");
     assert_eq!(cart["items"][0]["lineTotal"], 6.75);
@@ -478,20 +299,8 @@ async fn bad_cart_requests_are_refused_and_write_nothing() {
         "userId",
     )
     .await;
-    shop.refused(
-        "POST",
-        "/cart/1",
-        Some("{"),
-        StatusCode::BAD_REQUEST,
-        "JSON",
-    )
-    .await;
-    shop.ok(
-        "POST",
-        "/cart/1",
-        Some(json!({"productId": a, "quantity": 9_999})),
-    )
-    .await;
+    shop.refused("POST", "/cart/1", Some("{"), StatusCode::BAD_REQUEST, "JSON").await;
+    shop.ok("POST", "/cart/1", Some(json!({"productId": a, "quantity": 9_999}))).await;
     shop.refused(
         "POST",
         "/cart/1",
@@ -500,16 +309,6 @@ async fn bad_cart_requests_are_refused_and_write_nothing() {
         "at most",
     )
     .await;
-    assert_eq!(
-        shop.ok("GET", "/cart/1", None).await["items"][0]["quantity"],
-        9_999
-    );
-    shop.refused(
-        "DELETE",
-        "/cart/1/item/abc",
-        None,
-        StatusCode::BAD_REQUEST,
-        "",
-    )
-    .await;
+    assert_eq!(shop.ok("GET", "/cart/1", None).await["items"][0]["quantity"], 9_999);
+    shop.refused("DELETE", "/cart/1/item/abc", None, StatusCode::BAD_REQUEST, "").await;
 }

@@ -15,10 +15,8 @@ impl std::fmt::Display for ApiError {
 }
 
 async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
-    let response = Request::get(url)
-        .send()
-        .await
-        .map_err(|e| ApiError(format!("GET {url}: {e}")))?;
+    let response =
+        Request::get(url).send().await.map_err(|e| ApiError(format!("GET {url}: {e}")))?;
     if !response.ok() {
         // Every service answers errors as `{code, message}`; say its message when there is one.
         let status = response.status();
@@ -27,10 +25,7 @@ async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
             Err(_) => format!("GET {url}: HTTP {status}"),
         }));
     }
-    response
-        .json::<T>()
-        .await
-        .map_err(|e| ApiError(format!("GET {url}: unreadable answer: {e}")))
+    response.json::<T>().await.map_err(|e| ApiError(format!("GET {url}: unreadable answer: {e}")))
 }
 
 /// The control plane's list of services with their health.

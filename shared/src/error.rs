@@ -17,10 +17,7 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: u16, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }
 

@@ -10,4 +10,5 @@ pub mod services;
 
 pub use error::ErrorBody;
 pub use services::{Health, HealthReport, ServiceKind, ServiceStatus};
+pub mod registry;
 pub mod shop;

@@ -31,9 +31,7 @@ impl Money {
             return Err(format!("{text:?} is not a decimal amount"));
         }
         if fraction.len() > 2 {
-            return Err(format!(
-                "{text} has more than two decimals (amounts are in cents)"
-            ));
+            return Err(format!("{text} has more than two decimals (amounts are in cents)"));
         }
         let whole: i64 = whole.parse().map_err(|_| format!("{text} is too large"))?;
         let fraction: i64 = format!("{fraction:0<2}").parse().unwrap_or(0);
@@ -251,10 +249,7 @@ mod tests {
         assert_eq!(read("0.1").unwrap(), Money(10));
         assert_eq!(read("5").unwrap(), Money(500));
         assert_eq!(read("1e2").unwrap(), Money(10_000));
-        assert!(read("1.234")
-            .unwrap_err()
-            .to_string()
-            .contains("two decimals"));
+        assert!(read("1.234").unwrap_err().to_string().contains("two decimals"));
         assert!(read("\"3\"").is_err());
         assert!(read("1e300").is_err());
     }

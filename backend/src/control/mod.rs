@@ -24,7 +24,6 @@ use utoipa_axum::routes;
 
 use crate::catalog::{self, Ports};
 use crate::service::{self, ApiJson, Service};
-pub use health::check as check_health;
 use supervisor::Supervisor;
 use table::ServiceTable;
 
@@ -48,12 +47,8 @@ pub struct ControlState {
 
 /// The control plane's router: its API, the plumbing every service has, and the dashboard.
 pub fn router(state: ControlState, dist: &Path) -> Router {
-    let api = OpenApiRouter::new()
-        .routes(routes!(list_services))
-        .with_state(state);
-    Service::new("control", ServiceKind::Control)
-        .fallback(dashboard(dist))
-        .into_router(api)
+    let api = OpenApiRouter::new().routes(routes!(list_services)).with_state(state);
+    Service::new("control", ServiceKind::Control).fallback(dashboard(dist)).into_router(api)
 }
 
 /// Every service of the lab with its PID and last known health.
@@ -97,11 +92,8 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         last_check_ms: None,
         detail: None,
     });
-    let supervisor = Arc::new(Supervisor::new(
-        std::env::current_exe()?,
-        config.bind,
-        table.clone(),
-    ));
+    let supervisor =
+        Arc::new(Supervisor::new(std::env::current_exe()?, config.bind, table.clone()));
     for spec in catalog::lab(&config.ports, &config.data) {
         if let Err(err) = supervisor.spawn(&spec) {
             supervisor.shutdown(Duration::from_secs(5)).await;

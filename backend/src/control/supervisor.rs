@@ -45,13 +45,7 @@ struct Running {
 
 impl Supervisor {
     pub fn new(exe: PathBuf, bind: IpAddr, table: ServiceTable) -> Self {
-        Self {
-            exe,
-            bind,
-            table,
-            running: Mutex::new(HashMap::new()),
-            stopping: Arc::default(),
-        }
+        Self { exe, bind, table, running: Mutex::new(HashMap::new()), stopping: Arc::default() }
     }
 
     /// Start `spec` as a child process and list it in the table.
@@ -103,17 +97,10 @@ impl Supervisor {
             });
             let _ = exited_tx.send(true);
         });
-        let previous = self
-            .running
-            .lock()
-            .expect("supervisor lock poisoned")
-            .insert(
-                spec.name.clone(),
-                Running {
-                    pid: Pid::from_raw(pid as i32),
-                    exited: exited_rx,
-                },
-            );
+        let previous = self.running.lock().expect("supervisor lock poisoned").insert(
+            spec.name.clone(),
+            Running { pid: Pid::from_raw(pid as i32), exited: exited_rx },
+        );
         debug_assert!(previous.is_none(), "{} started twice", spec.name);
         Ok(pid)
     }
@@ -121,12 +108,8 @@ impl Supervisor {
     /// SIGTERM every child, wait up to `grace` for them to end, SIGKILL the rest.
     pub async fn shutdown(&self, grace: Duration) {
         self.stopping.store(true, Ordering::Relaxed);
-        let running: Vec<(String, Running)> = self
-            .running
-            .lock()
-            .expect("supervisor lock poisoned")
-            .drain()
-            .collect();
+        let running: Vec<(String, Running)> =
+            self.running.lock().expect("supervisor lock poisoned").drain().collect();
         for (name, child) in &running {
             if !*child.exited.borrow() {
                 tracing::info!(service = %name, pid = %child.pid, "stopping (SIGTERM)");
@@ -134,10 +117,7 @@ impl Supervisor {
             }
         }
         for (name, mut child) in running {
-            if tokio::time::timeout(grace, child.exited.wait_for(|done| *done))
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(grace, child.exited.wait_for(|done| *done)).await.is_err() {
                 tracing::warn!(service = %name, pid = %child.pid, "did not stop in {grace:?}: SIGKILL");
                 let _ = kill(child.pid, Signal::SIGKILL);
                 let _ = tokio::time::timeout(grace, child.exited.wait_for(|done| *done)).await;

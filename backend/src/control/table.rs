@@ -23,10 +23,7 @@ impl ServiceTable {
     }
 
     pub fn snapshot(&self) -> Vec<ServiceStatus> {
-        self.rows
-            .read()
-            .expect("service table lock poisoned")
-            .clone()
+        self.rows.read().expect("service table lock poisoned").clone()
     }
 
     pub fn get(&self, name: &str) -> Option<ServiceStatus> {
@@ -88,10 +85,7 @@ mod tests {
         let table = ServiceTable::default();
         table.upsert(row("a"));
         table.upsert(row("b"));
-        table.upsert(ServiceStatus {
-            pid: Some(7),
-            ..row("a")
-        });
+        table.upsert(ServiceStatus { pid: Some(7), ..row("a") });
         let rows = table.snapshot();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].pid, Some(7));
@@ -101,10 +95,7 @@ mod tests {
     fn record_health_reports_transitions_only() {
         let table = ServiceTable::default();
         table.upsert(row("a"));
-        assert_eq!(
-            table.record_health("a", Health::Up, None, 1),
-            Some(Health::Unknown)
-        );
+        assert_eq!(table.record_health("a", Health::Up, None, 1), Some(Health::Unknown));
         assert_eq!(table.record_health("a", Health::Up, None, 2), None);
         assert_eq!(
             table.record_health("a", Health::Down, Some("refused".into()), 3),

@@ -5,29 +5,24 @@
 //! row. A server starts in `Checking` and is up after its first passed check (no point making a
 //! freshly started lab wait `rise` intervals). Only up servers are handed out, in round robin.
 
-use serde::Serialize;
+use shared::registry::RegistryServer;
+pub use shared::registry::ServerState;
 
 /// Fall/rise thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Thresholds {
+    /// Failed checks in a row that take an up server down.
     pub fall: u32,
+    /// Passed checks in a row that bring a down server back.
     pub rise: u32,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
-        // HAProxy's defaults.
-        Self { fall: 3, rise: 2 }
+        // HAProxy's `rise 2`; `fall 2` (HAProxy: 3) with a 200 ms interval takes a dead server
+        // out within ~0.4 s.
+        Self { fall: 2, rise: 2 }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServerState {
-    /// Added, not checked yet: not handed out.
-    Checking,
-    Up,
-    Down,
 }
 
 /// One server as the registry sees it.
@@ -59,7 +54,23 @@ pub struct ServerPool {
     next: usize,
 }
 
+impl From<&Server> for RegistryServer {
+    fn from(server: &Server) -> Self {
+        RegistryServer {
+            address: server.address.clone(),
+            state: server.state,
+            streak: server.streak,
+            last_check_ms: server.last_check_ms,
+            last_error: server.last_error.clone(),
+        }
+    }
+}
+
 impl ServerPool {
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
     pub fn new(thresholds: Thresholds) -> Self {
         Self { servers: Vec::new(), thresholds, next: 0 }
     }
@@ -91,7 +102,12 @@ impl ServerPool {
     }
 
     /// Record one health check's outcome (`Err` carries why it failed).
-    pub fn record(&mut self, address: &str, outcome: Result<(), String>, at_ms: u64) -> Option<Transition> {
+    pub fn record(
+        &mut self,
+        address: &str,
+        outcome: Result<(), String>,
+        at_ms: u64,
+    ) -> Option<Transition> {
         let Thresholds { fall, rise } = self.thresholds;
         let server = self.servers.iter_mut().find(|s| s.address == address)?;
         server.last_check_ms = Some(at_ms);
@@ -111,7 +127,11 @@ impl ServerPool {
                 if server.streak < needed {
                     return None;
                 }
-                if passed { ServerState::Up } else { ServerState::Down }
+                if passed {
+                    ServerState::Up
+                } else {
+                    ServerState::Down
+                }
             }
         };
         server.state = to;
@@ -127,7 +147,11 @@ impl ServerPool {
         }
         let pick = self.next % up;
         self.next = self.next.wrapping_add(1);
-        self.servers.iter().filter(|s| s.state == ServerState::Up).nth(pick).map(|s| s.address.as_str())
+        self.servers
+            .iter()
+            .filter(|s| s.state == ServerState::Up)
+            .nth(pick)
+            .map(|s| s.address.as_str())
     }
 
     /// Addresses of the up servers, in order.

@@ -34,28 +34,19 @@ impl IntoResponse for Rejection {
 
 impl From<JsonRejection> for Rejection {
     fn from(rejection: JsonRejection) -> Self {
-        Self {
-            status: rejection.status(),
-            message: rejection.body_text(),
-        }
+        Self { status: rejection.status(), message: rejection.body_text() }
     }
 }
 
 impl From<QueryRejection> for Rejection {
     fn from(rejection: QueryRejection) -> Self {
-        Self {
-            status: rejection.status(),
-            message: rejection.body_text(),
-        }
+        Self { status: rejection.status(), message: rejection.body_text() }
     }
 }
 
 impl From<PathRejection> for Rejection {
     fn from(rejection: PathRejection) -> Self {
-        Self {
-            status: rejection.status(),
-            message: rejection.body_text(),
-        }
+        Self { status: rejection.status(), message: rejection.body_text() }
     }
 }
 

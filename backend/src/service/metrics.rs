@@ -69,10 +69,7 @@ pub(super) async fn track(
     let response = next.run(request).await;
     let seconds = started.elapsed().as_secs_f64();
     let route_labels = RouteLabels { method, route };
-    metrics
-        .latency
-        .get_or_create(&route_labels)
-        .observe(seconds);
+    metrics.latency.get_or_create(&route_labels).observe(seconds);
     metrics
         .requests
         .get_or_create(&RequestLabels {

@@ -13,6 +13,7 @@
 
 pub mod error;
 mod metrics;
+mod probe;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,6 +35,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{error_response, ApiJson, ApiPath, ApiQuery, Rejection};
+pub use probe::{check_health, now_ms};
 
 /// Default largest request body a service accepts: plenty for any form of the lab, small enough
 /// that a flood of huge bodies cannot exhaust memory.
@@ -62,10 +64,7 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .finish()
+        f.debug_struct("Service").field("name", &self.name).field("kind", &self.kind).finish()
     }
 }
 
@@ -111,26 +110,11 @@ impl Service {
 
     /// Wrap the service's routes with the plumbing every service shares.
     pub fn into_router(self, routes: OpenApiRouter) -> Router {
-        let Service {
-            name,
-            kind,
-            started,
-            mut registry,
-            body_limit,
-            probe,
-            fallback,
-        } = self;
+        let Service { name, kind, started, mut registry, body_limit, probe, fallback } = self;
         let http = metrics::HttpMetrics::register(&mut registry);
-        let identity = Arc::new(Identity {
-            name,
-            kind,
-            started,
-            probe,
-        });
+        let identity = Arc::new(Identity { name, kind, started, probe });
 
-        let own = OpenApiRouter::new()
-            .routes(routes!(health))
-            .with_state(identity.clone());
+        let own = OpenApiRouter::new().routes(routes!(health)).with_state(identity.clone());
         let (router, mut openapi) = routes.merge(own).split_for_parts();
         openapi.info = utoipa::openapi::InfoBuilder::new()
             .title(format!("lab {} ({})", identity.name, identity.kind))
@@ -145,14 +129,8 @@ impl Service {
 
         let router = router
             .route_layer(middleware::from_fn_with_state(http, metrics::track))
-            .route(
-                "/openapi.json",
-                get(move || async move { Json(openapi.as_ref().clone()) }),
-            )
-            .route(
-                "/metrics",
-                get(move || async move { render_metrics(&registry) }),
-            );
+            .route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+            .route("/metrics", get(move || async move { render_metrics(&registry) }));
         let router = match fallback {
             Some(fallback) => router.fallback_service(fallback),
             None => {
@@ -161,15 +139,9 @@ impl Service {
         };
         router
             .method_not_allowed_fallback(|| async {
-                error_response(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method not allowed on this route",
-                )
+                error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route")
             })
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                REQUEST_TIMEOUT,
-            ))
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
             .layer(DefaultBodyLimit::max(body_limit))
             .layer(CorsLayer::permissive())
             .layer(TraceLayer::new_for_http())
@@ -183,9 +155,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM: how a lab process is asked to stop.
@@ -234,19 +204,13 @@ fn render_metrics(registry: &Registry) -> Response {
     let mut body = String::new();
     match prometheus_client::encoding::text::encode(&mut body, registry) {
         Ok(()) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
+            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
             body,
         )
             .into_response(),
         Err(err) => {
             tracing::error!(%err, "encoding metrics");
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "could not encode metrics",
-            )
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "could not encode metrics")
         }
     }
 }

@@ -28,10 +28,7 @@ impl IntoResponse for ShopError {
             ShopError::Conflict(message) => error_response(StatusCode::CONFLICT, message),
             ShopError::Db(err) if err.is_busy() => {
                 tracing::warn!(%err, "store busy");
-                error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the store is busy, try again",
-                )
+                error_response(StatusCode::SERVICE_UNAVAILABLE, "the store is busy, try again")
             }
             ShopError::Db(err) => {
                 tracing::error!(%err, "store failure");

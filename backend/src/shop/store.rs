@@ -62,30 +62,20 @@ pub struct ShopStore {
 
 impl ShopStore {
     pub async fn open(path: &Path) -> Result<Self, DbError> {
-        Ok(Self {
-            db: Db::open(path, SCHEMA).await?,
-        })
+        Ok(Self { db: Db::open(path, SCHEMA).await? })
     }
 
     /// Can the store be read? (`GET /health`)
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.db
-            .call(|conn| conn.query_row("SELECT count(*) FROM products", [], |_| Ok(())))
-            .await
+        self.db.call(|conn| conn.query_row("SELECT count(*) FROM products", [], |_| Ok(()))).await
     }
 
     pub async fn list_products(&self, filter: ProductFilter) -> Result<Vec<Product>, ShopError> {
-        Ok(self
-            .db
-            .call(move |conn| list_products(conn, &filter))
-            .await?)
+        Ok(self.db.call(move |conn| list_products(conn, &filter)).await?)
     }
 
     pub async fn product(&self, id: u64) -> Result<Product, ShopError> {
-        self.db
-            .call(move |conn| product(conn, id))
-            .await?
-            .ok_or_else(|| no_product(id))
+        self.db.call(move |conn| product(conn, id)).await?.ok_or_else(|| no_product(id))
     }
 
     pub async fn create_product(&self, new: NewProduct) -> Result<Product, ShopError> {
@@ -288,9 +278,7 @@ fn no_product(id: u64) -> ShopError {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A product from the row's columns `first..first + 6`, in `PRODUCT_COLUMNS` order.
@@ -310,11 +298,9 @@ fn product_from_row(row: &Row<'_>) -> Result<Product, crate::sqlite::rusqlite::E
 }
 
 fn product(conn: &Connection, id: u64) -> Result<Option<Product>, crate::sqlite::rusqlite::Error> {
-    conn.prepare_cached(&format!(
-        "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"
-    ))?
-    .query_row([id as i64], product_from_row)
-    .optional()
+    conn.prepare_cached(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"))?
+        .query_row([id as i64], product_from_row)
+        .optional()
 }
 
 fn list_products(
@@ -374,11 +360,7 @@ fn cart(conn: &Connection, user_id: u64) -> Result<Cart, crate::sqlite::rusqlite
     let mut statement = conn.prepare_cached(&format!(
         "SELECT c.quantity, {} FROM cart_items c JOIN products p ON p.id = c.product_id
          WHERE c.user_id = ?1 ORDER BY c.rowid",
-        PRODUCT_COLUMNS
-            .split(", ")
-            .map(|c| format!("p.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        PRODUCT_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
     ))?;
     let items = statement
         .query_map([user_id as i64], |row| {
@@ -392,12 +374,8 @@ fn cart(conn: &Connection, user_id: u64) -> Result<Cart, crate::sqlite::rusqlite
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let total = items.iter().fold(Money(0), |sum, line| {
-        sum.checked_add(line.line_total).unwrap_or(Money::MAX)
-    });
-    Ok(Cart {
-        user_id,
-        items,
-        total,
-    })
+    let total = items
+        .iter()
+        .fold(Money(0), |sum, line| sum.checked_add(line.line_total).unwrap_or(Money::MAX));
+    Ok(Cart { user_id, items, total })
 }

@@ -19,9 +19,7 @@ fn invalid(message: impl Into<String>) -> ShopError {
 
 pub fn id(what: &str, id: u64) -> Result<(), ShopError> {
     if id == 0 || id > MAX_ID {
-        return Err(invalid(format!(
-            "{what} must be between 1 and {MAX_ID}, got {id}"
-        )));
+        return Err(invalid(format!("{what} must be between 1 and {MAX_ID}, got {id}")));
     }
     Ok(())
 }
@@ -38,9 +36,7 @@ fn text(field: &str, value: &str, max: usize, may_be_empty: bool) -> Result<(), 
 
 fn price(value: Money) -> Result<(), ShopError> {
     if value <= Money(0) {
-        return Err(invalid(format!(
-            "price must be greater than 0, got {value}"
-        )));
+        return Err(invalid(format!("price must be greater than 0, got {value}")));
     }
     if value > Money::MAX {
         return Err(invalid(format!("price must be at most {}", Money::MAX)));
@@ -50,9 +46,7 @@ fn price(value: Money) -> Result<(), ShopError> {
 
 pub fn quantity(value: u32) -> Result<(), ShopError> {
     if value == 0 || value > MAX_QUANTITY {
-        return Err(invalid(format!(
-            "quantity must be between 1 and {MAX_QUANTITY}, got {value}"
-        )));
+        return Err(invalid(format!("quantity must be between 1 and {MAX_QUANTITY}, got {value}")));
     }
     Ok(())
 }
@@ -88,9 +82,7 @@ pub fn new_order(order: &NewOrder) -> Result<(), ShopError> {
         return Err(invalid("an order needs at least one item"));
     }
     if order.items.len() > MAX_ORDER_LINES {
-        return Err(invalid(format!(
-            "an order has at most {MAX_ORDER_LINES} items"
-        )));
+        return Err(invalid(format!("an order has at most {MAX_ORDER_LINES} items")));
     }
     for (i, item) in order.items.iter().enumerate() {
         id(&format!("items[{i}].productId"), item.product_id)?;
@@ -130,37 +122,19 @@ mod tests {
 
     #[test]
     fn orders_need_items_with_positive_quantities() {
-        let order = |quantity| NewOrder {
-            user_id: 1,
-            items: vec![OrderItem {
-                product_id: 1,
-                quantity,
-            }],
-        };
+        let order =
+            |quantity| NewOrder { user_id: 1, items: vec![OrderItem { product_id: 1, quantity }] };
         assert!(new_order(&order(2)).is_ok());
-        assert!(new_order(&order(0))
-            .unwrap_err()
-            .to_string()
-            .contains("items[0]"));
-        assert!(new_order(&NewOrder {
-            user_id: 1,
-            items: vec![]
-        })
-        .is_err());
-        assert!(new_order(&NewOrder {
-            user_id: 0,
-            ..order(1)
-        })
-        .is_err());
+        assert!(new_order(&order(0)).unwrap_err().to_string().contains("items[0]"));
+        assert!(new_order(&NewOrder { user_id: 1, items: vec![] }).is_err());
+        assert!(new_order(&NewOrder { user_id: 0, ..order(1) }).is_err());
     }
 
     #[test]
     fn an_empty_patch_is_refused() {
         assert!(product_patch(&ProductPatch::default()).is_err());
-        assert!(product_patch(&ProductPatch {
-            in_stock: Some(false),
-            ..Default::default()
-        })
-        .is_ok());
+        assert!(
+            product_patch(&ProductPatch { in_stock: Some(false), ..Default::default() }).is_ok()
+        );
     }
 }

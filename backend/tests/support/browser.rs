@@ -23,11 +23,7 @@ impl Browser {
         let chromedriver =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -53,11 +49,7 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = loop {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
                 Ok(client) => break client,
                 Err(err) if Instant::now() < deadline => {
                     let _ = err;
@@ -69,18 +61,11 @@ impl Browser {
                 }
             }
         };
-        Browser {
-            client,
-            driver,
-            _profile: profile,
-        }
+        Browser { client, driver, _profile: profile }
     }
 
     pub async fn goto(&self, url: &str) {
-        self.client
-            .goto(url)
-            .await
-            .unwrap_or_else(|e| panic!("opening {url}: {e}"));
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("opening {url}: {e}"));
     }
 
     /// Wait until `css` matches exactly `count` elements; returns their texts.
@@ -102,14 +87,7 @@ impl Browser {
     /// Wait until the first element matching `css` has text satisfying `pred`; returns it.
     pub async fn wait_for_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
         self.wait_until(css, || async {
-            let text = self
-                .client
-                .find(Locator::Css(css))
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let text = self.client.find(Locator::Css(css)).await.ok()?.text().await.ok()?;
             pred(&text).then_some(text)
         })
         .await

@@ -70,12 +70,7 @@ impl Lab {
                 }
             }
         };
-        Lab {
-            child,
-            url,
-            data,
-            lines,
-        }
+        Lab { child, url, data, lines }
     }
 
     pub fn pid(&self) -> u32 {
@@ -103,10 +98,7 @@ impl Lab {
             if services.iter().all(|s| s.health == shared::Health::Up) {
                 return services;
             }
-            assert!(
-                Instant::now() < deadline,
-                "services not all up within 20 s: {services:#?}"
-            );
+            assert!(Instant::now() < deadline, "services not all up within 20 s: {services:#?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -145,9 +137,9 @@ impl Drop for Lab {
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state is the field after the parenthesised command name; Z is a zombie.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Ok(stat) => {
+            stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        }
         Err(_) => false,
     }
 }

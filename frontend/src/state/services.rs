@@ -43,11 +43,7 @@ impl ServicesState {
         if !self.loaded {
             return "Loading services…".to_owned();
         }
-        let up = self
-            .services
-            .iter()
-            .filter(|s| s.health == Health::Up)
-            .count();
+        let up = self.services.iter().filter(|s| s.health == Health::Up).count();
         format!("{up} of {} services up", self.services.len())
     }
 }

@@ -1,0 +1,235 @@
+//! The registry (:8000): hands out healthy shop servers in round robin — over HTTP
+//! (`GET /getServer`, the workshop's route) and over real DNS (A and SRV records of `shop.lab.`).
+//!
+//! Run it with `lab serve registry --servers localhost:3001,localhost:3002 --dns-port 8053`.
+//! An active checker calls every server's `GET /health` each interval; [`pool`] decides, with
+//! fall/rise thresholds, which servers are up. Servers can be added and removed at run time
+//! (`POST /servers`, `DELETE /servers/{address}`).
+
+pub mod dns;
+pub mod pool;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use shared::registry::{AddServer, GetServer, RegistryServer, RegistryStatus};
+use shared::{ErrorBody, ServiceKind};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::service::{check_health, error_response, now_ms, ApiJson, ApiPath, Service};
+use pool::{ServerPool, ServerState, Thresholds};
+
+/// How the registry checks its servers.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub interval: Duration,
+    pub thresholds: Thresholds,
+    /// The DNS name answered with the up servers, fully qualified (`shop.lab.`).
+    pub dns_name: String,
+    pub dns_port: Option<u16>,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_millis(200),
+            thresholds: Thresholds::default(),
+            dns_name: "shop.lab.".to_owned(),
+            dns_port: None,
+        }
+    }
+}
+
+/// The registry's shared state: a cheap-to-clone handle.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    /// A std mutex: held for a few instructions, never across an `.await`.
+    pool: Arc<Mutex<ServerPool>>,
+    config: Arc<RegistryConfig>,
+}
+
+impl Registry {
+    pub fn new(config: RegistryConfig, servers: &[String]) -> Self {
+        let mut pool = ServerPool::new(config.thresholds);
+        for server in servers {
+            pool.add(server);
+        }
+        Self { pool: Arc::new(Mutex::new(pool)), config: Arc::new(config) }
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, ServerPool> {
+        self.pool.lock().expect("registry lock poisoned")
+    }
+
+    pub fn next_server(&self) -> Option<String> {
+        self.pool().next_server().map(str::to_owned)
+    }
+
+    /// Addresses of the servers that are up now.
+    pub fn up_servers(&self) -> Vec<String> {
+        self.pool().up().map(str::to_owned).collect()
+    }
+
+    pub fn status(&self) -> RegistryStatus {
+        let pool = self.pool();
+        RegistryStatus {
+            servers: pool.servers().iter().map(RegistryServer::from).collect(),
+            interval_ms: self.config.interval.as_millis() as u64,
+            fall: self.config.thresholds.fall,
+            rise: self.config.thresholds.rise,
+            dns_name: self.config.dns_name.clone(),
+            dns_port: self.config.dns_port,
+        }
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// Check every server each interval, forever (spawn it).
+    pub async fn check_forever(self, client: reqwest::Client) {
+        let mut ticker = tokio::time::interval(self.config.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let addresses: Vec<String> =
+                self.pool().servers().iter().map(|s| s.address.clone()).collect();
+            let checks = addresses.into_iter().map(|address| {
+                let client = &client;
+                let timeout = self.config.interval;
+                async move {
+                    let outcome = check_health(client, &base_url(&address), timeout).await;
+                    (address, outcome)
+                }
+            });
+            for (address, outcome) in futures::future::join_all(checks).await {
+                let reason = outcome.as_ref().err().cloned();
+                if let Some(change) = self.pool().record(&address, outcome, now_ms()) {
+                    if change.to == ServerState::Up {
+                        tracing::info!(server = %address, from = ?change.from, "server is up: handed out again");
+                    } else {
+                        tracing::warn!(server = %address, from = ?change.from, ?reason, "server is down: no longer handed out");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `localhost:3001` → `http://127.0.0.1:3001`. The lab's servers listen on IPv4 loopback; going
+/// there directly spares each check a refused attempt on `::1`.
+pub fn base_url(address: &str) -> String {
+    match address.strip_prefix("localhost:") {
+        Some(port) => format!("http://127.0.0.1:{port}"),
+        None => format!("http://{address}"),
+    }
+}
+
+/// Is `address` a `host:port` the registry can check and DNS can answer for?
+fn valid_address(address: &str) -> Result<(), String> {
+    let (host, port) =
+        address.rsplit_once(':').ok_or_else(|| format!("{address:?} is not host:port"))?;
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if !port_ok || !host_ok {
+        return Err(format!("{address:?} is not host:port (e.g. localhost:3003)"));
+    }
+    Ok(())
+}
+
+/// The registry's router with the plumbing every service has.
+pub fn router(name: &str, registry: Registry) -> Router {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(get_server))
+        .routes(routes!(list_servers, add_server))
+        .routes(routes!(remove_server))
+        .with_state(registry);
+    Service::new(name, ServiceKind::Registry).into_router(routes)
+}
+
+/// The next healthy shop server, in round robin.
+#[utoipa::path(get, path = "/getServer", tag = "registry", responses(
+    (status = 200, body = GetServer, example = json!({"code": 200, "server": "localhost:3001"})),
+    (status = 503, description = "No server passes its health checks", body = ErrorBody),
+))]
+async fn get_server(State(registry): State<Registry>) -> Response {
+    match registry.next_server() {
+        Some(server) => ApiJson(GetServer { code: 200, server }).into_response(),
+        None => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no healthy server: every shop server fails its health check",
+        ),
+    }
+}
+
+/// Every server with its state and last check.
+#[utoipa::path(get, path = "/servers", tag = "registry", responses((status = 200, body = RegistryStatus)))]
+async fn list_servers(State(registry): State<Registry>) -> ApiJson<RegistryStatus> {
+    ApiJson(registry.status())
+}
+
+/// Add a server; it is handed out once it passes a health check.
+#[utoipa::path(post, path = "/servers", tag = "registry", request_body = AddServer, responses(
+    (status = 201, body = RegistryStatus),
+    (status = 400, body = ErrorBody),
+    (status = 409, description = "Already registered", body = ErrorBody),
+))]
+async fn add_server(
+    State(registry): State<Registry>,
+    ApiJson(add): ApiJson<AddServer>,
+) -> Response {
+    if let Err(why) = valid_address(&add.address) {
+        return error_response(StatusCode::BAD_REQUEST, why);
+    }
+    if !registry.pool().add(&add.address) {
+        return error_response(
+            StatusCode::CONFLICT,
+            format!("{} is already registered", add.address),
+        );
+    }
+    tracing::info!(server = %add.address, "server added");
+    (StatusCode::CREATED, ApiJson(registry.status())).into_response()
+}
+
+/// Remove a server: it is no longer checked or handed out.
+#[utoipa::path(delete, path = "/servers/{address}", tag = "registry", params(("address" = String, Path)), responses(
+    (status = 200, body = RegistryStatus),
+    (status = 404, body = ErrorBody),
+))]
+async fn remove_server(
+    State(registry): State<Registry>,
+    ApiPath(address): ApiPath<String>,
+) -> Response {
+    if !registry.pool().remove(&address) {
+        return error_response(StatusCode::NOT_FOUND, format!("{address} is not registered"));
+    }
+    tracing::info!(server = %address, "server removed");
+    ApiJson(registry.status()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_must_be_host_and_port() {
+        assert!(valid_address("localhost:3001").is_ok());
+        assert!(valid_address("10.0.0.7:80").is_ok());
+        for bad in ["localhost", ":80", "localhost:0", "localhost:99999", "a b:1", "http://x:1"] {
+            assert!(valid_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn localhost_is_checked_over_ipv4() {
+        assert_eq!(base_url("localhost:3001"), "http://127.0.0.1:3001");
+        assert_eq!(base_url("10.0.0.7:80"), "http://10.0.0.7:80");
+    }
+}

@@ -1,0 +1,62 @@
+//! The health-checked registry of shop servers (:8000) — the workshop's "DNS registry".
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /getServer`: exactly the workshop's `{"code":200,"server":"localhost:3001"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GetServer {
+    pub code: u16,
+    pub server: String,
+}
+
+/// A server's state as the registry's health checks see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerState {
+    /// Added, not checked yet: not handed out.
+    Checking,
+    Up,
+    Down,
+}
+
+/// One row of `GET /servers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryServer {
+    /// `localhost:3001`.
+    pub address: String,
+    pub state: ServerState,
+    /// Checks in a row pointing towards a change of state (towards `fall` or `rise`).
+    pub streak: u32,
+    /// Milliseconds since the Unix epoch.
+    pub last_check_ms: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+/// `GET /servers`: every server and how they are checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryStatus {
+    pub servers: Vec<RegistryServer>,
+    pub interval_ms: u64,
+    /// Failed checks in a row that take an up server down.
+    pub fall: u32,
+    /// Passed checks in a row that bring a down server back.
+    pub rise: u32,
+    /// The DNS name answered with A and SRV records of the up servers (`shop.lab.`).
+    pub dns_name: String,
+    /// UDP port of the DNS server, if it runs.
+    pub dns_port: Option<u16>,
+}
+
+/// `POST /servers`: `{"address":"localhost:3003"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddServer {
+    pub address: String,
+}
