@@ -116,7 +116,7 @@ async fn a_dead_server_stops_being_handed_out_and_returns_when_healthy() {
     let row = registry.status().servers.into_iter().find(|s| s.address == a).unwrap();
     assert_eq!(row.state, ServerState::Down);
     assert!(row.last_error.is_some());
-    println!("A detected down after {took:?} (interval 50 ms, fall 2)");
+    eprintln!("A detected down after {took:?} (interval 50 ms, fall 2)");
 
     // A comes back on the same port.
     let listener = tokio::net::TcpListener::bind(&a).await.unwrap();
