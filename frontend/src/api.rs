@@ -1,8 +1,15 @@
 //! Every HTTP call the dashboard makes goes through here.
+//!
+//! Shop requests are resolved through the registry like the native `ShopClient` does: ask
+//! `GET /getServer`, send the request there, and on a network failure ask again, skipping the
+//! server that failed (POSTs are retried only when the request never reached a server, which a
+//! browser cannot tell apart — so a failed POST is reported, not retried).
 
-use gloo_net::http::Request;
+use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
-use shared::{ErrorBody, ServiceStatus};
+use serde::Serialize;
+use shared::registry::{GetServer, RegistryStatus};
+use shared::{ErrorBody, ServiceKind, ServiceStatus};
 
 /// Why a call failed, in words for the page.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,21 +21,138 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// Read a JSON answer, or the `{code, message}` error every service sends.
+async fn read<T: DeserializeOwned>(what: &str, response: Response) -> Result<T, ApiError> {
+    if !response.ok() {
+        let status = response.status();
+        return Err(ApiError(match response.json::<ErrorBody>().await {
+            Ok(body) => format!("{what}: {}", body.message),
+            Err(_) => format!("{what}: HTTP {status}"),
+        }));
+    }
+    response.json::<T>().await.map_err(|e| ApiError(format!("{what}: unreadable answer: {e}")))
+}
+
 async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
     let response =
         Request::get(url).send().await.map_err(|e| ApiError(format!("GET {url}: {e}")))?;
-    if !response.ok() {
-        // Every service answers errors as `{code, message}`; say its message when there is one.
-        let status = response.status();
-        return Err(ApiError(match response.json::<ErrorBody>().await {
-            Ok(body) => format!("GET {url}: {}", body.message),
-            Err(_) => format!("GET {url}: HTTP {status}"),
-        }));
-    }
-    response.json::<T>().await.map_err(|e| ApiError(format!("GET {url}: unreadable answer: {e}")))
+    read(&format!("GET {url}"), response).await
 }
 
 /// The control plane's list of services with their health.
 pub async fn services() -> Result<Vec<ServiceStatus>, ApiError> {
     get_json("/api/services").await
+}
+
+/// The registry's URL, from the control plane's list.
+pub async fn registry_url() -> Result<String, ApiError> {
+    services()
+        .await?
+        .into_iter()
+        .find(|s| s.kind == ServiceKind::Registry)
+        .map(|s| s.url)
+        .ok_or_else(|| ApiError("the lab runs no registry".into()))
+}
+
+pub async fn registry_status(registry: &str) -> Result<RegistryStatus, ApiError> {
+    get_json(&format!("{registry}/servers")).await
+}
+
+/// What one shop request did: which server answered, after which failed attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    pub method: &'static str,
+    pub path: String,
+    /// The server that answered, if any did.
+    pub server: Option<String>,
+    pub status: Option<u16>,
+    /// Servers that failed this request before the answer.
+    pub failed: Vec<String>,
+}
+
+/// HTTP methods the shop page uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    fn builder(self, url: &str) -> RequestBuilder {
+        match self {
+            Method::Get => Request::get(url),
+            Method::Post => Request::post(url),
+            Method::Put => Request::put(url),
+            Method::Delete => Request::delete(url),
+        }
+    }
+}
+
+/// `localhost:3001` → `http://localhost:3001`.
+fn server_url(server: &str) -> String {
+    format!("http://{server}")
+}
+
+/// Send a shop request through the registry; returns the answer (or error) and its trace.
+pub async fn shop<T: DeserializeOwned>(
+    registry: &str,
+    method: Method,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> (Result<T, ApiError>, Trace) {
+    let mut trace = Trace {
+        method: method.name(),
+        path: path.to_owned(),
+        server: None,
+        status: None,
+        failed: Vec::new(),
+    };
+    let what = format!("{} {path}", method.name());
+    for _ in 0..6 {
+        if trace.failed.len() >= 3 {
+            break;
+        }
+        let server = match get_json::<GetServer>(&format!("{registry}/getServer")).await {
+            Ok(answer) => answer.server,
+            Err(err) => return (Err(err), trace),
+        };
+        if trace.failed.contains(&server) {
+            continue;
+        }
+        let request = method.builder(&format!("{}{path}", server_url(&server)));
+        let sent = match body {
+            Some(body) => match request.json(body) {
+                Ok(request) => request.send().await,
+                Err(e) => return (Err(ApiError(format!("{what}: {e}"))), trace),
+            },
+            None => request.send().await,
+        };
+        match sent {
+            Ok(response) => {
+                trace.server = Some(server);
+                trace.status = Some(response.status());
+                return (read(&what, response).await, trace);
+            }
+            Err(err) if method != Method::Post => {
+                trace.failed.push(server);
+                let _ = err;
+            }
+            Err(err) => {
+                trace.failed.push(server.clone());
+                return (Err(ApiError(format!("{what} to {server}: {err}"))), trace);
+            }
+        }
+    }
+    (Err(ApiError(format!("{what}: every server failed ({})", trace.failed.join(", ")))), trace)
 }

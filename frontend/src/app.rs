@@ -6,6 +6,7 @@ use yew_router::prelude::*;
 use crate::components::nav::Nav;
 use crate::pages::not_built::NotBuilt;
 use crate::pages::overview::Overview;
+use crate::pages::shop::ShopPage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
 pub enum Route {
@@ -41,9 +42,7 @@ fn switch(route: Route) -> Html {
         Route::Models => html! {
             <NotBuilt title="Models" what="the Iris models, the stake-weighted meta-model and its ledger" />
         },
-        Route::Shop => html! {
-            <NotBuilt title="Shop" what="products, carts and orders through the registry, with its health table" />
-        },
+        Route::Shop => html! { <ShopPage /> },
         Route::Replication => html! {
             <NotBuilt title="Replication" what="synchronous mirroring and asynchronous replication side by side" />
         },

@@ -68,6 +68,20 @@ impl Browser {
         self.client.goto(url).await.unwrap_or_else(|e| panic!("opening {url}: {e}"));
     }
 
+    /// Type `text` into the input matching `css` (after clearing it).
+    pub async fn fill(&self, css: &str, text: &str) {
+        let input =
+            self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+        input.clear().await.unwrap_or_else(|e| panic!("clearing {css}: {e}"));
+        input.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
+    pub async fn click(&self, css: &str) {
+        let element =
+            self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+        element.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
     /// Wait until `css` matches exactly `count` elements; returns their texts.
     pub async fn wait_for_count(&self, css: &str, count: usize) -> Vec<String> {
         self.wait_until(&format!("{count} × {css}"), || async {
@@ -82,6 +96,15 @@ impl Browser {
             Some(texts)
         })
         .await
+    }
+
+    /// The texts of every element matching `css` now (no waiting).
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let mut texts = Vec::new();
+        for element in self.client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+            texts.push(element.text().await.unwrap_or_default());
+        }
+        texts
     }
 
     /// Wait until the first element matching `css` has text satisfying `pred`; returns it.

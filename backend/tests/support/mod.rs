@@ -103,6 +103,33 @@ impl Lab {
         }
     }
 
+    /// The row of `/api/services` for `name`.
+    pub async fn service(&self, name: &str) -> ServiceStatus {
+        self.services()
+            .await
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no service {name}"))
+    }
+
+    /// Wait (bounded) until the registry's own checks see every shop server up: the control
+    /// plane's checks and the registry's are independent.
+    pub async fn wait_registry_ready(&self) -> String {
+        let registry = self.service("registry").await.url;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let status: shared::registry::RegistryStatus =
+                reqwest::get(format!("{registry}/servers")).await.unwrap().json().await.unwrap();
+            if !status.servers.is_empty()
+                && status.servers.iter().all(|s| s.state == shared::registry::ServerState::Up)
+            {
+                return registry;
+            }
+            assert!(Instant::now() < deadline, "registry never saw every server up: {status:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Send SIGTERM and wait (bounded) for `up` to exit; returns whether it exited on its own.
     pub fn terminate(&mut self, within: Duration) -> bool {
         let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);

@@ -1,3 +1,9 @@
+pub mod bar_chart;
+pub mod cart_panel;
 pub mod health_badge;
 pub mod nav;
+pub mod product_form;
+pub mod product_table;
+pub mod registry_table;
+pub mod request_log;
 pub mod service_table;
