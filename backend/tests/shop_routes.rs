@@ -312,3 +312,35 @@ async fn bad_cart_requests_are_refused_and_write_nothing() {
     assert_eq!(shop.ok("GET", "/cart/1", None).await["items"][0]["quantity"], 9_999);
     shop.refused("DELETE", "/cart/1/item/abc", None, StatusCode::BAD_REQUEST, "").await;
 }
+
+#[tokio::test]
+async fn a_cached_product_list_never_hides_a_write_made_by_the_other_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.sqlite3");
+    let open = |name: &'static str| {
+        let db = db.clone();
+        async move {
+            let store = backend::shop::ShopStore::open(&db).await.unwrap();
+            Shop { app: backend::shop::router(name, store), _dir: tempfile::tempdir().unwrap() }
+        }
+    };
+    let (a, b) = (open("shop-a").await, open("shop-b").await);
+    for round in 0..20 {
+        // A caches its answer; B writes; A's very next answer has B's write.
+        let before = a.ok("GET", "/products", None).await.as_array().unwrap().len();
+        assert_eq!(a.ok("GET", "/products", None).await.as_array().unwrap().len(), before);
+        b.product(&format!("p{round}"), 1.0, "c").await;
+        assert_eq!(a.ok("GET", "/products", None).await.as_array().unwrap().len(), before + 1);
+        let id = b.product("gone", 2.0, "c").await;
+        b.ok("DELETE", &format!("/products/{id}"), None).await;
+        let names: Vec<Value> = a
+            .ok("GET", "/products", None)
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].clone())
+            .collect();
+        assert!(!names.contains(&json!("gone")), "round {round}: {names:?}");
+    }
+}

@@ -6,6 +6,7 @@
 //! Routes: `GET/POST /products`, `GET/PUT/DELETE /products/{id}`, `POST /orders`,
 //! `GET /orders/{userId}`, `POST/GET /cart/{userId}`, `DELETE /cart/{userId}/item/{productId}`.
 
+mod cache;
 mod error;
 mod routes;
 pub mod store;

@@ -1,6 +1,7 @@
 //! The shop's HTTP routes: parse, validate, call the store, answer JSON.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use shared::shop::{
     Cart, CartAdd, NewOrder, NewProduct, Order, Product, ProductFilter, ProductPatch,
 };
@@ -33,8 +34,9 @@ pub fn router() -> OpenApiRouter<ShopStore> {
 async fn list_products(
     axum::extract::State(store): State,
     ApiQuery(filter): ApiQuery<ProductFilter>,
-) -> Result<ApiJson<Vec<Product>>, ShopError> {
-    Ok(ApiJson(store.list_products(filter).await?))
+) -> Result<impl IntoResponse, ShopError> {
+    let body = store.list_products_json(filter).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
 
 #[utoipa::path(get, path = "/products/{id}", tag = "products", params(("id" = u64, Path)), responses(

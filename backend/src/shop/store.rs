@@ -5,6 +5,7 @@
 //! `AUTOINCREMENT`, so a deleted product's id is never handed out again.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use shared::shop::{
@@ -12,10 +13,13 @@ use shared::shop::{
     ProductPatch,
 };
 
+use axum::body::Bytes;
+
+use super::cache::ProductListCache;
 use super::error::ShopError;
 use super::validate::MAX_QUANTITY;
 use crate::sqlite::rusqlite::{params, Connection, OptionalExtension, Row};
-use crate::sqlite::{Db, DbError};
+use crate::sqlite::{ChangeWatch, Db, DbError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS products (
@@ -58,11 +62,28 @@ const PRODUCT_COLUMNS: &str = "id, name, description, price_cents, category, in_
 #[derive(Debug, Clone)]
 pub struct ShopStore {
     db: Db,
+    /// Notices commits from any connection or process, to know when a cached answer is stale.
+    changes: Arc<ChangeWatch>,
+    product_lists: Arc<ProductListCache>,
 }
 
 impl ShopStore {
     pub async fn open(path: &Path) -> Result<Self, DbError> {
-        Ok(Self { db: Db::open(path, SCHEMA).await? })
+        let db = Db::open(path, SCHEMA).await?;
+        let changes = Arc::new(ChangeWatch::open(path)?);
+        Ok(Self { db, changes, product_lists: Arc::default() })
+    }
+
+    /// `GET /products` as JSON bytes, from the cache while the store has not changed.
+    pub async fn list_products_json(&self, filter: ProductFilter) -> Result<Bytes, ShopError> {
+        let version = self.changes.version()?;
+        if let Some(body) = self.product_lists.get(&filter, version) {
+            return Ok(body);
+        }
+        let products = self.list_products(filter.clone()).await?;
+        let body = Bytes::from(serde_json::to_vec(&products).expect("products serialize"));
+        self.product_lists.put(filter, version, body.clone());
+        Ok(body)
     }
 
     /// Can the store be read? (`GET /health`)
