@@ -1,5 +1,5 @@
 # The lab's two commands (see README.md). Each sets the machine up first when needed.
-.PHONY: run test setup frontend
+.PHONY: run test setup frontend bench
 
 run:            ## set up, build (release) and start the whole lab; dashboard on :8080
 	@scripts/run.sh
@@ -12,3 +12,6 @@ setup:          ## only the set-up (idempotent)
 
 frontend:       ## only the dashboard build
 	@scripts/build-frontend.sh
+
+bench:          ## start the lab, load every service with wrk, print a table
+	@scripts/bench.sh

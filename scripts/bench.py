@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Start the lab, load each service with wrk, print one table row per benchmark.
+
+Usage: bench.py LAB_BINARY [--seconds N] [--only NAME]
+Every run is bounded (N seconds of wrk); the lab is stopped (SIGTERM, by PID) at the end.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+def http(method, url, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"content-type": "application/json"} if data else {})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read() or b"null")
+
+def wait(what, probe, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if probe():
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    sys.exit(f"bench: {what} did not happen within {seconds} s")
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+def ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+
+def wrk(url, seconds, connections=32, threads=2, script=None):
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+    return {"rps": rps, "p50": ms(lat.get("50", "")), "p99": ms(lat.get("99", "")), "errors": errors}
+
+class Lab:
+    def __init__(self, binary, dist):
+        self.data = tempfile.mkdtemp(prefix="lab-bench-")
+        self.proc = subprocess.Popen(
+            [binary, "up", "--free-ports", "--data", self.data, "--dist", dist],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env={**os.environ, "RUST_LOG": "warn"})
+        deadline = time.time() + 30
+        self.url = None
+        while time.time() < deadline and self.url is None:
+            line = self.proc.stdout.readline()
+            if line.startswith("dashboard: "):
+                self.url = line.split(" ", 1)[1].strip()
+        if not self.url:
+            self.stop()
+            sys.exit("bench: the lab did not start")
+        wait("every service up", lambda: all(s["health"] == "up" for s in self.services()))
+
+    def services(self):
+        return http("GET", self.url + "/api/services")
+
+    def service(self, name):
+        return next(s for s in self.services() if s["name"] == name)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary")
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
+    parser.add_argument("--only", default=None)
+    args = parser.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    lab = Lab(args.binary, os.path.join(root, "dist"))
+    rows = []
+    try:
+        shop = lab.service("shop-a")["url"]
+        registry = lab.service("registry")["url"]
+        wait("the registry sees every server up",
+             lambda: all(s["state"] == "up" for s in http("GET", registry + "/servers")["servers"]))
+
+        def run(name, target, url, **kw):
+            if args.only and args.only not in name:
+                return
+            print(f"  running: {name} ({args.seconds} s)", flush=True)
+            result = wrk(url, args.seconds, **kw)
+            rows.append((name, result, target))
+
+        for i in range(100):
+            http("POST", shop + "/products", {"name": f"product {i}", "price": round(9.99 + i, 2),
+                                              "category": ["books", "toys", "tools"][i % 3]})
+        run("shop GET /products (100 products), 32 conn", 30000, shop + "/products")
+        run("registry GET /getServer, 32 conn", 35000, registry + "/getServer")
+    finally:
+        lab.stop()
+
+    print()
+    print(f"{'benchmark':<46} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'target':>8}  verdict")
+    print("-" * 100)
+    for name, r, target in rows:
+        verdict = "ok" if r["rps"] >= target and r["errors"] == 0 else "BELOW TARGET"
+        print(f"{name:<46} {r['rps']:>10.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['errors']:>7} {target:>8}  {verdict}")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make bench`: build the lab in release mode, start it on free ports, load each service with
+# wrk, and print a table of throughput and latency against each issue's target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+if ! command -v wrk >/dev/null; then
+  step "installing wrk (Debian) for load generation"
+  as_root apt-get update -q
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends wrk
+fi
+step "building the backend (cargo build --release)"
+cargo build --release -p backend
+step "benchmarking (each run is bounded: ${BENCH_SECONDS:-10} s per row)"
+exec python3 scripts/bench.py "${CARGO_TARGET_DIR:-target}/release/lab" "$@"
