@@ -55,15 +55,23 @@ pub struct ServiceSpec {
     pub port: u16,
     /// Arguments after the common ones (peers, data directory, algorithm, ...).
     pub args: Vec<String>,
+    /// The services this one calls (its links, which faults can be set on).
+    pub links: Vec<String>,
 }
 
 impl ServiceSpec {
     pub fn new(name: &str, kind: ServiceKind, port: u16) -> Self {
-        Self { name: name.to_owned(), kind, port, args: Vec::new() }
+        Self { name: name.to_owned(), kind, port, args: Vec::new(), links: Vec::new() }
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
+        self
+    }
+
+    /// This service calls `peer` (a link the control plane can cut, slow or make lossy).
+    pub fn link(mut self, peer: &str) -> Self {
+        self.links.push(peer.to_owned());
         self
     }
 
@@ -98,7 +106,9 @@ pub fn lab(ports: &Ports, data: &Path) -> Vec<ServiceSpec> {
             .arg("--servers")
             .arg(format!("localhost:{},localhost:{}", ports.shop_a, ports.shop_b))
             .arg("--dns-port")
-            .arg(ports.registry_dns.to_string()),
+            .arg(ports.registry_dns.to_string())
+            .link("shop-a")
+            .link("shop-b"),
     ]
 }
 

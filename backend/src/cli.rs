@@ -135,7 +135,9 @@ impl ServeCommand {
                 let name = common.name.clone().unwrap_or_else(|| "shop".to_owned());
                 let store = shop::ShopStore::open(&db).await?;
                 tracing::info!(service = %name, db = %db.display(), "shop store open");
-                serve(common.addr(3001), shop::router(&name, store)).await
+                let service = shop::service(&name, &store);
+                let events = service.events();
+                serve(common.addr(3001), service.into_router(shop::routes(store)), events).await
             }
             ServeCommand::Registry {
                 common,
@@ -155,7 +157,8 @@ impl ServeCommand {
                     dns_name,
                     dns_port: (dns_port != 0).then_some(dns_port),
                 };
-                let registry = registry::Registry::new(config, &servers);
+                let service = registry::service(&name);
+                let registry = registry::Registry::new(config, &servers, &service);
                 tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
                 let _dns = match registry.config().dns_port {
                     Some(port) => Some(
@@ -164,18 +167,23 @@ impl ServeCommand {
                     ),
                     None => None,
                 };
-                serve(common.addr(8000), registry::router(&name, registry)).await
+                let events = service.events();
+                serve(common.addr(8000), registry::router(service, registry), events).await
             }
         }
     }
 }
 
 /// Serve one service's router until Ctrl-C or SIGTERM.
-async fn serve(addr: SocketAddr, app: axum::Router) -> anyhow::Result<()> {
+async fn serve(
+    addr: SocketAddr,
+    app: axum::Router,
+    events: service::EventBus,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    service::run(listener, app, service::shutdown_signal()).await?;
+    service::run(listener, app, service::stop_signal(events)).await?;
     Ok(())
 }
 

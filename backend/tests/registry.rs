@@ -58,8 +58,9 @@ async fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) 
 
 #[tokio::test]
 async fn get_server_answers_the_workshops_shape_or_503() {
-    let registry = Registry::new(config(), &["localhost:1".to_owned()]);
-    let app = registry::router("registry", registry);
+    let service = registry::service("registry");
+    let registry = Registry::new(config(), &["localhost:1".to_owned()], &service);
+    let app = registry::router(service, registry);
     let (status, body) = call(&app, "GET", "/getServer", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "an unchecked server is not handed out");
     assert_eq!(body["code"], 503);
@@ -68,7 +69,9 @@ async fn get_server_answers_the_workshops_shape_or_503() {
 
 #[tokio::test]
 async fn servers_are_added_and_removed_at_run_time_with_validation() {
-    let app = registry::router("registry", Registry::new(config(), &[]));
+    let service = registry::service("registry");
+    let registry = Registry::new(config(), &[], &service);
+    let app = registry::router(service, registry);
     let (status, body) =
         call(&app, "POST", "/servers", Some(r#"{"address":"localhost:3005"}"#)).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -101,7 +104,10 @@ async fn a_dead_server_stops_being_handed_out_and_returns_when_healthy() {
     let db = dir.path().join("shop.sqlite3");
     let (a, stop_a) = shop_server(&db).await;
     let (b, _stop_b) = shop_server(&db).await;
-    let registry = Registry::new(config(), &[a.clone(), b.clone()]);
+    let service = registry::service("registry");
+    let events = service.events();
+    let mut failovers = events.subscribe();
+    let registry = Registry::new(config(), &[a.clone(), b.clone()], &service);
     let checker = tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
 
     wait_for("both servers up", Duration::from_secs(5), || registry.up_servers().len() == 2).await;
@@ -117,6 +123,14 @@ async fn a_dead_server_stops_being_handed_out_and_returns_when_healthy() {
     assert_eq!(row.state, ServerState::Down);
     assert!(row.last_error.is_some());
     eprintln!("A detected down after {took:?} (interval 50 ms, fall 2)");
+    let mut seen = Vec::new();
+    while let Ok(event) = failovers.try_recv() {
+        seen.push(event.message);
+    }
+    assert!(
+        seen.iter().any(|m| m.starts_with(&format!("{a} is down"))),
+        "a failover event: {seen:?}"
+    );
 
     // A comes back on the same port.
     let listener = tokio::net::TcpListener::bind(&a).await.unwrap();
@@ -149,7 +163,7 @@ async fn dns_answers_srv_and_a_records_of_the_up_servers_only() {
     let db = dir.path().join("shop.sqlite3");
     let (a, _stop_a) = shop_server(&db).await;
     let dead = "127.0.0.1:1".to_owned();
-    let registry = Registry::new(config(), &[a.clone(), dead]);
+    let registry = Registry::new(config(), &[a.clone(), dead], &registry::service("registry"));
     tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
     wait_for("A up", Duration::from_secs(5), || registry.up_servers() == [a.clone()]).await;
 
@@ -175,4 +189,22 @@ async fn dns_answers_srv_and_a_records_of_the_up_servers_only() {
 
     let other = dns_query(dns_addr, "other.lab.", RecordType::A).await;
     assert_eq!(other.metadata.response_code, ResponseCode::NXDomain);
+}
+
+#[tokio::test]
+async fn a_cut_link_takes_a_healthy_server_out_until_healed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _stop_a) = shop_server(&dir.path().join("shop.sqlite3")).await;
+    let service = registry::service("registry");
+    let links = service.links();
+    let registry = Registry::new(config(), &[a.clone()], &service);
+    tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
+    wait_for("A up", Duration::from_secs(5), || registry.up_servers() == [a.clone()]).await;
+
+    links.set(&a, shared::control::LinkFault { cut: true, ..Default::default() });
+    wait_for("A out", Duration::from_secs(5), || registry.up_servers().is_empty()).await;
+    let row = registry.status().servers.remove(0);
+    assert!(row.last_error.unwrap().contains("cut"), "the registry says why");
+    links.set(&a, shared::control::LinkFault::default());
+    wait_for("A back", Duration::from_secs(5), || registry.up_servers() == [a.clone()]).await;
 }

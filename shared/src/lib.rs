@@ -5,10 +5,13 @@
 //! depends on serde only (plus `utoipa`, for OpenAPI schemas, behind the `openapi` feature the
 //! backend turns on).
 
+pub mod control;
 pub mod error;
+pub mod events;
 pub mod services;
 
 pub use error::ErrorBody;
+pub use events::{EventKind, LabEvent};
 pub use services::{Health, HealthReport, ServiceKind, ServiceStatus};
 pub mod registry;
 pub mod shop;

@@ -116,6 +116,12 @@ pub struct ServiceStatus {
     pub last_check_ms: Option<u64>,
     /// Why the last check failed, or how the process ended.
     pub detail: Option<String>,
+    /// Frozen by SIGSTOP (its PID is alive but it answers nothing).
+    #[serde(default)]
+    pub paused: bool,
+    /// The links this service calls its peers over, with any fault set on them.
+    #[serde(default)]
+    pub links: Vec<crate::control::Link>,
 }
 
 #[cfg(test)]

@@ -1,9 +1,14 @@
-//! The control plane (:8080): serves the dashboard, lists every service with its health, and —
-//! as `lab up` — starts every other service as a child process and stops them all on exit.
+//! The control plane (:8080): serves the dashboard, lists every service with its health, breaks
+//! things on request (real signals to real processes, faults on links), merges every service's
+//! events into one stream, and runs scenarios that measure what happened.
 //!
-//! Run it with `lab up` (the whole lab) — see [`up`].
+//! Run it with `lab up` (the whole lab) — see [`up`]. Its admin routes (process actions, link
+//! faults, scenarios) answer only clients on this machine and same-origin pages (see
+//! `service::admin`).
 
 mod health;
+mod relay;
+pub mod scenarios;
 pub mod supervisor;
 pub mod table;
 
@@ -14,17 +19,20 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Response};
 use axum::Router;
-use shared::{Health, ServiceKind, ServiceStatus};
+use shared::control::{ActionOutcome, LinkFault, ProcessAction, ScenarioInfo, Verdict};
+use shared::{ErrorBody, EventKind, Health, ServiceKind, ServiceStatus};
 use tokio::net::TcpListener;
 use tower_http::services::{ServeDir, ServeFile};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::catalog::{self, Ports};
-use crate::service::{self, ApiJson, Service};
-use supervisor::Supervisor;
+use crate::service::admin::AdminPolicy;
+use crate::service::links::peer_key;
+use crate::service::{self, error_response, ApiJson, ApiPath, EventBus, Service};
+use supervisor::{ActionError, Supervisor};
 use table::ServiceTable;
 
 /// How `lab up` runs the lab.
@@ -39,24 +47,200 @@ pub struct UpConfig {
     pub health_interval: Duration,
 }
 
-/// State of the control plane's routes.
+/// State of the control plane's routes; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ControlState {
     pub table: ServiceTable,
+    pub supervisor: Arc<Supervisor>,
+    pub events: EventBus,
+    pub client: reqwest::Client,
+    /// One scenario at a time: they break shared services.
+    pub scenario: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Why a control request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Action(#[from] ActionError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Upstream(String),
+}
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ControlError::Action(ActionError::Unknown(_)) | ControlError::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ControlError::Action(ActionError::NotRunning(_)) | ControlError::Conflict(_) => {
+                StatusCode::CONFLICT
+            }
+            ControlError::Action(ActionError::Spawn { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
+            ControlError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        };
+        error_response(status, self.to_string())
+    }
 }
 
 /// The control plane's router: its API, the plumbing every service has, and the dashboard.
-pub fn router(state: ControlState, dist: &Path) -> Router {
-    let api = OpenApiRouter::new().routes(routes!(list_services)).with_state(state);
-    Service::new("control", ServiceKind::Control).fallback(dashboard(dist)).into_router(api)
+pub fn router(service: Service, state: ControlState, dist: &Path) -> Router {
+    let open = OpenApiRouter::new().routes(routes!(list_services)).routes(routes!(list_scenarios));
+    let policy = Arc::new(AdminPolicy::from_env());
+    let admin = OpenApiRouter::new()
+        .routes(routes!(process_action))
+        .routes(routes!(set_link, heal_link))
+        .routes(routes!(run_scenario))
+        .route_layer(axum::middleware::from_fn_with_state(policy, service::admin::guard));
+    service.fallback(dashboard(dist)).into_router(open.merge(admin).with_state(state))
 }
 
-/// Every service of the lab with its PID and last known health.
+fn row(state: &ControlState, name: &str) -> Result<ServiceStatus, ControlError> {
+    state
+        .table
+        .get(name)
+        .ok_or_else(|| ControlError::NotFound(format!("no service named {name:?}")))
+}
+
+/// Every service of the lab with its PID, health and links.
 #[utoipa::path(get, path = "/api/services", tag = "control", responses(
     (status = 200, description = "Every service of the lab", body = [ServiceStatus]),
 ))]
 async fn list_services(State(state): State<ControlState>) -> ApiJson<Vec<ServiceStatus>> {
     ApiJson(state.table.snapshot())
+}
+
+/// Send a real signal to a service's process: stop (SIGTERM), kill (SIGKILL), pause (SIGSTOP),
+/// resume (SIGCONT), or restart it.
+#[utoipa::path(post, path = "/api/services/{name}/{action}", tag = "control",
+    params(("name" = String, Path), ("action" = String, Path, description = "stop, kill, pause, resume or restart")),
+    responses(
+        (status = 200, body = ActionOutcome),
+        (status = 400, description = "Unknown action", body = ErrorBody),
+        (status = 403, description = "Not from this machine", body = ErrorBody),
+        (status = 404, description = "Unknown service", body = ErrorBody),
+        (status = 409, description = "Not running", body = ErrorBody),
+    ))]
+async fn process_action(
+    State(state): State<ControlState>,
+    ApiPath((name, action)): ApiPath<(String, String)>,
+) -> Result<Response, ControlError> {
+    let action: ProcessAction = match action.parse() {
+        Ok(action) => action,
+        Err(why) => return Ok(error_response(StatusCode::BAD_REQUEST, why)),
+    };
+    if name == "control" {
+        return Err(ControlError::Conflict(
+            "the control plane does not act on itself: stop `lab up` instead".into(),
+        ));
+    }
+    let message = state.supervisor.act(&name, action).await?;
+    Ok(ApiJson(ActionOutcome { message, service: row(&state, &name)? }).into_response())
+}
+
+/// Set a fault on the link from one service to another (cut, latency, loss), in the sender.
+#[utoipa::path(put, path = "/api/links/{from}/{to}", tag = "control",
+    params(("from" = String, Path), ("to" = String, Path)), request_body = LinkFault,
+    responses(
+        (status = 200, body = ActionOutcome),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "No such service or link", body = ErrorBody),
+        (status = 409, description = "The sender is not running", body = ErrorBody),
+    ))]
+async fn set_link(
+    State(state): State<ControlState>,
+    ApiPath((from, to)): ApiPath<(String, String)>,
+    ApiJson(fault): ApiJson<LinkFault>,
+) -> Result<ApiJson<ActionOutcome>, ControlError> {
+    change_link(&state, &from, &to, fault).await.map(ApiJson)
+}
+
+/// Heal the link from one service to another.
+#[utoipa::path(delete, path = "/api/links/{from}/{to}", tag = "control",
+    params(("from" = String, Path), ("to" = String, Path)),
+    responses((status = 200, body = ActionOutcome), (status = 404, body = ErrorBody)))]
+async fn heal_link(
+    State(state): State<ControlState>,
+    ApiPath((from, to)): ApiPath<(String, String)>,
+) -> Result<ApiJson<ActionOutcome>, ControlError> {
+    change_link(&state, &from, &to, LinkFault::default()).await.map(ApiJson)
+}
+
+/// Ask `from` to apply `fault` on its link to `to`, and record it in the table.
+pub async fn change_link(
+    state: &ControlState,
+    from: &str,
+    to: &str,
+    fault: LinkFault,
+) -> Result<ActionOutcome, ControlError> {
+    let sender = row(state, from)?;
+    if !sender.links.iter().any(|l| l.to == to) {
+        return Err(ControlError::NotFound(format!("{from} has no link to {to:?}")));
+    }
+    if sender.pid.is_none() {
+        return Err(ControlError::Conflict(format!("{from} is not running")));
+    }
+    let peer = peer_key(&row(state, to)?.url);
+    let url = format!("{}/admin/links/{peer}", sender.url);
+    let request = if fault.is_healthy() {
+        state.client.delete(&url)
+    } else {
+        state.client.put(&url).json(&fault)
+    };
+    let response = request
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+        .map_err(|e| ControlError::Upstream(format!("{from} did not answer: {e}")))?;
+    if !response.status().is_success() {
+        let body: Option<ErrorBody> = response.json().await.ok();
+        return Err(ControlError::Upstream(format!(
+            "{from} refused the fault: {}",
+            body.map_or_else(|| "no reason given".into(), |b| b.message)
+        )));
+    }
+    state.table.update(from, |row| {
+        for link in row.links.iter_mut().filter(|l| l.to == to) {
+            link.fault = fault;
+        }
+    });
+    let message = if fault.is_healthy() {
+        format!("link {from} → {to} healed")
+    } else {
+        format!("link {from} → {to}: {fault:?}")
+    };
+    Ok(ActionOutcome { message, service: row(state, from)? })
+}
+
+/// The scenarios the control plane can run.
+#[utoipa::path(get, path = "/api/scenarios", tag = "control", responses((status = 200, body = [ScenarioInfo])))]
+async fn list_scenarios() -> ApiJson<Vec<ScenarioInfo>> {
+    ApiJson(scenarios::list())
+}
+
+/// Run a scenario — break something, measure, put it back — and answer its verdict.
+#[utoipa::path(post, path = "/api/scenarios/{name}", tag = "control", params(("name" = String, Path)),
+    responses(
+        (status = 200, body = Verdict),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Another scenario runs, or the lab is not in shape for it", body = ErrorBody),
+    ))]
+async fn run_scenario(
+    State(state): State<ControlState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<ApiJson<Verdict>, ControlError> {
+    let _one_at_a_time = state
+        .scenario
+        .try_lock()
+        .map_err(|_| ControlError::Conflict("another scenario is running".into()))?;
+    state.events.emit(EventKind::Scenario, format!("scenario {name} started"));
+    let verdict = scenarios::run(&name, &state).await?;
+    state.events.emit(EventKind::Scenario, format!("scenario {name}: {}", verdict.verdict));
+    Ok(ApiJson(verdict))
 }
 
 /// The built Yew app, with every unknown path answered by `index.html` so client-side routes
@@ -82,6 +266,8 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
     let control_url = format!("http://{}", listener.local_addr()?);
     std::fs::create_dir_all(&config.data)?;
 
+    let service = Service::new("control", ServiceKind::Control);
+    let events = service.events();
     let table = ServiceTable::default();
     table.upsert(ServiceStatus {
         name: "control".to_owned(),
@@ -91,20 +277,39 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         health: Health::Up,
         last_check_ms: None,
         detail: None,
+        paused: false,
+        links: Vec::new(),
     });
-    let supervisor =
-        Arc::new(Supervisor::new(std::env::current_exe()?, config.bind, table.clone()));
-    for spec in catalog::lab(&config.ports, &config.data) {
-        if let Err(err) = supervisor.spawn(&spec) {
-            supervisor.shutdown(Duration::from_secs(5)).await;
+    let supervisor = Arc::new(Supervisor::new(
+        std::env::current_exe()?,
+        config.bind,
+        table.clone(),
+        events.clone(),
+    ));
+    let client = reqwest::Client::builder().build()?;
+    let specs = catalog::lab(&config.ports, &config.data);
+    for spec in &specs {
+        if let Err(err) = supervisor.spawn(spec) {
+            supervisor.shutdown(supervisor::GRACE).await;
             anyhow::bail!("could not start {}: {err}", spec.name);
         }
+        tokio::spawn(relay::follow(client.clone(), spec.url(config.bind), events.clone()));
     }
+    let poller = tokio::spawn(health::poll(
+        table.clone(),
+        client.clone(),
+        config.health_interval,
+        events.clone(),
+    ));
 
-    let client = reqwest::Client::builder().build()?;
-    let poller = tokio::spawn(health::poll(table.clone(), client, config.health_interval));
-
-    let app = router(ControlState { table }, &config.dist);
+    let state = ControlState {
+        table,
+        supervisor: supervisor.clone(),
+        events: events.clone(),
+        client,
+        scenario: Arc::default(),
+    };
+    let app = router(service, state, &config.dist);
     let dashboard_url = match config.bind {
         ip if ip.is_loopback() || ip.is_unspecified() => {
             format!("http://localhost:{}", listener.local_addr()?.port())
@@ -117,9 +322,9 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         use std::io::Write;
         let _ = writeln!(std::io::stdout(), "dashboard: {dashboard_url}");
     }
-    let served = service::run(listener, app, service::shutdown_signal()).await;
+    let served = service::run(listener, app, service::stop_signal(events)).await;
     poller.abort();
-    supervisor.shutdown(Duration::from_secs(5)).await;
+    supervisor.shutdown(supervisor::GRACE).await;
     tracing::info!("lab stopped");
     Ok(served?)
 }

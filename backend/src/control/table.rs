@@ -77,6 +77,8 @@ mod tests {
             health: Health::Unknown,
             last_check_ms: None,
             detail: None,
+            paused: false,
+            links: Vec::new(),
         }
     }
 

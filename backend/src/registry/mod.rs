@@ -17,11 +17,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use shared::registry::{AddServer, GetServer, RegistryServer, RegistryStatus};
-use shared::{ErrorBody, ServiceKind};
+use shared::{ErrorBody, EventKind, ServiceKind};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::service::{check_health, error_response, now_ms, ApiJson, ApiPath, Service};
+use crate::service::{
+    check_health, error_response, now_ms, ApiJson, ApiPath, EventBus, LinkFaults, Service,
+};
 use pool::{ServerPool, ServerState, Thresholds};
 
 /// How the registry checks its servers.
@@ -51,15 +53,24 @@ pub struct Registry {
     /// A std mutex: held for a few instructions, never across an `.await`.
     pool: Arc<Mutex<ServerPool>>,
     config: Arc<RegistryConfig>,
+    /// Failovers are reported here.
+    events: EventBus,
+    /// Health checks go out through these (a cut link fails its checks).
+    links: LinkFaults,
 }
 
 impl Registry {
-    pub fn new(config: RegistryConfig, servers: &[String]) -> Self {
+    pub fn new(config: RegistryConfig, servers: &[String], service: &Service) -> Self {
         let mut pool = ServerPool::new(config.thresholds);
         for server in servers {
             pool.add(server);
         }
-        Self { pool: Arc::new(Mutex::new(pool)), config: Arc::new(config) }
+        Self {
+            pool: Arc::new(Mutex::new(pool)),
+            config: Arc::new(config),
+            events: service.events(),
+            links: service.links(),
+        }
     }
 
     fn pool(&self) -> std::sync::MutexGuard<'_, ServerPool> {
@@ -102,8 +113,12 @@ impl Registry {
             let checks = addresses.into_iter().map(|address| {
                 let client = &client;
                 let timeout = self.config.interval;
+                let links = &self.links;
                 async move {
-                    let outcome = check_health(client, &base_url(&address), timeout).await;
+                    let outcome = match links.pass(&address).await {
+                        Ok(()) => check_health(client, &base_url(&address), timeout).await,
+                        Err(fault) => Err(fault.to_string()),
+                    };
                     (address, outcome)
                 }
             });
@@ -112,8 +127,17 @@ impl Registry {
                 if let Some(change) = self.pool().record(&address, outcome, now_ms()) {
                     if change.to == ServerState::Up {
                         tracing::info!(server = %address, from = ?change.from, "server is up: handed out again");
+                        self.events.emit(
+                            EventKind::Failover,
+                            format!("{address} is up: handed out again"),
+                        );
                     } else {
                         tracing::warn!(server = %address, from = ?change.from, ?reason, "server is down: no longer handed out");
+                        let why = reason.unwrap_or_default();
+                        self.events.emit(
+                            EventKind::Failover,
+                            format!("{address} is down ({why}): no longer handed out"),
+                        );
                     }
                 }
             }
@@ -144,14 +168,19 @@ fn valid_address(address: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The service a registry runs as (create it first: the registry reports through it).
+pub fn service(name: &str) -> Service {
+    Service::new(name, ServiceKind::Registry)
+}
+
 /// The registry's router with the plumbing every service has.
-pub fn router(name: &str, registry: Registry) -> Router {
+pub fn router(service: Service, registry: Registry) -> Router {
     let routes = OpenApiRouter::new()
         .routes(routes!(get_server))
         .routes(routes!(list_servers, add_server))
         .routes(routes!(remove_server))
         .with_state(registry);
-    Service::new(name, ServiceKind::Registry).into_router(routes)
+    service.into_router(routes)
 }
 
 /// The next healthy shop server, in round robin.

@@ -11,7 +11,10 @@
 //!
 //! [`run`] then serves the router on a listener until the shutdown future resolves.
 
+pub mod admin;
 pub mod error;
+pub mod events;
+pub mod links;
 mod metrics;
 mod probe;
 
@@ -35,6 +38,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{error_response, ApiJson, ApiPath, ApiQuery, Rejection};
+pub use events::EventBus;
+pub use links::{LinkError, LinkFaults};
 pub use probe::{check_health, now_ms};
 
 /// Default largest request body a service accepts: plenty for any form of the lab, small enough
@@ -60,6 +65,10 @@ pub struct Service {
     /// What answers paths no route matches; a JSON 404 unless set (the control plane serves the
     /// dashboard's files there).
     fallback: Option<Router>,
+    /// What the service reports happening (`GET /events`).
+    events: EventBus,
+    /// Faults on the service's outgoing links (`/admin/links`).
+    links: LinkFaults,
 }
 
 impl std::fmt::Debug for Service {
@@ -70,14 +79,17 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     pub fn new(name: impl Into<String>, kind: ServiceKind) -> Self {
+        let name = name.into();
         Self {
-            name: name.into(),
+            name: name.clone(),
             kind,
             started: Instant::now(),
             registry: Registry::with_prefix("lab"),
             body_limit: DEFAULT_BODY_LIMIT,
             probe: None,
             fallback: None,
+            events: EventBus::new(&name),
+            links: LinkFaults::default(),
         }
     }
 
@@ -103,6 +115,16 @@ impl Service {
         self
     }
 
+    /// Where the service publishes its events (served on `GET /events`).
+    pub fn events(&self) -> EventBus {
+        self.events.clone()
+    }
+
+    /// The service's link faults: its outgoing calls must pass through them.
+    pub fn links(&self) -> LinkFaults {
+        self.links.clone()
+    }
+
     /// Where the service registers metrics of its own, exported by `GET /metrics`.
     pub fn metrics(&mut self) -> &mut Registry {
         &mut self.registry
@@ -110,7 +132,17 @@ impl Service {
 
     /// Wrap the service's routes with the plumbing every service shares.
     pub fn into_router(self, routes: OpenApiRouter) -> Router {
-        let Service { name, kind, started, mut registry, body_limit, probe, fallback } = self;
+        let Service {
+            name,
+            kind,
+            started,
+            mut registry,
+            body_limit,
+            probe,
+            fallback,
+            events,
+            links,
+        } = self;
         let http = metrics::HttpMetrics::register(&mut registry);
         let identity = Arc::new(Identity { name, kind, started, probe });
 
@@ -127,7 +159,19 @@ impl Service {
         let openapi = Arc::new(openapi);
         let registry = Arc::new(registry);
 
+        let link_admin = guarded(
+            Router::new()
+                .route("/admin/links", get(links::list))
+                .route("/admin/links/{peer}", axum::routing::put(links::set).delete(links::heal))
+                .with_state(links::LinkAdmin { faults: links, events: events.clone() }),
+        );
+        let event_routes = Router::new()
+            .route("/events", get(events::stream))
+            .route("/events/recent", get(events::recent))
+            .with_state(events);
         let router = router
+            .merge(link_admin)
+            .merge(event_routes)
             .route_layer(middleware::from_fn_with_state(http, metrics::track))
             .route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
             .route("/metrics", get(move || async move { render_metrics(&registry) }));
@@ -148,14 +192,50 @@ impl Service {
     }
 }
 
-/// Serve `app` on `listener` until `shutdown` resolves, then finish in-flight requests.
+/// Only clients the [`admin::AdminPolicy`] allows reach these routes.
+pub fn guarded(routes: Router) -> Router {
+    let policy = Arc::new(admin::AdminPolicy::from_env());
+    routes.route_layer(middleware::from_fn_with_state(policy, admin::guard))
+}
+
+/// How long in-flight requests get to finish once a service is asked to stop.
+pub const DRAIN: Duration = Duration::from_secs(3);
+
+/// Serve `app` on `listener` until `shutdown` resolves, then let in-flight requests finish
+/// (for at most [`DRAIN`]).
 pub async fn run(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    // The peer's address is kept for the admin guard (loopback only).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = draining.send(());
+    });
+    let limit = async move {
+        if drain_started.await.is_ok() {
+            tokio::time::sleep(DRAIN).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served,
+        () = limit => {
+            tracing::warn!("requests still open {DRAIN:?} after the stop: closing them");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, after closing `events`' open streams.
+pub async fn stop_signal(events: EventBus) {
+    shutdown_signal().await;
+    events.close();
 }
 
 /// Resolves on Ctrl-C or SIGTERM: how a lab process is asked to stop.

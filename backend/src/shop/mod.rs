@@ -23,14 +23,18 @@ pub use store::ShopStore;
 
 use crate::service::Service;
 
+/// The service a shop server runs as: its health depends on reading the store.
+pub fn service(name: &str, store: &ShopStore) -> Service {
+    let store = store.clone();
+    Service::new(name, ServiceKind::Shop).health_probe(Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
+    }))
+}
+
 /// The shop's router, with the plumbing every service has.
 pub fn router(name: &str, store: ShopStore) -> Router {
-    let probe_store = store.clone();
-    let service = Service::new(name, ServiceKind::Shop).health_probe(Arc::new(move || {
-        let store = probe_store.clone();
-        Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
-    }));
-    service.into_router(routes(store))
+    service(name, &store).into_router(routes(store))
 }
 
 /// Just the shop routes, for services that serve them over another store arrangement.

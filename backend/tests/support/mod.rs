@@ -103,6 +103,17 @@ impl Lab {
         }
     }
 
+    /// `POST` to the control plane; returns the status and the JSON body.
+    pub async fn post(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(self.url(path))
+            .send()
+            .await
+            .expect("POST to the control plane");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// The row of `/api/services` for `name`.
     pub async fn service(&self, name: &str) -> ServiceStatus {
         self.services()
@@ -158,6 +169,12 @@ impl Drop for Lab {
             self.terminate(Duration::from_secs(10));
         }
     }
+}
+
+/// The state letter of a process in /proc (R running, S sleeping, T stopped, Z zombie).
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 /// Is a process with this PID still running (and not a zombie)?

@@ -62,6 +62,8 @@ mod tests {
             health,
             last_check_ms: None,
             detail: None,
+            paused: false,
+            links: Vec::new(),
         }
     }
 

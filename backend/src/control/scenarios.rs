@@ -1,0 +1,232 @@
+//! Scenarios: the workshop's questions as experiments. Each breaks something real, measures
+//! what the system did, puts things back, and answers a [`Verdict`].
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use shared::control::{LinkFault, ProcessAction, ScenarioInfo, Verdict};
+use shared::registry::{RegistryStatus, ServerState};
+
+use super::{change_link, ControlError, ControlState};
+use crate::shop_client::ShopClient;
+
+const SHOP_FAILOVER: &str = "shop-failover";
+const REGISTRY_PARTITION: &str = "registry-partition";
+
+/// How long a scenario waits for the lab to react before it calls the reaction missing.
+const REACTION_LIMIT: Duration = Duration::from_secs(10);
+
+pub fn list() -> Vec<ScenarioInfo> {
+    vec![
+        ScenarioInfo {
+            name: SHOP_FAILOVER.into(),
+            question: "Kill shop server A (SIGKILL) while a client places orders: how many requests fail, and how long until the system has recovered?".into(),
+        },
+        ScenarioInfo {
+            name: REGISTRY_PARTITION.into(),
+            question: "Cut the registry off from shop server A (A itself stays up): how long until clients stop being sent to A, and until A is back after the link heals?".into(),
+        },
+    ]
+}
+
+pub async fn run(name: &str, state: &ControlState) -> Result<Verdict, ControlError> {
+    match name {
+        SHOP_FAILOVER => shop_failover(state).await,
+        REGISTRY_PARTITION => registry_partition(state).await,
+        _ => Err(ControlError::NotFound(format!("no scenario named {name:?}"))),
+    }
+}
+
+/// The registry's URL and the address it hands out for shop server A, once it sees all up.
+async fn shop_setup(state: &ControlState) -> Result<(String, String), ControlError> {
+    let registry = super::row(state, "registry")?;
+    let shop_a = super::row(state, "shop-a")?;
+    for needed in [&registry, &shop_a, &super::row(state, "shop-b")?] {
+        if needed.pid.is_none() || needed.paused {
+            return Err(ControlError::Conflict(format!(
+                "{} must be running (restart it first)",
+                needed.name
+            )));
+        }
+    }
+    let a_address = format!("localhost:{}", shop_a.url.rsplit_once(':').map_or("", |(_, p)| p));
+    wait_for_state(state, &registry.url, &a_address, ServerState::Up)
+        .await
+        .map_err(|_| ControlError::Conflict("the registry does not see shop-a up".into()))?;
+    Ok((registry.url, a_address))
+}
+
+/// Poll the registry until `address` is in `wanted` state; returns how long that took.
+async fn wait_for_state(
+    state: &ControlState,
+    registry: &str,
+    address: &str,
+    wanted: ServerState,
+) -> Result<Duration, ()> {
+    let started = Instant::now();
+    while started.elapsed() < REACTION_LIMIT {
+        let status: Option<RegistryStatus> =
+            match state.client.get(format!("{registry}/servers")).send().await {
+                Ok(response) => response.json().await.ok(),
+                Err(_) => None,
+            };
+        let seen = status
+            .and_then(|s| s.servers.into_iter().find(|x| x.address == address))
+            .map(|x| x.state);
+        if seen == Some(wanted) {
+            return Ok(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(())
+}
+
+/// Counts of a client's requests while the scenario runs.
+#[derive(Debug, Default)]
+struct Load {
+    sent: u32,
+    answered: u32,
+    /// Answered only after a failed attempt on another server.
+    retried: u32,
+    failed: Vec<String>,
+    /// Answered by server A.
+    by_a: u32,
+}
+
+/// Place orders through the registry until `stop` fires (bounded: at most 2,000 orders).
+fn order_load(
+    client: ShopClient,
+    product: u64,
+    a_address: String,
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Load>) {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut load = Load::default();
+        let order = json!({"userId": 999, "items": [{"productId": product, "quantity": 1}]});
+        while stopped.try_recv().is_err() && load.sent < 2_000 {
+            load.sent += 1;
+            match client.send(Method::POST, "/orders", Some(&order)).await {
+                Ok(answer) if answer.status == 201 => {
+                    load.answered += 1;
+                    load.retried += u32::from(!answer.failed.is_empty());
+                    load.by_a += u32::from(answer.server == a_address);
+                }
+                Ok(answer) => load.failed.push(format!("{} {}", answer.status, answer.body)),
+                Err(err) => load.failed.push(err.to_string()),
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        load
+    });
+    (stop, task)
+}
+
+async fn scenario_product(client: &ShopClient) -> Result<u64, ControlError> {
+    let answer = client
+        .send(
+            Method::POST,
+            "/products",
+            Some(&json!({"name": "scenario widget", "price": 1.0, "category": "scenario"})),
+        )
+        .await
+        .map_err(|e| ControlError::Upstream(e.to_string()))?;
+    serde_json::from_str::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|v| v["id"].as_u64())
+        .ok_or_else(|| {
+            ControlError::Upstream(format!("could not create a product: {}", answer.body))
+        })
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{} ms", duration.as_millis())
+}
+
+async fn shop_failover(state: &ControlState) -> Result<Verdict, ControlError> {
+    let (registry, a_address) = shop_setup(state).await?;
+    let client = ShopClient::new(&registry);
+    let product = scenario_product(&client).await?;
+    let (stop, load) = order_load(client, product, a_address.clone());
+
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    state.supervisor.act("shop-a", ProcessAction::Kill).await?;
+    let killed = Instant::now();
+    let detected = wait_for_state(state, &registry, &a_address, ServerState::Down).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    state.supervisor.act("shop-a", ProcessAction::Restart).await?;
+    let restarted = Instant::now();
+    let back = wait_for_state(state, &registry, &a_address, ServerState::Up).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = stop.send(());
+    let load = load.await.map_err(|e| ControlError::Upstream(e.to_string()))?;
+
+    let detected = detected.map_or_else(|()| "not within 10 s".to_owned(), ms);
+    let back_in = back.map_or_else(|()| "not within 10 s".to_owned(), ms);
+    let passed = load.failed.is_empty() && back.is_ok();
+    let verdict = if load.failed.is_empty() {
+        format!("No order failed: {} retried on server B while the registry took {detected} to notice A was dead.", load.retried)
+    } else {
+        format!(
+            "{} of {} orders failed while A died (in flight when it was killed).",
+            load.failed.len(),
+            load.sent
+        )
+    };
+    Ok(Verdict {
+        scenario: SHOP_FAILOVER.into(),
+        question: list().remove(0).question,
+        verdict,
+        measurements: vec![
+            ("orders sent".into(), load.sent.to_string()),
+            ("orders placed".into(), load.answered.to_string()),
+            ("failed".into(), load.failed.len().to_string()),
+            ("placed after a retry".into(), load.retried.to_string()),
+            ("answered by A".into(), load.by_a.to_string()),
+            ("kill → registry stops handing out A".into(), detected),
+            ("restart → A handed out again".into(), back_in),
+            (
+                "A down in total".into(),
+                ms(killed.elapsed() - restarted.elapsed() + back.unwrap_or_default()),
+            ),
+        ],
+        passed,
+    })
+}
+
+async fn registry_partition(state: &ControlState) -> Result<Verdict, ControlError> {
+    let (registry, a_address) = shop_setup(state).await?;
+    let client = ShopClient::new(&registry);
+    let product = scenario_product(&client).await?;
+    let (stop, load) = order_load(client, product, a_address.clone());
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    change_link(state, "registry", "shop-a", LinkFault { cut: true, ..LinkFault::default() })
+        .await?;
+    let out = wait_for_state(state, &registry, &a_address, ServerState::Down).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    change_link(state, "registry", "shop-a", LinkFault::default()).await?;
+    let back = wait_for_state(state, &registry, &a_address, ServerState::Up).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop.send(());
+    let load = load.await.map_err(|e| ControlError::Upstream(e.to_string()))?;
+
+    let out_in = out.map_or_else(|()| "not within 10 s".to_owned(), ms);
+    let back_in = back.map_or_else(|()| "not within 10 s".to_owned(), ms);
+    Ok(Verdict {
+        scenario: REGISTRY_PARTITION.into(),
+        question: list().remove(1).question,
+        verdict: format!(
+            "A looked dead to the registry {out_in} after the cut although it never stopped; clients went to B, {} orders failed; A was back {back_in} after the heal.",
+            load.failed.len()
+        ),
+        measurements: vec![
+            ("orders sent".into(), load.sent.to_string()),
+            ("failed".into(), load.failed.len().to_string()),
+            ("answered by A".into(), load.by_a.to_string()),
+            ("cut → A out of rotation".into(), out_in),
+            ("heal → A back in rotation".into(), back_in),
+        ],
+        passed: load.failed.is_empty() && out.is_ok() && back.is_ok(),
+    })
+}

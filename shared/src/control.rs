@@ -1,0 +1,120 @@
+//! The control plane's fault-injection API: signals to processes, faults on links, scenarios.
+
+use serde::{Deserialize, Serialize};
+
+/// What can be done to a service's process (`POST /api/services/{name}/{action}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessAction {
+    /// SIGTERM: the service shuts down cleanly.
+    Stop,
+    /// SIGKILL: the process dies at once, mid-request if need be.
+    Kill,
+    /// SIGSTOP: frozen — connections stay open but nothing answers.
+    Pause,
+    /// SIGCONT after a pause.
+    Resume,
+    /// Stop (if running) and start again with the same command line.
+    Restart,
+}
+
+impl ProcessAction {
+    pub const ALL: [ProcessAction; 5] =
+        [Self::Stop, Self::Kill, Self::Pause, Self::Resume, Self::Restart];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Kill => "kill",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Restart => "restart",
+        }
+    }
+}
+
+impl std::str::FromStr for ProcessAction {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
+            format!("unknown action {s:?}: one of stop, kill, pause, resume, restart")
+        })
+    }
+}
+
+/// A fault on the link from one service to a peer: cut, slowed or lossy. Simulated inside the
+/// sending service (its outgoing calls consult it), not in the kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkFault {
+    /// Every call fails at once, as if the network were partitioned.
+    #[serde(default)]
+    pub cut: bool,
+    /// Added to every call, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Share of calls dropped, from 0.0 to 1.0.
+    #[serde(default)]
+    pub drop_rate: f64,
+}
+
+impl LinkFault {
+    pub fn is_healthy(&self) -> bool {
+        !self.cut && self.latency_ms == 0 && self.drop_rate == 0.0
+    }
+}
+
+/// One link of a service to a peer, with its fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    /// The peer's name in the lab (`shop-a`).
+    pub to: String,
+    pub fault: LinkFault,
+}
+
+/// `GET /admin/links` of a service: its faults, keyed by the peer's `host:port`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LinkFaultEntry {
+    pub peer: String,
+    pub fault: LinkFault,
+}
+
+/// A scenario's outcome, measured from what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    pub scenario: String,
+    /// The question the scenario answers, in the workshop's words.
+    pub question: String,
+    /// The answer, one sentence.
+    pub verdict: String,
+    /// The measurements behind it: (what, value).
+    pub measurements: Vec<(String, String)>,
+    /// Whether the system behaved as designed (e.g. no failed request).
+    pub passed: bool,
+}
+
+/// A scenario the control plane can run (`GET /api/scenarios`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub question: String,
+}
+
+/// The answer to a process action or a link change: what was done, and the service's row after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActionOutcome {
+    pub message: String,
+    pub service: crate::ServiceStatus,
+}
