@@ -87,7 +87,7 @@ pub async fn stream(
         let event = event.ok()?;
         Some(Ok(Event::default().json_data(&event).unwrap_or_else(|_| Event::default().data("{}"))))
     });
-    let stopping = bus.stopping.clone();
+    let stopping = bus.stopping;
     Sse::new(futures::StreamExt::take_until(events, async move { stopping.cancelled().await }))
         .keep_alive(KeepAlive::default())
 }
