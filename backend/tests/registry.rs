@@ -197,7 +197,7 @@ async fn a_cut_link_takes_a_healthy_server_out_until_healed() {
     let (a, _stop_a) = shop_server(&dir.path().join("shop.sqlite3")).await;
     let service = registry::service("registry");
     let links = service.links();
-    let registry = Registry::new(config(), &[a.clone()], &service);
+    let registry = Registry::new(config(), std::slice::from_ref(&a), &service);
     tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
     wait_for("A up", Duration::from_secs(5), || registry.up_servers() == [a.clone()]).await;
 
