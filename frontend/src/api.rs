@@ -5,11 +5,13 @@
 //! server that failed (POSTs are retried only when the request never reached a server, which a
 //! browser cannot tell apart — so a failed POST is reported, not retried).
 
+use gloo_net::eventsource::futures::EventSource;
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use shared::control::{ActionOutcome, LinkFault, ProcessAction, ScenarioInfo, Verdict};
 use shared::registry::{GetServer, RegistryStatus};
-use shared::{ErrorBody, ServiceKind, ServiceStatus};
+use shared::{ErrorBody, LabEvent, ServiceKind, ServiceStatus};
 
 /// Why a call failed, in words for the page.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,4 +157,85 @@ pub async fn shop<T: DeserializeOwned>(
         }
     }
     (Err(ApiError(format!("{what}: every server failed ({})", trace.failed.join(", ")))), trace)
+}
+
+async fn send_json<T: DeserializeOwned>(
+    what: &str,
+    request: RequestBuilder,
+    body: Option<&impl Serialize>,
+) -> Result<T, ApiError> {
+    let sent = match body {
+        Some(body) => {
+            request.json(body).map_err(|e| ApiError(format!("{what}: {e}")))?.send().await
+        }
+        None => request.send().await,
+    };
+    let response = sent.map_err(|e| ApiError(format!("{what}: {e}")))?;
+    read(what, response).await
+}
+
+/// Stop, kill, pause, resume or restart a service's process.
+pub async fn service_action(name: &str, action: ProcessAction) -> Result<ActionOutcome, ApiError> {
+    let url = format!("/api/services/{name}/{}", action.as_str());
+    send_json(&format!("{} {name}", action.as_str()), Request::post(&url), None::<&()>).await
+}
+
+/// Set (or, with a healthy fault, heal) the fault on the link `from` → `to`.
+pub async fn set_link(from: &str, to: &str, fault: LinkFault) -> Result<ActionOutcome, ApiError> {
+    let url = format!("/api/links/{from}/{to}");
+    let what = format!("link {from} → {to}");
+    if fault.is_healthy() {
+        send_json(&what, Request::delete(&url), None::<&()>).await
+    } else {
+        send_json(&what, Request::put(&url), Some(&fault)).await
+    }
+}
+
+pub async fn scenarios() -> Result<Vec<ScenarioInfo>, ApiError> {
+    get_json("/api/scenarios").await
+}
+
+/// Run a scenario; answers when it is over (several seconds).
+pub async fn run_scenario(name: &str) -> Result<Verdict, ApiError> {
+    send_json(
+        &format!("scenario {name}"),
+        Request::post(&format!("/api/scenarios/{name}")),
+        None::<&()>,
+    )
+    .await
+}
+
+/// The lab's latest events, oldest first.
+pub async fn recent_events() -> Result<Vec<LabEvent>, ApiError> {
+    get_json("/events/recent").await
+}
+
+/// The lab's live event stream; it stays open while the handle lives.
+pub struct EventStream {
+    _source: EventSource,
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventStream")
+    }
+}
+
+/// Call `on_event` for every event of the control plane's merged stream (`GET /events`).
+pub fn event_stream(on_event: impl Fn(LabEvent) + 'static) -> Result<EventStream, ApiError> {
+    use futures_util::StreamExt;
+    let mut source =
+        EventSource::new("/events").map_err(|e| ApiError(format!("GET /events: {e}")))?;
+    let mut messages =
+        source.subscribe("message").map_err(|e| ApiError(format!("GET /events: {e}")))?;
+    wasm_bindgen_futures::spawn_local(async move {
+        while let Some(Ok((_, message))) = messages.next().await {
+            if let Some(event) =
+                message.data().as_string().and_then(|d| serde_json::from_str(&d).ok())
+            {
+                on_event(event);
+            }
+        }
+    });
+    Ok(EventStream { _source: source })
 }

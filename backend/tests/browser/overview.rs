@@ -26,3 +26,37 @@ async fn overview_lists_every_service_the_control_plane_reports() {
         .await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_killed_from_the_page_shows_down_and_comes_back_on_restart() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let old_pid = lab.service("shop-b").await.pid.unwrap();
+
+    let browser = Browser::start().await;
+    browser.goto(&lab.url).await;
+    let row = "#services tr[data-service='shop-b']";
+    browser.wait_for_text(&format!("{row} .badge"), |t| t == "up").await;
+    browser.click(&format!("{row} button.kill")).await;
+
+    browser.wait_for_text(&format!("{row} .badge"), |t| t == "down").await;
+    browser.wait_for_text(&format!("{row} td.pid"), |t| t == "—").await;
+    assert!(
+        crate::support::wait_gone(&[old_pid], std::time::Duration::from_secs(5)).is_empty(),
+        "really killed"
+    );
+    browser.wait_for_text("#timeline", |t| t.contains("shop-b") && t.contains("SIGKILL")).await;
+    browser.wait_for_text("[data-node='shop-b']", |_| true).await;
+
+    browser.click(&format!("{row} button.restart")).await;
+    browser.wait_for_text(&format!("{row} .badge"), |t| t == "up").await;
+    let new_pid =
+        browser.wait_for_text(&format!("{row} td.pid"), |t| t.parse::<u32>().is_ok()).await;
+    assert_ne!(new_pid, old_pid.to_string());
+    assert_eq!(
+        lab.service("shop-b").await.pid.map(|p| p.to_string()),
+        Some(new_pid),
+        "the page shows the real PID"
+    );
+    browser.close().await;
+}

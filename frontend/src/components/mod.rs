@@ -1,9 +1,13 @@
 pub mod bar_chart;
 pub mod cart_panel;
 pub mod health_badge;
+pub mod link_table;
 pub mod nav;
 pub mod product_form;
 pub mod product_table;
 pub mod registry_table;
 pub mod request_log;
+pub mod scenario_panel;
 pub mod service_table;
+pub mod timeline;
+pub mod topology;

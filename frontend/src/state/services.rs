@@ -1,9 +1,14 @@
-//! The Overview's list of services.
+//! The Overview's state: the services, the lab's event timeline, scenarios and their verdicts.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use shared::{Health, ServiceStatus};
+use shared::control::{ScenarioInfo, Verdict};
+use shared::{Health, LabEvent, ServiceStatus};
 use yew::Reducible;
+
+/// Events kept on the timeline.
+pub const TIMELINE_LEN: usize = 150;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServicesState {
@@ -12,12 +17,28 @@ pub struct ServicesState {
     pub error: Option<String>,
     /// Whether any answer has arrived yet.
     pub loaded: bool,
+    /// Newest first.
+    pub events: Vec<LabEvent>,
+    pub scenarios: Vec<ScenarioInfo>,
+    pub verdicts: BTreeMap<String, Verdict>,
+    /// The scenario running now, if any.
+    pub running: Option<String>,
+    /// The outcome of the last button pressed: `Ok` what was done, `Err` why not.
+    pub outcome: Option<Result<String, String>>,
 }
 
 #[derive(Debug, Clone)]
 pub enum ServicesAction {
     Loaded(Vec<ServiceStatus>),
     Failed(String),
+    /// Events from before the page opened, oldest first.
+    History(Vec<LabEvent>),
+    Event(LabEvent),
+    Scenarios(Vec<ScenarioInfo>),
+    ScenarioStarted(String),
+    Verdict(Verdict),
+    ScenarioFailed(String),
+    Done(Result<String, String>),
 }
 
 impl Reducible for ServicesState {
@@ -32,6 +53,30 @@ impl Reducible for ServicesState {
                 next.loaded = true;
             }
             ServicesAction::Failed(error) => next.error = Some(error),
+            ServicesAction::History(events) => {
+                // Live events may have arrived first: keep them, add older ones behind.
+                let newest = next.events.last().map_or(u64::MAX, |e| e.at_ms);
+                next.events.extend(events.into_iter().rev().filter(|e| e.at_ms < newest));
+                next.events.truncate(TIMELINE_LEN);
+            }
+            ServicesAction::Event(event) => {
+                next.events.insert(0, event);
+                next.events.truncate(TIMELINE_LEN);
+            }
+            ServicesAction::Scenarios(scenarios) => next.scenarios = scenarios,
+            ServicesAction::ScenarioStarted(name) => {
+                next.verdicts.remove(&name);
+                next.running = Some(name);
+            }
+            ServicesAction::Verdict(verdict) => {
+                next.running = None;
+                next.verdicts.insert(verdict.scenario.clone(), verdict);
+            }
+            ServicesAction::ScenarioFailed(why) => {
+                next.running = None;
+                next.outcome = Some(Err(why));
+            }
+            ServicesAction::Done(outcome) => next.outcome = Some(outcome),
         }
         Rc::new(next)
     }
@@ -51,7 +96,7 @@ impl ServicesState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::ServiceKind;
+    use shared::{EventKind, ServiceKind};
 
     fn service(name: &str, health: Health) -> ServiceStatus {
         ServiceStatus {
@@ -65,6 +110,10 @@ mod tests {
             paused: false,
             links: Vec::new(),
         }
+    }
+
+    fn event(at_ms: u64) -> LabEvent {
+        LabEvent { at_ms, service: "s".into(), kind: EventKind::Info, message: at_ms.to_string() }
     }
 
     #[test]
@@ -81,5 +130,38 @@ mod tests {
         assert_eq!(state.error.as_deref(), Some("offline"));
         let state = state.reduce(ServicesAction::Loaded(vec![]));
         assert_eq!(state.error, None);
+    }
+
+    #[test]
+    fn the_timeline_is_newest_first_without_duplicates_from_history() {
+        let state = Rc::new(ServicesState::default())
+            .reduce(ServicesAction::Event(event(5)))
+            .reduce(ServicesAction::Event(event(6)))
+            // History overlaps the live events: only the older ones are added.
+            .reduce(ServicesAction::History(vec![event(1), event(2), event(5)]));
+        let times: Vec<u64> = state.events.iter().map(|e| e.at_ms).collect();
+        assert_eq!(times, [6, 5, 2, 1]);
+        let mut state = state;
+        for n in 0..TIMELINE_LEN as u64 {
+            state = state.reduce(ServicesAction::Event(event(100 + n)));
+        }
+        assert_eq!(state.events.len(), TIMELINE_LEN);
+    }
+
+    #[test]
+    fn a_scenario_runs_then_reports_its_verdict() {
+        let state =
+            Rc::new(ServicesState::default()).reduce(ServicesAction::ScenarioStarted("x".into()));
+        assert_eq!(state.running.as_deref(), Some("x"));
+        let verdict = Verdict {
+            scenario: "x".into(),
+            question: String::new(),
+            verdict: "fine".into(),
+            measurements: vec![],
+            passed: true,
+        };
+        let state = state.reduce(ServicesAction::Verdict(verdict));
+        assert_eq!(state.running, None);
+        assert!(state.verdicts["x"].passed);
     }
 }
