@@ -10,6 +10,9 @@
 pub mod catalog;
 pub mod cli;
 pub mod control;
+pub mod iris;
+pub mod meta;
+pub mod model;
 pub mod registry;
 pub mod service;
 pub mod shop;

@@ -1,0 +1,173 @@
+//! Part A: the Iris classifiers (5001-5003) and the stake-weighted meta-model (6001).
+
+use serde::{Deserialize, Serialize};
+
+/// The three Iris classes, by index.
+pub const LABELS: [&str; 3] = ["setosa", "versicolor", "virginica"];
+
+/// `GET /predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2` of a model: the workshop's `model` and
+/// `prediction` fields, plus the label and class probabilities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Prediction {
+    pub model: String,
+    /// Class index: 0 setosa, 1 versicolor, 2 virginica.
+    pub prediction: usize,
+    pub label: String,
+    /// One probability per class, summing to 1.
+    pub probabilities: [f64; 3],
+}
+
+/// How a model answers: honestly, or in one of the ways a bad contributor might.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Behavior {
+    #[default]
+    Honest,
+    /// A random class with random probabilities.
+    Random,
+    /// Always a class other than its honest answer (always wrong where it would be right).
+    Inverted,
+    /// Honest, but after a delay longer than the meta-model waits.
+    Slow,
+    /// Honest and failing (503) by turns, a few seconds each.
+    Flapping,
+}
+
+impl Behavior {
+    pub const ALL: [Behavior; 5] =
+        [Self::Honest, Self::Random, Self::Inverted, Self::Slow, Self::Flapping];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Honest => "honest",
+            Self::Random => "random",
+            Self::Inverted => "inverted",
+            Self::Slow => "slow",
+            Self::Flapping => "flapping",
+        }
+    }
+}
+
+impl std::str::FromStr for Behavior {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|b| b.as_str() == s).ok_or_else(|| {
+            format!("unknown behavior {s:?}: one of honest, random, inverted, slow, flapping")
+        })
+    }
+}
+
+/// `PUT /admin/behavior` of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetBehavior {
+    pub behavior: Behavior,
+}
+
+/// `GET /info` of a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfo {
+    pub model: String,
+    /// `random-forest`, `decision-tree`, `knn`.
+    pub algorithm: String,
+    pub behavior: Behavior,
+    pub training_size: usize,
+    pub test_size: usize,
+    /// Accuracy of the honest model on the held-out split.
+    pub accuracy: f64,
+    /// Rows: actual class; columns: predicted class.
+    pub confusion_matrix: [[u32; 3]; 3],
+    pub labels: [String; 3],
+}
+
+/// One model's part in a meta-model prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Vote {
+    pub model: String,
+    /// `None` when the model failed or timed out (`error` says which).
+    pub prediction: Option<usize>,
+    pub probabilities: Option<[f64; 3]>,
+    pub error: Option<String>,
+    /// Weight in [0, 1] and balance when the vote was counted.
+    pub weight: f64,
+    pub balance: f64,
+    /// Voting power: weight × balance (0 when ejected).
+    pub power: f64,
+    /// Whether its class is the consensus.
+    pub agreed: bool,
+}
+
+/// `GET /predict` of the meta-model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MetaPrediction {
+    /// The workshop's field: the consensus class.
+    pub prediction: usize,
+    pub label: String,
+    /// Share of the voting power behind the consensus class.
+    pub support: f64,
+    pub votes: Vec<Vote>,
+}
+
+/// A model registered with the meta-model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ModelEntry {
+    pub id: u64,
+    pub name: String,
+    pub url: String,
+    pub deposit: f64,
+    pub balance: f64,
+    pub weight: f64,
+    /// `active`, `ejected` (balance under the floor) or `withdrawn`.
+    pub state: String,
+}
+
+/// `POST /models`: register a model by URL with a deposit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RegisterModel {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub deposit: Option<f64>,
+}
+
+/// One entry of the stake ledger: every balance change has one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEvent {
+    pub id: u64,
+    pub at_ms: u64,
+    pub model: String,
+    /// `deposit`, `reward`, `slash`, `eject`, `withdraw`, `evaluate`.
+    pub kind: String,
+    /// Change of balance (negative for a slash or a withdrawal).
+    pub amount: f64,
+    pub balance: f64,
+    pub weight: f64,
+    pub reason: String,
+}
+
+/// `POST /evaluate`: accuracy of every model and of the consensus on the held-out split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    pub samples: usize,
+    /// (model, accuracy); a model that failed a sample counts it wrong.
+    pub models: Vec<(String, f64)>,
+    pub consensus: f64,
+}
