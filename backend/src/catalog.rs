@@ -18,11 +18,21 @@ pub struct Ports {
     pub registry: u16,
     /// The registry's DNS server (UDP).
     pub registry_dns: u16,
+    pub models: [u16; 3],
+    pub meta: u16,
 }
 
 impl Default for Ports {
     fn default() -> Self {
-        Self { control: 8080, shop_a: 3001, shop_b: 3002, registry: 8000, registry_dns: 8053 }
+        Self {
+            control: 8080,
+            shop_a: 3001,
+            shop_b: 3002,
+            registry: 8000,
+            registry_dns: 8053,
+            models: [5001, 5002, 5003],
+            meta: 6001,
+        }
     }
 }
 
@@ -43,6 +53,8 @@ impl Ports {
             shop_b: ports[2],
             registry: ports[3],
             registry_dns: dns.local_addr()?.port(),
+            models: [ports[4], ports[5], ports[6]],
+            meta: ports[7],
         })
     }
 }
@@ -99,7 +111,7 @@ impl ServiceSpec {
 /// Every service `lab up` starts, with its data under `data`.
 pub fn lab(ports: &Ports, data: &Path) -> Vec<ServiceSpec> {
     let shop_db = data.join("shop.sqlite3").display().to_string();
-    vec![
+    let mut specs = vec![
         ServiceSpec::new("shop-a", ServiceKind::Shop, ports.shop_a).arg("--db").arg(&shop_db),
         ServiceSpec::new("shop-b", ServiceKind::Shop, ports.shop_b).arg("--db").arg(&shop_db),
         ServiceSpec::new("registry", ServiceKind::Registry, ports.registry)
@@ -109,7 +121,36 @@ pub fn lab(ports: &Ports, data: &Path) -> Vec<ServiceSpec> {
             .arg(ports.registry_dns.to_string())
             .link("shop-a")
             .link("shop-b"),
-    ]
+    ];
+    let models = [
+        ("model-a", "A", "random-forest"),
+        ("model-b", "B", "decision-tree"),
+        ("model-c", "C", "knn"),
+    ];
+    let mut meta = ServiceSpec::new("meta-model", ServiceKind::MetaModel, ports.meta)
+        .arg("--db")
+        .arg(data.join("meta.sqlite3").display().to_string())
+        .arg("--models")
+        .arg(
+            models
+                .iter()
+                .zip(ports.models)
+                .map(|((_, label, _), port)| format!("{label}=http://localhost:{port}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    for ((name, label, algo), port) in models.into_iter().zip(ports.models) {
+        specs.push(
+            ServiceSpec::new(name, ServiceKind::Model, port)
+                .arg("--model-name")
+                .arg(label)
+                .arg("--algo")
+                .arg(algo),
+        );
+        meta = meta.link(name);
+    }
+    specs.push(meta);
+    specs
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::Ports;
 use crate::control::{self, UpConfig};
-use crate::{registry, service, shop};
+use crate::{meta, model, registry, service, shop};
 
 #[derive(Debug, Parser)]
 #[command(name = "lab", version, about = "A distributed computing and data redundancy lab")]
@@ -126,6 +126,38 @@ pub enum ServeCommand {
         #[arg(long, default_value = "shop.lab.")]
         dns_name: String,
     },
+    /// An Iris classifier (the workshop's models A, B, C; default port 5001).
+    Model {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The name in its answers (`"model":"A"`); defaults to the service name.
+        #[arg(long)]
+        model_name: Option<String>,
+        #[arg(long, value_enum, default_value = "random-forest")]
+        algo: model::Algorithm,
+        /// honest, random, inverted, slow or flapping (also changeable at run time:
+        /// `PUT /admin/behavior`).
+        #[arg(long, default_value = "honest")]
+        behavior: shared::models::Behavior,
+    },
+    /// The stake-weighted meta-model over the classifiers (default port 6001).
+    MetaModel {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Models registered at start (name=url, comma-separated); more can join at run time.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "A=http://localhost:5001,B=http://localhost:5002,C=http://localhost:5003"
+        )]
+        models: Vec<String>,
+        /// The ledger (balances, weights, events).
+        #[arg(long, env = "LAB_META_DB", default_value = "data/meta.sqlite3")]
+        db: PathBuf,
+        /// How long each model gets to answer, in milliseconds.
+        #[arg(long, default_value_t = 300)]
+        timeout_ms: u64,
+    },
 }
 
 impl ServeCommand {
@@ -138,6 +170,40 @@ impl ServeCommand {
                 let service = shop::service(&name, &store);
                 let events = service.events();
                 serve(common.addr(3001), service.into_router(shop::routes(store)), events).await
+            }
+            ServeCommand::Model { common, model_name, algo, behavior } => {
+                let name = common.name.clone().unwrap_or_else(|| "model".to_owned());
+                let service = model::service(&name);
+                let trained = model::Model::train(
+                    model_name.as_deref().unwrap_or(&name),
+                    algo,
+                    behavior,
+                    service.events(),
+                )?;
+                let events = service.events();
+                serve(common.addr(5001), model::router(service, trained), events).await
+            }
+            ServeCommand::MetaModel { common, models, db, timeout_ms } => {
+                let name = common.name.clone().unwrap_or_else(|| "meta-model".to_owned());
+                let defaults = models
+                    .iter()
+                    .map(|m| {
+                        m.split_once('=')
+                            .map(|(n, u)| (n.trim().to_owned(), u.trim().to_owned()))
+                            .ok_or_else(|| anyhow::anyhow!("--models wants name=url, got {m:?}"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let service = meta::service(&name);
+                let meta = meta::Meta::open(
+                    &db,
+                    &defaults,
+                    Duration::from_millis(timeout_ms.max(1)),
+                    &service,
+                )
+                .await?;
+                tokio::spawn(meta.clone().settle_forever());
+                let events = service.events();
+                serve(common.addr(6001), meta::router(service, meta), events).await
             }
             ServeCommand::Registry {
                 common,

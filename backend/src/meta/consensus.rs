@@ -15,8 +15,10 @@
 //!    agreed with the consensus in proportion to their power.
 //! 4. **Slash**: a model that answered another class loses [`Rules::slash_deviation`] of its
 //!    balance; one that failed or timed out loses [`Rules::slash_failure`].
-//! 5. **Weight**, per batch: an exponential moving average (Yuma's bonds) of the model's agreement
-//!    rate in the batch, `w ← (1 − α)·w + α·agreed/asked`, clipped to [0, 1].
+//! 5. **Weight**, settled per batch: an exponential moving average (Yuma's bonds) of agreement,
+//!    one step per answer: after a batch of `n` answers with agreement rate `r`,
+//!    `w ← w·(1 − α)ⁿ + r·(1 − (1 − α)ⁿ)` — the same whether answers are settled one by one or
+//!    a hundred at a time. Always within [0, 1].
 //! 6. **Ejection**: a balance under [`Rules::floor`] takes the model out of the consensus.
 //!
 //! With labelled data (`POST /evaluate`) the same rules run with the truth in place of the
@@ -31,7 +33,7 @@ pub struct Rules {
     pub slash_deviation: f64,
     /// Share of its balance a model loses per failed or late answer.
     pub slash_failure: f64,
-    /// Weight of the newest batch in the weight's moving average.
+    /// Weight of each new answer in the weight's moving average.
     pub alpha: f64,
     /// A balance under this ejects the model.
     pub floor: f64,
@@ -41,11 +43,13 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Self {
+        // Calibrated so that an honest model disagreeing on borderline samples (up to about a
+        // third of the time) still gains, while an always-wrong one is out within ~70 answers.
         Self {
-            emission: 3.0,
-            slash_deviation: 0.02,
-            slash_failure: 0.01,
-            alpha: 0.2,
+            emission: 5.0,
+            slash_deviation: 0.01,
+            slash_failure: 0.005,
+            alpha: 0.05,
             floor: 500.0,
             default_deposit: 1000.0,
         }
@@ -180,7 +184,8 @@ pub fn settle(rules: &Rules, stake: Stake, tally: &BatchTally) -> Settlement {
         stake.weight
     } else {
         let rate = f64::from(tally.agreed) / f64::from(tally.asked);
-        ((1.0 - rules.alpha) * stake.weight + rules.alpha * rate).clamp(0.0, 1.0)
+        let keep = (1.0 - rules.alpha).powi(tally.asked as i32);
+        (stake.weight * keep + rate * (1.0 - keep)).clamp(0.0, 1.0)
     };
     Settlement {
         reward,
@@ -230,20 +235,26 @@ mod tests {
         let ballots =
             [ballot(2.0, 1), ballot(1.0, 1), ballot(1.0, 0), Ballot { power: 1.0, answer: None }];
         let tallies = score(&rules, &ballots, 1);
-        assert!((tallies[0].earned - 2.0).abs() < 1e-12 && (tallies[1].earned - 1.0).abs() < 1e-12);
+        let e = rules.emission;
+        assert!(
+            (tallies[0].earned - e * 2.0 / 3.0).abs() < 1e-12
+                && (tallies[1].earned - e / 3.0).abs() < 1e-12
+        );
         assert_eq!((tallies[2].deviated, tallies[3].failed), (1, 1));
         let stake = Stake { balance: 1000.0, weight: 1.0 };
         let dev = settle(&rules, stake, &tallies[2]);
-        assert!((dev.balance - 980.0).abs() < 1e-9 && (dev.slash - 20.0).abs() < 1e-9);
-        assert!((dev.weight - 0.8).abs() < 1e-12);
+        assert!((dev.balance - 990.0).abs() < 1e-9 && (dev.slash - 10.0).abs() < 1e-9);
+        assert!((dev.weight - 0.95).abs() < 1e-12);
+        let failed = settle(&rules, stake, &tallies[3]);
+        assert!((failed.balance - 995.0).abs() < 1e-9);
         let good = settle(&rules, stake, &tallies[0]);
-        assert!((good.balance - 1002.0).abs() < 1e-9 && good.weight == 1.0);
+        assert!((good.balance - (1000.0 + e * 2.0 / 3.0)).abs() < 1e-9 && good.weight == 1.0);
     }
 
     #[test]
     fn falling_under_the_floor_ejects_once() {
         let rules = Rules::default();
-        let tally = BatchTally { asked: 40, deviated: 40, ..BatchTally::default() };
+        let tally = BatchTally { asked: 80, deviated: 80, ..BatchTally::default() };
         let s = settle(&rules, Stake { balance: 1000.0, weight: 1.0 }, &tally);
         assert!(s.ejected && s.balance < rules.floor);
         let again = settle(&rules, Stake { balance: s.balance, weight: s.weight }, &tally);
@@ -256,6 +267,24 @@ mod tests {
             proptest::option::weighted(0.9, (0usize..3, proptest::array::uniform3(0.0f64..1.0))),
         )
             .prop_map(|(power, answer)| Ballot { power, answer })
+    }
+
+    #[test]
+    fn the_weight_does_not_depend_on_how_answers_are_batched() {
+        let rules = Rules::default();
+        let one = BatchTally { asked: 1, deviated: 1, ..BatchTally::default() };
+        let mut stake = Stake { balance: 1000.0, weight: 1.0 };
+        for _ in 0..30 {
+            let s = settle(&rules, stake, &one);
+            stake = Stake { balance: s.balance, weight: s.weight };
+        }
+        let thirty = settle(
+            &rules,
+            Stake { balance: 1000.0, weight: 1.0 },
+            &BatchTally { asked: 30, deviated: 30, ..BatchTally::default() },
+        );
+        assert!((thirty.weight - stake.weight).abs() < 1e-12);
+        assert!((thirty.balance - stake.balance).abs() < 1e-9);
     }
 
     proptest! {

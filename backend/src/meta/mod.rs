@@ -1,2 +1,488 @@
-//! The meta-model (6001): stake-weighted consensus over the Iris models, with slashing.
+//! The meta-model (6001): asks every registered model at once, decides by a stake-weighted vote
+//! over classes, rewards agreement and slashes deviation (rules in [`consensus`]), keeps the
+//! stake in a SQLite ledger ([`ledger`]).
+//!
+//! Run it with `lab serve meta-model --models A=http://localhost:5001,B=...,C=...`.
+//!
+//! Each prediction is scored at once; its tallies wait in memory and are settled in batches
+//! (every 100 ms, and before any read of balances), one transaction per batch. A crash loses at
+//! most the last 100 ms of not-yet-settled rewards — never a half-applied batch.
+
 pub mod consensus;
+pub mod ledger;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::Deserialize;
+use shared::models::{
+    Evaluation, LedgerEvent, MetaPrediction, ModelEntry, Prediction, RegisterModel, Vote, LABELS,
+};
+use shared::{ErrorBody, EventKind, ServiceKind};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::iris;
+use crate::model::parse_measurements;
+use crate::service::{error_response, ApiJson, ApiPath, ApiQuery, EventBus, LinkFaults, Service};
+use crate::sqlite::DbError;
+use consensus::{consensus, score, Ballot, BatchTally, Rules};
+use ledger::{LedgerError, Settled, StakeLedger};
+
+/// How often pending tallies are settled.
+pub const SETTLE_EVERY: Duration = Duration::from_millis(100);
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("no model answered (every one failed, timed out, or is ejected)")]
+    NoAnswer,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<LedgerError> for MetaError {
+    fn from(err: LedgerError) -> Self {
+        match err {
+            LedgerError::Conflict(m) => MetaError::Conflict(m),
+            LedgerError::NotFound(m) => MetaError::NotFound(m),
+            LedgerError::Db(e) => MetaError::Db(e),
+        }
+    }
+}
+
+impl IntoResponse for MetaError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            MetaError::Invalid(_) => StatusCode::BAD_REQUEST,
+            MetaError::NotFound(_) => StatusCode::NOT_FOUND,
+            MetaError::Conflict(_) => StatusCode::CONFLICT,
+            MetaError::NoAnswer => StatusCode::SERVICE_UNAVAILABLE,
+            MetaError::Db(err) => {
+                tracing::error!(%err, "ledger failure");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        error_response(status, self.to_string())
+    }
+}
+
+/// The meta-model's state; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    ledger: StakeLedger,
+    /// The models as last read from the ledger: whom to ask, with what power.
+    models: RwLock<Vec<ModelEntry>>,
+    /// Tallies of predictions answered but not yet settled, by model id.
+    pending: Mutex<HashMap<u64, BatchTally>>,
+    /// One settlement at a time.
+    settling: tokio::sync::Mutex<()>,
+    client: reqwest::Client,
+    /// How long a model may take to answer.
+    timeout: Duration,
+    events: EventBus,
+    links: LinkFaults,
+    /// Held-out Iris samples, for `POST /evaluate`.
+    holdout: Vec<([f64; 4], usize)>,
+    /// When the last summary event went out (they are throttled).
+    last_summary: Mutex<Instant>,
+}
+
+impl Meta {
+    /// Open the ledger and register `defaults` (name, url) not registered yet.
+    pub async fn open(
+        db: &std::path::Path,
+        defaults: &[(String, String)],
+        timeout: Duration,
+        service: &Service,
+    ) -> Result<Self, MetaError> {
+        let ledger = StakeLedger::open(db, Rules::default()).await?;
+        let known = ledger.models().await?;
+        for (name, url) in defaults {
+            if !known.iter().any(|m| &m.name == name) {
+                ledger.register(name.clone(), url.clone(), ledger.rules().default_deposit).await?;
+            }
+        }
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| MetaError::Invalid(e.to_string()))?;
+        let meta = Self {
+            inner: Arc::new(Inner {
+                models: RwLock::new(ledger.models().await?),
+                ledger,
+                pending: Mutex::default(),
+                settling: tokio::sync::Mutex::new(()),
+                client,
+                timeout,
+                events: service.events(),
+                links: service.links(),
+                holdout: iris::rows(&iris::split().test),
+                last_summary: Mutex::new(Instant::now()),
+            }),
+        };
+        Ok(meta)
+    }
+
+    fn active(&self) -> Vec<ModelEntry> {
+        self.inner
+            .models
+            .read()
+            .expect("models lock poisoned")
+            .iter()
+            .filter(|m| m.state == "active")
+            .cloned()
+            .collect()
+    }
+
+    async fn reload(&self) -> Result<(), DbError> {
+        let models = self.inner.ledger.models().await?;
+        *self.inner.models.write().expect("models lock poisoned") = models;
+        Ok(())
+    }
+
+    /// Settle every pending tally now (one transaction).
+    pub async fn settle_pending(&self) -> Result<(), DbError> {
+        let _one_at_a_time = self.inner.settling.lock().await;
+        let batch: Vec<(u64, BatchTally)> =
+            std::mem::take(&mut *self.inner.pending.lock().expect("pending lock poisoned"))
+                .into_iter()
+                .collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        match self.inner.ledger.settle(batch.clone(), "the consensus").await {
+            Ok(settled) => {
+                self.report(&settled);
+                self.reload().await
+            }
+            Err(err) => {
+                // Nothing was written: put the tallies back for the next attempt.
+                let mut pending = self.inner.pending.lock().expect("pending lock poisoned");
+                for (id, tally) in batch {
+                    pending.entry(id).or_default().merge(&tally);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Settle pending tallies forever (spawn it).
+    pub async fn settle_forever(self) {
+        let mut ticker = tokio::time::interval(SETTLE_EVERY);
+        loop {
+            ticker.tick().await;
+            if let Err(err) = self.settle_pending().await {
+                tracing::warn!(%err, "settling failed; retrying next tick");
+            }
+        }
+    }
+
+    fn report(&self, settled: &[Settled]) {
+        for s in settled.iter().filter(|s| s.ejected) {
+            tracing::warn!(model = %s.model, balance = s.balance, "ejected");
+            self.inner.events.emit(
+                EventKind::Consensus,
+                format!("{} ejected: balance {:.1} under the floor", s.model, s.balance),
+            );
+        }
+        let mut last = self.inner.last_summary.lock().expect("summary lock poisoned");
+        if last.elapsed() >= Duration::from_secs(2) && settled.iter().any(|s| s.slash > 0.0) {
+            *last = Instant::now();
+            let parts: Vec<String> = settled
+                .iter()
+                .map(|s| format!("{} {:+.1} → {:.1}", s.model, s.reward - s.slash, s.balance))
+                .collect();
+            self.inner.events.emit(EventKind::Consensus, format!("settled: {}", parts.join(", ")));
+        }
+    }
+
+    /// Ask one model, through its link.
+    async fn ask(&self, model: &ModelEntry, x: &[f64; 4]) -> Result<(usize, [f64; 3]), String> {
+        self.inner.links.pass(&model.url).await.map_err(|e| e.to_string())?;
+        let url = format!(
+            "{}/predict?sl={}&sw={}&pl={}&pw={}",
+            model.url.trim_end_matches('/'),
+            x[0],
+            x[1],
+            x[2],
+            x[3]
+        );
+        let response =
+            self.inner.client.get(&url).timeout(self.inner.timeout).send().await.map_err(|e| {
+                if e.is_timeout() {
+                    format!("no answer within {:?}", self.inner.timeout)
+                } else {
+                    "unreachable".to_owned()
+                }
+            })?;
+        if !response.status().is_success() {
+            return Err(format!("answered {}", response.status()));
+        }
+        let answer: Prediction =
+            response.json().await.map_err(|e| format!("unreadable answer: {e}"))?;
+        let sane = answer.prediction < 3
+            && answer.probabilities.iter().all(|p| p.is_finite() && (0.0..=1.0).contains(p));
+        if !sane {
+            return Err("answer out of range".to_owned());
+        }
+        Ok((answer.prediction, answer.probabilities))
+    }
+
+    /// Ask every active model at once; ballots in the order of `models`.
+    async fn poll(&self, models: &[ModelEntry], x: &[f64; 4]) -> Vec<(Ballot, Option<String>)> {
+        let answers = futures::future::join_all(models.iter().map(|m| self.ask(m, x))).await;
+        models
+            .iter()
+            .zip(answers)
+            .map(|(m, answer)| {
+                let power = m.weight * m.balance;
+                match answer {
+                    Ok(a) => (Ballot { power, answer: Some(a) }, None),
+                    Err(why) => (Ballot { power, answer: None }, Some(why)),
+                }
+            })
+            .collect()
+    }
+
+    pub async fn predict(&self, x: [f64; 4]) -> Result<MetaPrediction, MetaError> {
+        let models = self.active();
+        let polled = self.poll(&models, &x).await;
+        let ballots: Vec<Ballot> = polled.iter().map(|(b, _)| *b).collect();
+        let outcome = consensus(&ballots).ok_or(MetaError::NoAnswer)?;
+        let tallies = score(&self.inner.ledger.rules().clone(), &ballots, outcome.class);
+        {
+            let mut pending = self.inner.pending.lock().expect("pending lock poisoned");
+            for (model, tally) in models.iter().zip(&tallies) {
+                pending.entry(model.id).or_default().merge(tally);
+            }
+        }
+        let votes = models
+            .iter()
+            .zip(polled)
+            .map(|(m, (ballot, error))| Vote {
+                model: m.name.clone(),
+                prediction: ballot.answer.map(|(c, _)| c),
+                probabilities: ballot.answer.map(|(_, p)| p),
+                error,
+                weight: m.weight,
+                balance: m.balance,
+                power: ballot.power,
+                agreed: ballot.answer.is_some_and(|(c, _)| c == outcome.class),
+            })
+            .collect();
+        Ok(MetaPrediction {
+            prediction: outcome.class,
+            label: LABELS[outcome.class].to_owned(),
+            support: outcome.support,
+            votes,
+        })
+    }
+
+    /// Run the held-out set through every model and the consensus; settle against the truth.
+    pub async fn evaluate(&self) -> Result<Evaluation, MetaError> {
+        self.settle_pending().await?;
+        let models = self.active();
+        if models.is_empty() {
+            return Err(MetaError::NoAnswer);
+        }
+        let mut right = vec![0u32; models.len()];
+        let mut consensus_right = 0u32;
+        let mut truth_tallies: HashMap<u64, BatchTally> = HashMap::new();
+        for (x, truth) in &self.inner.holdout {
+            let ballots: Vec<Ballot> =
+                self.poll(&models, x).await.into_iter().map(|(b, _)| b).collect();
+            for (i, b) in ballots.iter().enumerate() {
+                right[i] += u32::from(b.answer.is_some_and(|(c, _)| c == *truth));
+            }
+            consensus_right += u32::from(consensus(&ballots).is_some_and(|c| c.class == *truth));
+            for (model, tally) in
+                models.iter().zip(score(self.inner.ledger.rules(), &ballots, *truth))
+            {
+                truth_tallies.entry(model.id).or_default().merge(&tally);
+            }
+        }
+        let settled =
+            self.inner.ledger.settle(truth_tallies.into_iter().collect(), "the truth").await?;
+        self.report(&settled);
+        self.reload().await?;
+        let n = self.inner.holdout.len().max(1) as f64;
+        let evaluation = Evaluation {
+            samples: self.inner.holdout.len(),
+            models: models
+                .iter()
+                .zip(&right)
+                .map(|(m, r)| (m.name.clone(), f64::from(*r) / n))
+                .collect(),
+            consensus: f64::from(consensus_right) / n,
+        };
+        self.inner.events.emit(
+            EventKind::Consensus,
+            format!(
+                "evaluated on {} held-out samples: consensus {:.3}",
+                evaluation.samples, evaluation.consensus
+            ),
+        );
+        Ok(evaluation)
+    }
+
+    pub fn ledger(&self) -> &StakeLedger {
+        &self.inner.ledger
+    }
+}
+
+pub fn service(name: &str) -> Service {
+    Service::new(name, ServiceKind::MetaModel)
+}
+
+/// The meta-model's router with the plumbing every service has.
+pub fn router(service: Service, meta: Meta) -> Router {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(predict))
+        .routes(routes!(list_models, register_model))
+        .routes(routes!(withdraw_model))
+        .routes(routes!(balances))
+        .routes(routes!(ledger_events))
+        .routes(routes!(evaluate))
+        .with_state(meta);
+    service.into_router(routes)
+}
+
+/// Ask every model; answer the stake-weighted consensus with every vote, weight and balance.
+#[utoipa::path(get, path = "/predict", tag = "meta-model",
+    params(("sl" = f64, Query), ("sw" = f64, Query), ("pl" = f64, Query), ("pw" = f64, Query)),
+    responses(
+        (status = 200, body = MetaPrediction),
+        (status = 400, body = ErrorBody),
+        (status = 503, description = "No model answered", body = ErrorBody),
+    ))]
+async fn predict(
+    State(meta): State<Meta>,
+    RawQuery(query): RawQuery,
+) -> Result<ApiJson<MetaPrediction>, MetaError> {
+    let x = parse_measurements(query.as_deref()).map_err(MetaError::Invalid)?;
+    Ok(ApiJson(meta.predict(x).await?))
+}
+
+/// Every registered model with its deposit, balance, weight and state.
+#[utoipa::path(get, path = "/models", tag = "meta-model", responses((status = 200, body = [ModelEntry])))]
+async fn list_models(State(meta): State<Meta>) -> Result<ApiJson<Vec<ModelEntry>>, MetaError> {
+    meta.settle_pending().await?;
+    Ok(ApiJson(meta.ledger().models().await?))
+}
+
+/// Register a model by URL with a deposit (default 1000): open to any contributor.
+#[utoipa::path(post, path = "/models", tag = "meta-model", request_body = RegisterModel, responses(
+    (status = 201, body = ModelEntry),
+    (status = 400, body = ErrorBody),
+    (status = 409, description = "The name is taken", body = ErrorBody),
+))]
+async fn register_model(
+    State(meta): State<Meta>,
+    ApiJson(new): ApiJson<RegisterModel>,
+) -> Result<Response, MetaError> {
+    let name = new.name.trim().to_owned();
+    if name.is_empty()
+        || name.len() > 40
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(MetaError::Invalid("name: 1 to 40 letters, digits, - or _".into()));
+    }
+    let url = new.url.trim().trim_end_matches('/').to_owned();
+    let parsed =
+        reqwest::Url::parse(&url).map_err(|e| MetaError::Invalid(format!("url {url:?}: {e}")))?;
+    if parsed.scheme() != "http" && parsed.scheme() != "https" {
+        return Err(MetaError::Invalid("url must be http(s)://host:port".into()));
+    }
+    let deposit = new.deposit.unwrap_or(meta.ledger().rules().default_deposit);
+    let floor = meta.ledger().rules().floor;
+    if !deposit.is_finite() || deposit < floor || deposit > 1e9 {
+        return Err(MetaError::Invalid(format!(
+            "deposit must be between the floor ({floor}) and 1e9, got {deposit}"
+        )));
+    }
+    let entry = meta.ledger().register(name, url, deposit).await?;
+    meta.reload().await?;
+    meta.inner.events.emit(
+        EventKind::Consensus,
+        format!("{} registered at {} with {}", entry.name, entry.url, entry.deposit),
+    );
+    Ok((StatusCode::CREATED, ApiJson(entry)).into_response())
+}
+
+/// Withdraw a model: its balance is paid out and it leaves the consensus.
+#[utoipa::path(delete, path = "/models/{id}", tag = "meta-model", params(("id" = u64, Path)), responses(
+    (status = 200, body = ModelEntry),
+    (status = 404, body = ErrorBody),
+))]
+async fn withdraw_model(
+    State(meta): State<Meta>,
+    ApiPath(id): ApiPath<u64>,
+) -> Result<ApiJson<ModelEntry>, MetaError> {
+    meta.settle_pending().await?;
+    let entry = meta.ledger().withdraw(id).await?;
+    meta.reload().await?;
+    meta.inner.events.emit(EventKind::Consensus, format!("{} withdrew", entry.name));
+    Ok(ApiJson(entry))
+}
+
+/// The workshop's `balances.json`: `{"A": 1000.0, "B": ..., "C": ...}`.
+#[utoipa::path(get, path = "/balances", tag = "meta-model", responses((status = 200, body = std::collections::BTreeMap<String, f64>)))]
+async fn balances(
+    State(meta): State<Meta>,
+) -> Result<ApiJson<std::collections::BTreeMap<String, f64>>, MetaError> {
+    meta.settle_pending().await?;
+    Ok(ApiJson(meta.ledger().balances().await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct EventsQuery {
+    /// Only this model's events.
+    model: Option<String>,
+    /// At most this many (the latest), 1 to 5000; default 500.
+    limit: Option<u32>,
+}
+
+/// The ledger: every deposit, reward, slash, ejection and withdrawal with its reason, oldest first.
+#[utoipa::path(get, path = "/ledger/events", tag = "meta-model", params(EventsQuery), responses(
+    (status = 200, body = [LedgerEvent]),
+    (status = 400, body = ErrorBody),
+))]
+async fn ledger_events(
+    State(meta): State<Meta>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+) -> Result<ApiJson<Vec<LedgerEvent>>, MetaError> {
+    let limit = query.limit.unwrap_or(500);
+    if !(1..=5000).contains(&limit) {
+        return Err(MetaError::Invalid(format!("limit must be between 1 and 5000, got {limit}")));
+    }
+    meta.settle_pending().await?;
+    Ok(ApiJson(meta.ledger().events(query.model, limit).await?))
+}
+
+/// Accuracy of every model and of the consensus on the held-out Iris samples; settles the
+/// answers against the truth (rewarding right answers, slashing wrong ones).
+#[utoipa::path(post, path = "/evaluate", tag = "meta-model", responses(
+    (status = 200, body = Evaluation),
+    (status = 503, body = ErrorBody),
+))]
+async fn evaluate(State(meta): State<Meta>) -> Result<ApiJson<Evaluation>, MetaError> {
+    Ok(ApiJson(meta.evaluate().await?))
+}

@@ -1,0 +1,305 @@
+//! The meta-model over real model servers (in this process, on real sockets): slashing ejects a
+//! dishonest model, the ledger adds up under concurrency, bad inputs get 4xx JSON.
+
+use std::time::Duration;
+
+use backend::meta::{self, Meta};
+use backend::model::{self, Algorithm, Model};
+use backend::service;
+use shared::models::{Behavior, Evaluation, MetaPrediction, ModelEntry};
+
+/// A model server on a free port; returns its URL.
+async fn model_server(name: &str, algorithm: Algorithm, behavior: Behavior) -> String {
+    let svc = model::service(name);
+    let trained = Model::train(name, algorithm, behavior, svc.events()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(service::run(listener, model::router(svc, trained), std::future::pending()));
+    url
+}
+
+struct MetaLab {
+    meta: Meta,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn meta_lab(models: &[(&str, String)]) -> MetaLab {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = meta::service("meta-model");
+    let defaults: Vec<(String, String)> =
+        models.iter().map(|(n, u)| ((*n).to_owned(), u.clone())).collect();
+    let meta =
+        Meta::open(&dir.path().join("meta.sqlite3"), &defaults, Duration::from_millis(300), &svc)
+            .await
+            .unwrap();
+    tokio::spawn(meta.clone().settle_forever());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(service::run(listener, meta::router(svc, meta.clone()), std::future::pending()));
+    MetaLab { meta, url, _dir: dir }
+}
+
+async fn models(lab: &MetaLab) -> Vec<ModelEntry> {
+    reqwest::get(format!("{}/models", lab.url)).await.unwrap().json().await.unwrap()
+}
+
+fn query(x: &[f64; 4]) -> String {
+    format!("sl={}&sw={}&pl={}&pw={}", x[0], x[1], x[2], x[3])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dishonest_model_is_slashed_and_ejected_while_honest_ones_gain() {
+    let a = model_server("A", Algorithm::RandomForest, Behavior::Honest).await;
+    let b = model_server("B", Algorithm::Knn, Behavior::Honest).await;
+    let c = model_server("C", Algorithm::DecisionTree, Behavior::Inverted).await;
+    let lab = meta_lab(&[("A", a), ("B", b), ("C", c)]).await;
+    let client = reqwest::Client::new();
+    let holdout = backend::iris::rows(&backend::iris::split().test);
+
+    // Repeated batches of predictions: C, always contradicting the honest majority, loses.
+    let mut c_balances = Vec::new();
+    for _round in 0..3 {
+        for (x, _) in &holdout {
+            let answer: MetaPrediction = client
+                .get(format!("{}/predict?{}", lab.url, query(x)))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(answer.votes.iter().filter(|v| v.model != "C").all(|v| v.error.is_none()));
+        }
+        let now = models(&lab).await;
+        c_balances.push(now.iter().find(|m| m.name == "C").unwrap().balance);
+    }
+    let now = models(&lab).await;
+    let by_name = |n: &str| now.iter().find(|m| m.name == n).unwrap().clone();
+    assert_eq!(by_name("C").state, "ejected", "{now:?}");
+    assert!(by_name("C").balance < 500.0 && by_name("C").weight < 0.1, "{now:?}");
+    assert!(c_balances.windows(2).all(|w| w[1] <= w[0]), "C's balance only falls: {c_balances:?}");
+    assert!(
+        by_name("A").balance > 1000.0 && by_name("B").balance > 1000.0,
+        "honest models gain: {now:?}"
+    );
+
+    // Ejected: C no longer votes.
+    let (x, _) = holdout[0];
+    let answer: MetaPrediction = client
+        .get(format!("{}/predict?{}", lab.url, query(&x)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer.votes.iter().all(|v| v.model != "C"));
+
+    // Labelled evaluation: the consensus is at least as accurate as the best honest model.
+    let mut last = None;
+    for _ in 0..3 {
+        let evaluation: Evaluation = client
+            .post(format!("{}/evaluate", lab.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        last = Some(evaluation);
+    }
+    let evaluation = last.unwrap();
+    let best = evaluation.models.iter().map(|(_, acc)| *acc).fold(0.0, f64::max);
+    assert_eq!(evaluation.samples, 45);
+    assert!(evaluation.consensus >= best - 1e-9, "{evaluation:?}");
+    assert!(best >= 0.9, "{evaluation:?}");
+
+    // The ledger explains every balance.
+    for (name, balance, sum) in lab.meta.ledger().audit().await.unwrap() {
+        assert!((balance - sum).abs() < 1e-6, "{name}: balance {balance} but ledger sums to {sum}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thirty_two_concurrent_clients_lose_no_update() {
+    let a = model_server("A", Algorithm::Knn, Behavior::Honest).await;
+    let b = model_server("B", Algorithm::RandomForest, Behavior::Honest).await;
+    let c = model_server("C", Algorithm::DecisionTree, Behavior::Random).await;
+    let lab = meta_lab(&[("A", a), ("B", b), ("C", c)]).await;
+    let holdout = backend::iris::rows(&backend::iris::split().test);
+    let client = reqwest::Client::new();
+    const CLIENTS: usize = 32;
+    const EACH: usize = 15;
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (client, url, holdout) = (client.clone(), lab.url.clone(), holdout.clone());
+            tokio::spawn(async move {
+                let mut errors = 0;
+                for j in 0..EACH {
+                    let (x, _) = holdout[(i * EACH + j) % holdout.len()];
+                    let response =
+                        client.get(format!("{url}/predict?{}", query(&x))).send().await.unwrap();
+                    errors += usize::from(!response.status().is_success());
+                }
+                errors
+            })
+        })
+        .collect();
+    let errors: usize =
+        futures::future::join_all(tasks).await.into_iter().map(Result::unwrap).sum();
+    assert_eq!(errors, 0, "no request failed");
+
+    // Every prediction emits the same reward: the rewards settled must add up to all of them.
+    let events: Vec<shared::models::LedgerEvent> =
+        reqwest::get(format!("{}/ledger/events?limit=5000", lab.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let rewarded: f64 = events.iter().filter(|e| e.kind == "reward").map(|e| e.amount).sum();
+    let emission = lab.meta.ledger().rules().emission;
+    let expected = emission * (CLIENTS * EACH) as f64;
+    assert!(
+        (rewarded - expected).abs() < 1e-6,
+        "rewards {rewarded} vs {expected}: an update was lost"
+    );
+    for (name, balance, sum) in lab.meta.ledger().audit().await.unwrap() {
+        assert!((balance - sum).abs() < 1e-6, "{name}: balance {balance} but ledger sums to {sum}");
+    }
+    let balances: std::collections::BTreeMap<String, f64> =
+        reqwest::get(format!("{}/balances", lab.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        balances.keys().cloned().collect::<Vec<_>>(),
+        ["A", "B", "C"],
+        "the workshop's balances.json shape"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_or_dead_model_does_not_stall_the_answer() {
+    let a = model_server("A", Algorithm::Knn, Behavior::Honest).await;
+    let b = model_server("B", Algorithm::Knn, Behavior::Slow).await;
+    let lab = meta_lab(&[("A", a), ("B", b), ("C", "http://127.0.0.1:1".to_owned())]).await;
+    let started = std::time::Instant::now();
+    let answer: MetaPrediction =
+        reqwest::get(format!("{}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2", lab.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "waited {:?} for a 2 s model",
+        started.elapsed()
+    );
+    assert_eq!(answer.prediction, 0);
+    let errors: Vec<_> = answer.votes.iter().filter_map(|v| v.error.clone()).collect();
+    assert_eq!(errors.len(), 2, "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn models_come_and_go_and_bad_inputs_get_4xx_json() {
+    let a = model_server("A", Algorithm::Knn, Behavior::Honest).await;
+    let lab = meta_lab(&[("A", a.clone())]).await;
+    let client = reqwest::Client::new();
+    let post = |body: &'static str| {
+        client
+            .post(format!("{}/models", lab.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let bad = [
+        (r#"{"name":"","url":"http://x:1"}"#, 400),
+        (r#"{"name":"bad name","url":"http://x:1"}"#, 400),
+        (r#"{"name":"D","url":"not a url"}"#, 400),
+        (r#"{"name":"D","url":"ftp://x:1"}"#, 400),
+        (r#"{"name":"D","url":"http://x:1","deposit":10}"#, 400),
+        (r#"{"name":"D","url":"http://x:1","deposit":"lots"}"#, 422),
+        (r#"{"name":"D","url":"http://x:1","stake":5}"#, 422),
+        (r#"{"name":"A","url":"http://x:1"}"#, 409),
+        (r#"{"name":"D""#, 400),
+    ];
+    for (body, status) in bad {
+        let response = post(body).await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        let error: shared::ErrorBody = response.json().await.unwrap();
+        assert_eq!(error.code, status);
+    }
+
+    let d = model_server("D", Algorithm::RandomForest, Behavior::Honest).await;
+    let response = client
+        .post(format!("{}/models", lab.url))
+        .json(&serde_json::json!({"name": "D", "url": d, "deposit": 2000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let entry: ModelEntry = response.json().await.unwrap();
+    let answer: MetaPrediction =
+        reqwest::get(format!("{}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2", lab.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(answer.votes.iter().any(|v| v.model == "D"), "a new model votes at once");
+    let response = client.delete(format!("{}/models/{}", lab.url, entry.id)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<ModelEntry>().await.unwrap().state, "withdrawn");
+    assert_eq!(
+        client.delete(format!("{}/models/{}", lab.url, entry.id)).send().await.unwrap().status(),
+        404
+    );
+    assert_eq!(
+        client.delete(format!("{}/models/999", lab.url)).send().await.unwrap().status(),
+        404
+    );
+
+    for path in [
+        "/predict",
+        "/predict?sl=5&sw=3&pl=1",
+        "/predict?sl=x&sw=3&pl=1&pw=1",
+        "/predict?sl=NaN&sw=3&pl=1&pw=1",
+        "/predict?sl=1e400&sw=3&pl=1&pw=1",
+        "/predict?sl=-5&sw=3&pl=1&pw=1",
+        "/ledger/events?limit=0",
+        "/ledger/events?limit=x",
+        "/ledger/events?colour=red",
+    ] {
+        for base in [&lab.url, &a] {
+            if base == &a && path.starts_with("/ledger") {
+                continue;
+            }
+            let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+            assert_eq!(response.status().as_u16(), 400, "{base}{path}");
+            let error: shared::ErrorBody = response.json().await.unwrap();
+            assert!(!error.message.is_empty());
+        }
+    }
+    let response = client
+        .put(format!("{a}/admin/behavior"))
+        .json(&serde_json::json!({"behavior": "evil"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let response = client
+        .put(format!("{a}/admin/behavior"))
+        .json(&serde_json::json!({"behavior": "inverted"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: shared::models::Prediction =
+        reqwest::get(format!("{a}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(answer.prediction, 1, "inverted: confidently wrong");
+}
