@@ -40,21 +40,25 @@ impl Ports {
     /// Ports the OS reports free right now, for a second lab beside a running one (tests).
     pub fn free(bind: IpAddr) -> std::io::Result<Self> {
         // Hold every socket until all are chosen, so no two services get the same port.
-        let listeners =
-            (0..4).map(|_| TcpListener::bind((bind, 0))).collect::<Result<Vec<_>, _>>()?;
-        let ports = listeners
-            .iter()
-            .map(|l| l.local_addr().map(|a| a.port()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut held = Vec::new();
+        let mut next = || -> std::io::Result<u16> {
+            let listener = TcpListener::bind((bind, 0))?;
+            let port = listener.local_addr()?.port();
+            held.push(listener);
+            Ok(port)
+        };
+        let (control, shop_a, shop_b, registry) = (next()?, next()?, next()?, next()?);
+        let models = [next()?, next()?, next()?];
+        let meta = next()?;
         let dns = UdpSocket::bind((bind, 0))?;
         Ok(Self {
-            control: ports[0],
-            shop_a: ports[1],
-            shop_b: ports[2],
-            registry: ports[3],
+            control,
+            shop_a,
+            shop_b,
+            registry,
             registry_dns: dns.local_addr()?.port(),
-            models: [ports[4], ports[5], ports[6]],
-            meta: ports[7],
+            models,
+            meta,
         })
     }
 }
@@ -166,9 +170,12 @@ mod tests {
     #[test]
     fn free_ports_are_distinct() {
         let ports = Ports::free(IpAddr::from([127, 0, 0, 1])).unwrap();
-        assert_ne!(ports.control, ports.shop_a);
-        assert_ne!(ports.shop_a, ports.shop_b);
-        assert_ne!(ports.control, ports.shop_b);
+        let mut all = vec![ports.control, ports.shop_a, ports.shop_b, ports.registry, ports.meta];
+        all.extend(ports.models);
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), count, "{ports:?}");
     }
 
     #[test]
