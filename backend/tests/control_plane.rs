@@ -230,3 +230,35 @@ async fn admin_routes_refuse_other_machines_and_other_origins() {
     assert_eq!(send([127, 0, 0, 1], None).await, 200, "this machine");
     assert_eq!(send([127, 0, 0, 1], Some("http://127.0.0.1:8000")).await, 200, "same origin");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_requests_are_relayed_to_the_service() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let client = reqwest::Client::new();
+    let response = client
+        .put(lab.url("/api/services/model-c/admin/behavior"))
+        .json(&json!({"behavior": "random"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let info: shared::models::ModelInfo =
+        reqwest::get(format!("{}/info", lab.service("model-c").await.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(info.behavior, shared::models::Behavior::Random);
+    let response = client
+        .put(lab.url("/api/services/model-c/admin/behavior"))
+        .json(&json!({"behavior": "evil"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422, "the service's own refusal comes back");
+    let response =
+        client.put(lab.url("/api/services/nobody/admin/x")).json(&json!({})).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+}

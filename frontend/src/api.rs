@@ -10,6 +10,10 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared::control::{ActionOutcome, LinkFault, ProcessAction, ScenarioInfo, Verdict};
+use shared::models::{
+    Behavior, Evaluation, LedgerEvent, MetaPrediction, ModelEntry, ModelInfo, RegisterModel,
+    SetBehavior,
+};
 use shared::registry::{GetServer, RegistryStatus};
 use shared::{ErrorBody, LabEvent, ServiceKind, ServiceStatus};
 
@@ -238,4 +242,54 @@ pub fn event_stream(on_event: impl Fn(LabEvent) + 'static) -> Result<EventStream
         }
     });
     Ok(EventStream { _source: source })
+}
+
+/// The URL of the first service of `kind`, from the control plane's list.
+pub async fn service_url(kind: ServiceKind) -> Result<String, ApiError> {
+    services()
+        .await?
+        .into_iter()
+        .find(|s| s.kind == kind)
+        .map(|s| s.url)
+        .ok_or_else(|| ApiError(format!("the lab runs no {kind}")))
+}
+
+/// Ask the meta-model for its consensus on four measurements.
+pub async fn meta_predict(meta: &str, x: [f64; 4]) -> Result<MetaPrediction, ApiError> {
+    get_json(&format!("{meta}/predict?sl={}&sw={}&pl={}&pw={}", x[0], x[1], x[2], x[3])).await
+}
+
+pub async fn meta_models(meta: &str) -> Result<Vec<ModelEntry>, ApiError> {
+    get_json(&format!("{meta}/models")).await
+}
+
+pub async fn ledger(meta: &str) -> Result<Vec<LedgerEvent>, ApiError> {
+    get_json(&format!("{meta}/ledger/events?limit=3000")).await
+}
+
+pub async fn register_model(meta: &str, new: &RegisterModel) -> Result<ModelEntry, ApiError> {
+    send_json("register", Request::post(&format!("{meta}/models")), Some(new)).await
+}
+
+pub async fn withdraw_model(meta: &str, id: u64) -> Result<ModelEntry, ApiError> {
+    send_json("withdraw", Request::delete(&format!("{meta}/models/{id}")), None::<&()>).await
+}
+
+pub async fn evaluate(meta: &str) -> Result<Evaluation, ApiError> {
+    send_json("evaluate", Request::post(&format!("{meta}/evaluate")), None::<&()>).await
+}
+
+pub async fn model_info(model: &str) -> Result<ModelInfo, ApiError> {
+    get_json(&format!("{model}/info")).await
+}
+
+/// Change a model's behaviour, through the control plane (models' admin routes answer only it).
+pub async fn set_behavior(service: &str, behavior: Behavior) -> Result<ModelInfo, ApiError> {
+    let url = format!("/api/services/{service}/admin/behavior");
+    send_json(
+        &format!("behaviour of {service}"),
+        Request::put(&url),
+        Some(&SetBehavior { behavior }),
+    )
+    .await
 }

@@ -4,6 +4,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::nav::Nav;
+use crate::pages::models::ModelsPage;
 use crate::pages::not_built::NotBuilt;
 use crate::pages::overview::Overview;
 use crate::pages::shop::ShopPage;
@@ -39,9 +40,7 @@ impl Route {
 fn switch(route: Route) -> Html {
     match route {
         Route::Overview => html! { <Overview /> },
-        Route::Models => html! {
-            <NotBuilt title="Models" what="the Iris models, the stake-weighted meta-model and its ledger" />
-        },
+        Route::Models => html! { <ModelsPage /> },
         Route::Shop => html! { <ShopPage /> },
         Route::Replication => html! {
             <NotBuilt title="Replication" what="synchronous mirroring and asynchronous replication side by side" />

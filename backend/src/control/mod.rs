@@ -95,6 +95,7 @@ pub fn router(service: Service, state: ControlState, dist: &Path) -> Router {
         .routes(routes!(process_action))
         .routes(routes!(set_link, heal_link))
         .routes(routes!(run_scenario))
+        .routes(routes!(forward_admin))
         .route_layer(axum::middleware::from_fn_with_state(policy, service::admin::guard));
     service.fallback(dashboard(dist)).into_router(open.merge(admin).with_state(state))
 }
@@ -214,6 +215,43 @@ pub async fn change_link(
         format!("link {from} → {to}: {fault:?}")
     };
     Ok(ActionOutcome { message, service: row(state, from)? })
+}
+
+/// Relay an admin request to a service (`PUT /api/services/model-a/admin/behavior` reaches
+/// model-a's `PUT /admin/behavior`): the dashboard only ever talks to the control plane, and a
+/// service's own admin routes only to clients on its machine.
+#[utoipa::path(method(put, post, delete), path = "/api/services/{name}/admin/{path}", tag = "control",
+    params(("name" = String, Path), ("path" = String, Path)),
+    request_body = serde_json::Value,
+    responses(
+        (status = 200, description = "The service's answer, relayed", body = serde_json::Value),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Not running", body = ErrorBody),
+    ))]
+async fn forward_admin(
+    State(state): State<ControlState>,
+    method: axum::http::Method,
+    ApiPath((name, path)): ApiPath<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, ControlError> {
+    let target = row(&state, &name)?;
+    if target.pid.is_none() {
+        return Err(ControlError::Conflict(format!("{name} is not running")));
+    }
+    let url = format!("{}/admin/{path}", target.url);
+    let response = state
+        .client
+        .request(method, &url)
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| ControlError::Upstream(format!("{name} did not answer: {e}")))?;
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let bytes = response.bytes().await.map_err(|e| ControlError::Upstream(e.to_string()))?;
+    Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 /// The scenarios the control plane can run.

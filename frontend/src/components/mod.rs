@@ -1,6 +1,7 @@
 pub mod bar_chart;
 pub mod cart_panel;
 pub mod health_badge;
+pub mod line_chart;
 pub mod link_table;
 pub mod nav;
 pub mod product_form;

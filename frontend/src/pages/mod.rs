@@ -1,3 +1,4 @@
+pub mod models;
 pub mod not_built;
 pub mod overview;
 pub mod shop;

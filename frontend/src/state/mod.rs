@@ -1,4 +1,5 @@
 //! Page state as pure reducers: no I/O, tested natively with `cargo test`.
 
+pub mod models;
 pub mod services;
 pub mod shop;

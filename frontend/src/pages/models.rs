@@ -1,0 +1,316 @@
+//! Models: ask the meta-model for a consensus, see every model's answer, weight and balance,
+//! watch balances move over time, make a model dishonest, register or withdraw models, and
+//! evaluate everyone on the held-out Iris samples.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use gloo_timers::callback::Interval;
+use shared::models::{Behavior, RegisterModel, LABELS};
+use shared::ServiceKind;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::api;
+use crate::components::line_chart::LineChart;
+use crate::state::models::{ModelsAction, ModelsState};
+
+type Dispatch = UseReducerDispatcher<ModelsState>;
+
+/// Something to do with the meta-model's URL, after which the page reloads.
+type MetaJob = Box<dyn FnOnce(Dispatch, String) -> Pin<Box<dyn Future<Output = ()>>>>;
+
+/// Reload the registry of models, the ledger and each model service's own view of itself.
+async fn refresh(dispatch: &Dispatch, meta: &str) {
+    match api::meta_models(meta).await {
+        Ok(models) => dispatch.dispatch(ModelsAction::Models(models)),
+        Err(err) => dispatch.dispatch(ModelsAction::Failed(err.to_string())),
+    }
+    if let Ok(ledger) = api::ledger(meta).await {
+        dispatch.dispatch(ModelsAction::Ledger(ledger));
+    }
+    if let Ok(services) = api::services().await {
+        let mut rows = Vec::new();
+        for s in services.into_iter().filter(|s| s.kind == ServiceKind::Model) {
+            let info = api::model_info(&s.url).await.ok();
+            rows.push((s.name, s.url, info));
+        }
+        dispatch.dispatch(ModelsAction::Services(rows));
+    }
+}
+
+fn input(id: &'static str, state: &UseStateHandle<String>) -> Html {
+    let oninput = {
+        let state = state.clone();
+        Callback::from(move |e: InputEvent| {
+            state.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    html! { <input id={id} class="narrow" value={(**state).clone()} {oninput} /> }
+}
+
+#[function_component(ModelsPage)]
+pub fn models_page() -> Html {
+    let state = use_reducer(ModelsState::default);
+    let meta = use_state(|| None::<String>);
+    let measurements = [
+        use_state(|| "5.1".to_owned()),
+        use_state(|| "3.5".to_owned()),
+        use_state(|| "1.4".to_owned()),
+        use_state(|| "0.2".to_owned()),
+    ];
+    let (new_name, new_url, new_deposit) =
+        (use_state(String::new), use_state(String::new), use_state(|| "1000".to_owned()));
+
+    {
+        let (meta, dispatch) = (meta.clone(), state.dispatcher());
+        use_effect_with((), move |()| {
+            spawn_local(async move {
+                match api::service_url(ServiceKind::MetaModel).await {
+                    Ok(url) => meta.set(Some(url)),
+                    Err(err) => dispatch.dispatch(ModelsAction::Failed(err.to_string())),
+                }
+            });
+        });
+    }
+    {
+        let dispatch = state.dispatcher();
+        use_effect_with((*meta).clone(), move |meta| {
+            let poll = meta.clone().map(|url| {
+                let (d, u) = (dispatch.clone(), url.clone());
+                spawn_local(async move { refresh(&d, &u).await });
+                Interval::new(2_000, move || {
+                    let (d, u) = (dispatch.clone(), url.clone());
+                    spawn_local(async move { refresh(&d, &u).await });
+                })
+            });
+            move || drop(poll)
+        });
+    }
+
+    let with_meta = {
+        let (meta, dispatch) = (meta, state.dispatcher());
+        move |job: MetaJob| {
+            if let Some(url) = (*meta).clone() {
+                let dispatch = dispatch.clone();
+                spawn_local(async move {
+                    job(dispatch.clone(), url.clone()).await;
+                    refresh(&dispatch, &url).await;
+                });
+            }
+        }
+    };
+
+    let onpredict = {
+        let with_meta = with_meta.clone();
+        let values: Vec<UseStateHandle<String>> = measurements.to_vec();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let mut x = [0.0; 4];
+            for (i, (v, name)) in values.iter().zip(["sl", "sw", "pl", "pw"]).enumerate() {
+                match v.trim().parse::<f64>() {
+                    Ok(n) if n.is_finite() => x[i] = n,
+                    _ => {
+                        // The meta-model names the bad parameter; let it answer.
+                        x[i] = f64::NAN;
+                        let _ = name;
+                    }
+                }
+            }
+            with_meta(Box::new(move |d, url| {
+                Box::pin(async move {
+                    match api::meta_predict(&url, x).await {
+                        Ok(p) => d.dispatch(ModelsAction::Predicted(p)),
+                        Err(err) => d.dispatch(ModelsAction::Failed(err.to_string())),
+                    }
+                })
+            }));
+        })
+    };
+    let onevaluate = {
+        let with_meta = with_meta.clone();
+        Callback::from(move |_: MouseEvent| {
+            with_meta(Box::new(|d, url| {
+                Box::pin(async move {
+                    match api::evaluate(&url).await {
+                        Ok(e) => d.dispatch(ModelsAction::Evaluated(e)),
+                        Err(err) => d.dispatch(ModelsAction::Failed(err.to_string())),
+                    }
+                })
+            }));
+        })
+    };
+    let onregister = {
+        let with_meta = with_meta.clone();
+        let (name, url, deposit) = (new_name.clone(), new_url.clone(), new_deposit.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let new = RegisterModel {
+                name: (*name).clone(),
+                url: (*url).clone(),
+                deposit: deposit.trim().parse().ok(),
+            };
+            with_meta(Box::new(move |d, meta| {
+                Box::pin(async move {
+                    match api::register_model(&meta, &new).await {
+                        Ok(m) => d.dispatch(ModelsAction::Notice(format!(
+                            "{} registered with {}",
+                            m.name, m.deposit
+                        ))),
+                        Err(err) => d.dispatch(ModelsAction::Failed(err.to_string())),
+                    }
+                })
+            }));
+        })
+    };
+    let onwithdraw = {
+        let with_meta = with_meta.clone();
+        Callback::from(move |id: u64| {
+            with_meta(Box::new(move |d, meta| {
+                Box::pin(async move {
+                    match api::withdraw_model(&meta, id).await {
+                        Ok(m) => d.dispatch(ModelsAction::Notice(format!("{} withdrew", m.name))),
+                        Err(err) => d.dispatch(ModelsAction::Failed(err.to_string())),
+                    }
+                })
+            }));
+        })
+    };
+    let onbehavior = {
+        let with_meta = with_meta.clone();
+        Callback::from(move |(service, behavior): (String, Behavior)| {
+            with_meta(Box::new(move |d, _| {
+                Box::pin(async move {
+                    match api::set_behavior(&service, behavior).await {
+                        Ok(info) => d.dispatch(ModelsAction::Notice(format!(
+                            "{} is now {}",
+                            info.model,
+                            behavior.as_str()
+                        ))),
+                        Err(err) => d.dispatch(ModelsAction::Failed(err.to_string())),
+                    }
+                })
+            }));
+        })
+    };
+
+    let text = |state: &UseStateHandle<String>| {
+        let state = state.clone();
+        Callback::from(move |e: InputEvent| {
+            state.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let floor = 500.0;
+
+    html! {
+        <main>
+            <h1>{ "Models" }</h1>
+            <p class="summary">{ "The meta-model asks every model at once and decides by a stake-weighted vote over classes. Agreeing earns a share of each prediction's reward; deviating is slashed 1% of the balance; a balance under 500 is ejected." }</p>
+            if let Some(error) = &state.error { <p id="models-error" class="error">{ error }</p> }
+            if let Some(notice) = &state.notice { <p id="models-notice" class="notice">{ notice }</p> }
+            <form id="predict-form" class="form" onsubmit={onpredict}>
+                <h3>{ "Measure an iris (cm)" }</h3>
+                { "sepal length " }{ input("sl", &measurements[0]) }
+                { "sepal width " }{ input("sw", &measurements[1]) }
+                { "petal length " }{ input("pl", &measurements[2]) }
+                { "petal width " }{ input("pw", &measurements[3]) }
+                <button id="predict" type="submit">{ "Predict" }</button>
+            </form>
+            if let Some(p) = &state.prediction {
+                <p id="consensus" class="consensus">
+                    { format!("Consensus: {} (class {}), backed by {:.0}% of the voting power", p.label, p.prediction, p.support * 100.0) }
+                </p>
+                <table id="votes" class="table compact">
+                    <thead><tr><th>{ "model" }</th><th>{ "answer" }</th><th>{ "probabilities" }</th><th>{ "weight" }</th><th>{ "balance" }</th><th>{ "power" }</th><th></th></tr></thead>
+                    <tbody>
+                        { for p.votes.iter().map(|v| html! {
+                            <tr data-model={v.model.clone()}>
+                                <td>{ &v.model }</td>
+                                <td class="answer">{ v.prediction.map_or_else(|| v.error.clone().unwrap_or_default(), |c| LABELS[c].to_owned()) }</td>
+                                <td>{ v.probabilities.map(|p| format!("{:.2} / {:.2} / {:.2}", p[0], p[1], p[2])).unwrap_or_default() }</td>
+                                <td>{ format!("{:.3}", v.weight) }</td>
+                                <td>{ format!("{:.1}", v.balance) }</td>
+                                <td>{ format!("{:.0}", v.power) }</td>
+                                <td>{ if v.agreed { html!{ <span class="badge up">{ "agreed" }</span> } } else { html!{ <span class="badge down">{ "deviated" }</span> } } }</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            }
+            <div class="columns">
+                <div>
+                    <h2>{ "Stake" }</h2>
+                    <table id="stakes" class="table compact">
+                        <thead><tr><th>{ "model" }</th><th>{ "balance" }</th><th>{ "weight" }</th><th>{ "state" }</th><th></th></tr></thead>
+                        <tbody>
+                            { for state.models.iter().map(|m| {
+                                let id = m.id;
+                                let badge = match m.state.as_str() { "active" => "badge up", "ejected" => "badge down", _ => "badge unknown" };
+                                html! {
+                                    <tr data-model={m.name.clone()}>
+                                        <td>{ &m.name }</td>
+                                        <td class="balance">{ format!("{:.1}", m.balance) }</td>
+                                        <td>{ format!("{:.3}", m.weight) }</td>
+                                        <td><span class={badge}>{ &m.state }</span></td>
+                                        <td>if m.state != "withdrawn" {
+                                            <button class="withdraw" onclick={onwithdraw.reform(move |_: MouseEvent| id)}>{ "Withdraw" }</button>
+                                        }</td>
+                                    </tr>
+                                }
+                            }) }
+                        </tbody>
+                    </table>
+                    <form id="register-form" class="form" onsubmit={onregister}>
+                        <h3>{ "Register a model" }</h3>
+                        <input id="register-name" placeholder="name" value={(*new_name).clone()} oninput={text(&new_name)} />
+                        <input id="register-url" placeholder="http://host:port" value={(*new_url).clone()} oninput={text(&new_url)} />
+                        <input id="register-deposit" class="narrow" value={(*new_deposit).clone()} oninput={text(&new_deposit)} />
+                        <button type="submit">{ "Register" }</button>
+                    </form>
+                </div>
+                <div>
+                    <h2>{ "Balances over time" }</h2>
+                    <LineChart id="balance-chart" series={state.balance_series()} unit="seconds" reference={Some(floor)} />
+                </div>
+            </div>
+            <h2>{ "Model services" }</h2>
+            <table id="model-services" class="table compact">
+                <thead><tr><th>{ "service" }</th><th>{ "algorithm" }</th><th>{ "held-out accuracy" }</th><th>{ "behaviour" }</th></tr></thead>
+                <tbody>
+                    { for state.services.iter().map(|(name, _, info)| {
+                        let service = name.clone();
+                        let onchange = onbehavior.reform(move |e: Event| {
+                            let value = e.target_unchecked_into::<HtmlSelectElement>().value();
+                            (service.clone(), value.parse().unwrap_or_default())
+                        });
+                        let current = info.as_ref().map(|i| i.behavior).unwrap_or_default();
+                        html! {
+                            <tr data-service={name.clone()}>
+                                <td>{ name }</td>
+                                <td>{ info.as_ref().map(|i| i.algorithm.clone()).unwrap_or_else(|| "unreachable".into()) }</td>
+                                <td>{ info.as_ref().map(|i| format!("{:.3}", i.accuracy)).unwrap_or_default() }</td>
+                                <td>
+                                    <select class="behavior" {onchange}>
+                                        { for Behavior::ALL.iter().map(|b| html! {
+                                            <option value={b.as_str()} selected={*b == current}>{ b.as_str() }</option>
+                                        }) }
+                                    </select>
+                                </td>
+                            </tr>
+                        }
+                    }) }
+                </tbody>
+            </table>
+            <h2>{ "Evaluation on the held-out samples" }</h2>
+            <p><button id="evaluate" onclick={onevaluate}>{ "Evaluate" }</button></p>
+            if let Some(e) = &state.evaluation {
+                <table id="evaluation" class="table compact">
+                    { for e.models.iter().map(|(m, acc)| html! { <tr><td>{ m }</td><td>{ format!("{:.3}", acc) }</td></tr> }) }
+                    <tr class="consensus-row"><td>{ "consensus" }</td><td>{ format!("{:.3}", e.consensus) }</td></tr>
+                </table>
+                <p class="summary">{ format!("{} samples; answers were settled against the truth.", e.samples) }</p>
+            }
+        </main>
+    }
+}
