@@ -44,6 +44,13 @@ async fn models(lab: &MetaLab) -> Vec<ModelEntry> {
     reqwest::get(format!("{}/models", lab.url)).await.unwrap().json().await.unwrap()
 }
 
+/// Every balance equals the sum of its model's ledger events.
+async fn assert_ledger_adds_up(lab: &MetaLab) {
+    for (name, balance, sum) in lab.meta.ledger().audit().await.unwrap() {
+        assert!((balance - sum).abs() < 1e-6, "{name}: balance {balance} but ledger sums to {sum}");
+    }
+}
+
 fn query(x: &[f64; 4]) -> String {
     format!("sl={}&sw={}&pl={}&pw={}", x[0], x[1], x[2], x[3])
 }
@@ -116,9 +123,7 @@ async fn a_dishonest_model_is_slashed_and_ejected_while_honest_ones_gain() {
     assert!(best >= 0.9, "{evaluation:?}");
 
     // The ledger explains every balance.
-    for (name, balance, sum) in lab.meta.ledger().audit().await.unwrap() {
-        assert!((balance - sum).abs() < 1e-6, "{name}: balance {balance} but ledger sums to {sum}");
-    }
+    assert_ledger_adds_up(&lab).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -165,9 +170,7 @@ async fn thirty_two_concurrent_clients_lose_no_update() {
         (rewarded - expected).abs() < 1e-6,
         "rewards {rewarded} vs {expected}: an update was lost"
     );
-    for (name, balance, sum) in lab.meta.ledger().audit().await.unwrap() {
-        assert!((balance - sum).abs() < 1e-6, "{name}: balance {balance} but ledger sums to {sum}");
-    }
+    assert_ledger_adds_up(&lab).await;
     let balances: std::collections::BTreeMap<String, f64> =
         reqwest::get(format!("{}/balances", lab.url)).await.unwrap().json().await.unwrap();
     assert_eq!(

@@ -67,6 +67,26 @@ impl LinkFault {
     }
 }
 
+/// `healthy`, or what is wrong: `cut, +300 ms, 30% lost`.
+impl std::fmt::Display for LinkFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_healthy() {
+            return f.write_str("healthy");
+        }
+        let mut parts = Vec::new();
+        if self.cut {
+            parts.push("cut".to_owned());
+        }
+        if self.latency_ms > 0 {
+            parts.push(format!("+{} ms", self.latency_ms));
+        }
+        if self.drop_rate > 0.0 {
+            parts.push(format!("{:.0}% lost", self.drop_rate * 100.0));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
 /// One link of a service to a peer, with its fault.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -117,4 +137,16 @@ pub struct ScenarioInfo {
 pub struct ActionOutcome {
     pub message: String,
     pub service: crate::ServiceStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_says_what_is_wrong() {
+        assert_eq!(LinkFault::default().to_string(), "healthy");
+        let fault = LinkFault { cut: true, latency_ms: 300, drop_rate: 0.3 };
+        assert_eq!(fault.to_string(), "cut, +300 ms, 30% lost");
+    }
 }

@@ -81,6 +81,18 @@ fn model_from_row(row: &Row<'_>) -> Result<ModelEntry, crate::sqlite::rusqlite::
     })
 }
 
+fn model_by_id(
+    tx: &Transaction<'_>,
+    id: u64,
+) -> Result<Option<ModelEntry>, crate::sqlite::rusqlite::Error> {
+    tx.query_row(
+        &format!("SELECT {MODEL_COLUMNS} FROM models WHERE id = ?1"),
+        [id as i64],
+        model_from_row,
+    )
+    .optional()
+}
+
 fn append(
     tx: &Transaction<'_>,
     model_id: u64,
@@ -150,11 +162,7 @@ impl StakeLedger {
                     }
                 };
                 append(tx, id, "deposit", deposit, deposit, 1.0, &format!("registered at {url} with a deposit of {deposit}"))?;
-                let entry = tx.query_row(
-                    &format!("SELECT {MODEL_COLUMNS} FROM models WHERE id = ?1"),
-                    [id as i64],
-                    model_from_row,
-                )?;
+                let entry = model_by_id(tx, id)?.expect("a model just written can be read back");
                 Ok(Ok(entry))
             })
             .await?;
@@ -166,13 +174,7 @@ impl StakeLedger {
         let outcome = self
             .db
             .write(move |tx| {
-                let found = tx
-                    .query_row(
-                        &format!("SELECT {MODEL_COLUMNS} FROM models WHERE id = ?1"),
-                        [id as i64],
-                        model_from_row,
-                    )
-                    .optional()?;
+                let found = model_by_id(tx, id)?;
                 let Some(model) = found.filter(|m| m.state != "withdrawn") else {
                     return Ok(Err(LedgerError::NotFound(format!(
                         "no registered model with id {id}"
@@ -209,13 +211,7 @@ impl StakeLedger {
             .write(move |tx| {
                 let mut settled = Vec::new();
                 for (id, tally) in batch {
-                    let found = tx
-                        .query_row(
-                            &format!("SELECT {MODEL_COLUMNS} FROM models WHERE id = ?1"),
-                            [id as i64],
-                            model_from_row,
-                        )
-                        .optional()?;
+                    let found = model_by_id(tx, id)?;
                     // A model withdrawn meanwhile keeps its payout untouched.
                     let Some(model) = found.filter(|m| m.state != "withdrawn") else { continue };
                     let s = settle(

@@ -133,19 +133,10 @@ pub(super) async fn heal(
 
 fn describe(peer: &str, fault: &LinkFault) -> String {
     if fault.is_healthy() {
-        return format!("link to {peer} healed");
+        format!("link to {peer} healed")
+    } else {
+        format!("link to {peer}: {fault}")
     }
-    let mut parts = Vec::new();
-    if fault.cut {
-        parts.push("cut".to_owned());
-    }
-    if fault.latency_ms > 0 {
-        parts.push(format!("+{} ms", fault.latency_ms));
-    }
-    if fault.drop_rate > 0.0 {
-        parts.push(format!("{:.0}% dropped", fault.drop_rate * 100.0));
-    }
-    format!("link to {peer}: {}", parts.join(", "))
 }
 
 #[cfg(test)]

@@ -11,23 +11,6 @@ pub struct Props {
     pub onfault: Callback<(String, String, LinkFault)>,
 }
 
-fn describe(fault: &LinkFault) -> String {
-    if fault.is_healthy() {
-        return "healthy".into();
-    }
-    let mut parts = Vec::new();
-    if fault.cut {
-        parts.push("cut".to_owned());
-    }
-    if fault.latency_ms > 0 {
-        parts.push(format!("+{} ms", fault.latency_ms));
-    }
-    if fault.drop_rate > 0.0 {
-        parts.push(format!("{:.0}% lost", fault.drop_rate * 100.0));
-    }
-    parts.join(", ")
-}
-
 #[function_component(LinkTable)]
 pub fn link_table(props: &Props) -> Html {
     let links: Vec<(String, String, LinkFault)> = props
@@ -51,7 +34,7 @@ pub fn link_table(props: &Props) -> Html {
                     html! {
                         <tr data-link={format!("{from}->{to}")}>
                             <td>{ format!("{from} → {to}") }</td>
-                            <td class={if fault.is_healthy() { "detail" } else { "error" }}>{ describe(&fault) }</td>
+                            <td class={if fault.is_healthy() { "detail" } else { "error" }}>{ fault.to_string() }</td>
                             <td class="actions">
                                 { button("Cut", LinkFault { cut: true, ..LinkFault::default() }, "cut") }
                                 { button("+300 ms", LinkFault { latency_ms: 300, ..LinkFault::default() }, "slow") }
