@@ -262,3 +262,21 @@ async fn admin_requests_are_relayed_to_the_service() {
         client.put(lab.url("/api/services/nobody/admin/x")).json(&json!({})).send().await.unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dishonest_model_scenario_ejects_c_and_restores_it() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let (status, verdict) = lab.post("/api/scenarios/dishonest-model").await;
+    assert_eq!(status, 200, "{verdict}");
+    assert_eq!(verdict["passed"], true, "{verdict}");
+    let meta = lab.service("meta-model").await.url;
+    let models: Vec<shared::models::ModelEntry> =
+        reqwest::get(format!("{meta}/models")).await.unwrap().json().await.unwrap();
+    let c = models.iter().find(|m| m.name == "C").unwrap();
+    assert_eq!(
+        (c.state.as_str(), c.balance),
+        ("active", 1000.0),
+        "C is back with a fresh deposit: {models:?}"
+    );
+}

@@ -13,6 +13,7 @@ use crate::shop_client::ShopClient;
 
 const SHOP_FAILOVER: &str = "shop-failover";
 const REGISTRY_PARTITION: &str = "registry-partition";
+const DISHONEST_MODEL: &str = "dishonest-model";
 
 /// How long a scenario waits for the lab to react before it calls the reaction missing.
 const REACTION_LIMIT: Duration = Duration::from_secs(10);
@@ -24,16 +25,25 @@ pub fn list() -> Vec<ScenarioInfo> {
             question: "Kill shop server A (SIGKILL) while a client places orders: how many requests fail, and how long until the system has recovered?".into(),
         },
         ScenarioInfo {
+            name: DISHONEST_MODEL.into(),
+            question: "Make model C answer wrong on purpose (inverted): how many answers until the meta-model ejects it, and does the consensus stay right meanwhile?".into(),
+        },
+        ScenarioInfo {
             name: REGISTRY_PARTITION.into(),
             question: "Cut the registry off from shop server A (A itself stays up): how long until clients stop being sent to A, and until A is back after the link heals?".into(),
         },
     ]
 }
 
+fn question(name: &str) -> String {
+    list().into_iter().find(|s| s.name == name).map(|s| s.question).unwrap_or_default()
+}
+
 pub async fn run(name: &str, state: &ControlState) -> Result<Verdict, ControlError> {
     match name {
         SHOP_FAILOVER => shop_failover(state).await,
         REGISTRY_PARTITION => registry_partition(state).await,
+        DISHONEST_MODEL => dishonest_model(state).await,
         _ => Err(ControlError::NotFound(format!("no scenario named {name:?}"))),
     }
 }
@@ -175,7 +185,7 @@ async fn shop_failover(state: &ControlState) -> Result<Verdict, ControlError> {
     };
     Ok(Verdict {
         scenario: SHOP_FAILOVER.into(),
-        question: list().remove(0).question,
+        question: question(SHOP_FAILOVER),
         verdict,
         measurements: vec![
             ("orders sent".into(), load.sent.to_string()),
@@ -215,7 +225,7 @@ async fn registry_partition(state: &ControlState) -> Result<Verdict, ControlErro
     let back_in = back.map_or_else(|()| "not within 10 s".to_owned(), ms);
     Ok(Verdict {
         scenario: REGISTRY_PARTITION.into(),
-        question: list().remove(1).question,
+        question: question(DISHONEST_MODEL),
         verdict: format!(
             "A looked dead to the registry {out_in} after the cut although it never stopped; clients went to B, {} orders failed; A was back {back_in} after the heal.",
             load.failed.len()
@@ -228,5 +238,99 @@ async fn registry_partition(state: &ControlState) -> Result<Verdict, ControlErro
             ("heal → A back in rotation".into(), back_in),
         ],
         passed: load.failed.is_empty() && out.is_ok() && back.is_ok(),
+    })
+}
+
+/// Set model C's behaviour through its admin route.
+async fn set_behavior(state: &ControlState, url: &str, behavior: &str) -> Result<(), ControlError> {
+    let response = state
+        .client
+        .put(format!("{url}/admin/behavior"))
+        .json(&json!({ "behavior": behavior }))
+        .send()
+        .await
+        .map_err(|e| ControlError::Upstream(format!("model-c: {e}")))?;
+    if !response.status().is_success() {
+        return Err(ControlError::Upstream(format!("model-c refused: {}", response.status())));
+    }
+    Ok(())
+}
+
+async fn dishonest_model(state: &ControlState) -> Result<Verdict, ControlError> {
+    use shared::models::{MetaPrediction, ModelEntry};
+    let meta = super::row(state, "meta-model")?;
+    let model_c = super::row(state, "model-c")?;
+    if meta.pid.is_none() || model_c.pid.is_none() {
+        return Err(ControlError::Conflict("meta-model and model-c must be running".into()));
+    }
+    let entries: Vec<ModelEntry> = state
+        .client
+        .get(format!("{}/models", meta.url))
+        .send()
+        .await
+        .map_err(|e| ControlError::Upstream(e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| ControlError::Upstream(e.to_string()))?;
+    let c =
+        entries.iter().find(|m| m.name == "C" && m.state == "active").cloned().ok_or_else(
+            || ControlError::Conflict("model C must be registered and active".into()),
+        )?;
+
+    set_behavior(state, &model_c.url, "inverted").await?;
+    let holdout = crate::iris::rows(&crate::iris::split().test);
+    let (mut asked, mut right, mut ejected_after) = (0u32, 0u32, None);
+    // Bounded: at most four passes over the held-out samples.
+    'passes: for _ in 0..4 {
+        for (x, truth) in &holdout {
+            let url =
+                format!("{}/predict?sl={}&sw={}&pl={}&pw={}", meta.url, x[0], x[1], x[2], x[3]);
+            let answer: Option<MetaPrediction> = match state.client.get(&url).send().await {
+                Ok(response) => response.json().await.ok(),
+                Err(_) => None,
+            };
+            let Some(answer) = answer else { continue };
+            asked += 1;
+            right += u32::from(answer.prediction == *truth);
+            if !answer.votes.iter().any(|v| v.model == "C") {
+                ejected_after = Some(asked);
+                break 'passes;
+            }
+        }
+    }
+    // Put things back: C honest again, with a fresh deposit.
+    set_behavior(state, &model_c.url, "honest").await?;
+    let _ = state.client.delete(format!("{}/models/{}", meta.url, c.id)).send().await;
+    let _ = state
+        .client
+        .post(format!("{}/models", meta.url))
+        .json(&json!({"name": "C", "url": c.url}))
+        .send()
+        .await;
+
+    let accuracy = f64::from(right) / f64::from(asked.max(1));
+    let verdict = match ejected_after {
+        Some(n) => format!(
+            "C was ejected after {n} answers; the consensus was right on {:.0}% of them meanwhile.",
+            accuracy * 100.0
+        ),
+        None => format!(
+            "C was not ejected within {asked} answers (consensus right on {:.0}%).",
+            accuracy * 100.0
+        ),
+    };
+    Ok(Verdict {
+        scenario: DISHONEST_MODEL.into(),
+        question: question(DISHONEST_MODEL),
+        verdict,
+        measurements: vec![
+            (
+                "answers until ejection".into(),
+                ejected_after.map_or_else(|| "not ejected".into(), |n| n.to_string()),
+            ),
+            ("consensus accuracy meanwhile".into(), format!("{:.3}", accuracy)),
+            ("afterwards".into(), "C honest again, re-registered with a fresh deposit".into()),
+        ],
+        passed: ejected_after.is_some() && accuracy >= 0.9,
     })
 }
