@@ -15,4 +15,5 @@ pub use error::ErrorBody;
 pub use events::{EventKind, LabEvent};
 pub use services::{Health, HealthReport, ServiceKind, ServiceStatus};
 pub mod registry;
+pub mod replication;
 pub mod shop;

@@ -1,7 +1,7 @@
 //! The shop's HTTP routes: parse, validate, call the store, answer JSON.
 
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use shared::shop::{
     Cart, CartAdd, NewOrder, NewProduct, Order, Product, ProductFilter, ProductPatch,
 };
@@ -10,11 +10,23 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ShopError;
-use super::store::ShopStore;
+use super::store::{ShopStore, Written};
 use super::validate;
 use crate::service::{ApiJson, ApiPath, ApiQuery};
 
 type State = axum::extract::State<ShopStore>;
+
+/// The header that carries a write's place in the change log.
+pub const CHANGE_SEQ: &str = "x-change-seq";
+
+/// A write's answer, with its place in the change log when the store logs changes.
+fn written<T: serde::Serialize>(status: StatusCode, written: Written<T>) -> Response {
+    let mut response = (status, ApiJson(written.value)).into_response();
+    if let Some(seq) = written.seq {
+        response.headers_mut().insert(CHANGE_SEQ, axum::http::HeaderValue::from(seq));
+    }
+    response
+}
 
 pub fn router() -> OpenApiRouter<ShopStore> {
     OpenApiRouter::new()
@@ -58,11 +70,11 @@ async fn get_product(
 async fn create_product(
     axum::extract::State(store): State,
     ApiJson(new): ApiJson<NewProduct>,
-) -> Result<(StatusCode, ApiJson<Product>), ShopError> {
+) -> Result<Response, ShopError> {
     validate::new_product(&new)?;
     let product = store.create_product(new).await?;
-    tracing::info!(id = product.id, name = %product.name, "product created");
-    Ok((StatusCode::CREATED, ApiJson(product)))
+    tracing::info!(id = product.value.id, name = %product.value.name, "product created");
+    Ok(written(StatusCode::CREATED, product))
 }
 
 /// Change some fields of a product; the others keep their value.
@@ -76,10 +88,10 @@ async fn update_product(
     axum::extract::State(store): State,
     ApiPath(id): ApiPath<u64>,
     ApiJson(patch): ApiJson<ProductPatch>,
-) -> Result<ApiJson<Product>, ShopError> {
+) -> Result<Response, ShopError> {
     validate::id("id", id)?;
     validate::product_patch(&patch)?;
-    Ok(ApiJson(store.update_product(id, patch).await?))
+    Ok(written(StatusCode::OK, store.update_product(id, patch).await?))
 }
 
 /// Delete a product; answers with what was deleted.
@@ -90,11 +102,11 @@ async fn update_product(
 async fn delete_product(
     axum::extract::State(store): State,
     ApiPath(id): ApiPath<u64>,
-) -> Result<ApiJson<Product>, ShopError> {
+) -> Result<Response, ShopError> {
     validate::id("id", id)?;
     let product = store.delete_product(id).await?;
     tracing::info!(id, "product deleted");
-    Ok(ApiJson(product))
+    Ok(written(StatusCode::OK, product))
 }
 
 /// Place an order: every product must exist and be in stock; prices are taken now.
@@ -107,11 +119,11 @@ async fn delete_product(
 async fn place_order(
     axum::extract::State(store): State,
     ApiJson(new): ApiJson<NewOrder>,
-) -> Result<(StatusCode, ApiJson<Order>), ShopError> {
+) -> Result<Response, ShopError> {
     validate::new_order(&new)?;
     let order = store.place_order(new).await?;
-    tracing::info!(id = order.id, user = order.user_id, total = %order.total, "order placed");
-    Ok((StatusCode::CREATED, ApiJson(order)))
+    tracing::info!(id = order.value.id, user = order.value.user_id, total = %order.value.total, "order placed");
+    Ok(written(StatusCode::CREATED, order))
 }
 
 #[utoipa::path(get, path = "/orders/{userId}", tag = "orders", params(("userId" = u64, Path)), responses(
@@ -137,9 +149,9 @@ async fn add_to_cart(
     axum::extract::State(store): State,
     ApiPath(user_id): ApiPath<u64>,
     ApiJson(add): ApiJson<CartAdd>,
-) -> Result<ApiJson<Cart>, ShopError> {
+) -> Result<Response, ShopError> {
     validate::cart_add(user_id, &add)?;
-    Ok(ApiJson(store.add_to_cart(user_id, add).await?))
+    Ok(written(StatusCode::OK, store.add_to_cart(user_id, add).await?))
 }
 
 /// A user's cart with each product's details and the total.
@@ -163,8 +175,8 @@ async fn get_cart(
 async fn remove_from_cart(
     axum::extract::State(store): State,
     ApiPath((user_id, product_id)): ApiPath<(u64, u64)>,
-) -> Result<ApiJson<Cart>, ShopError> {
+) -> Result<Response, ShopError> {
     validate::id("userId", user_id)?;
     validate::id("productId", product_id)?;
-    Ok(ApiJson(store.remove_from_cart(user_id, product_id).await?))
+    Ok(written(StatusCode::OK, store.remove_from_cart(user_id, product_id).await?))
 }

@@ -5,6 +5,7 @@
 //! `AUTOINCREMENT`, so a deleted product's id is never handed out again.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -18,7 +19,10 @@ use axum::body::Bytes;
 use super::cache::ProductListCache;
 use super::error::ShopError;
 use super::validate::MAX_QUANTITY;
-use crate::sqlite::rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::sqlite::rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use shared::replication::{Change, LoggedChange};
+
+type SqlError = crate::sqlite::rusqlite::Error;
 use crate::sqlite::{ChangeWatch, Db, DbError};
 
 const SCHEMA: &str = "
@@ -54,6 +58,15 @@ CREATE TABLE IF NOT EXISTS cart_items (
     quantity   INTEGER NOT NULL CHECK (quantity > 0),
     PRIMARY KEY (user_id, product_id)
 );
+CREATE TABLE IF NOT EXISTS changelog (
+    seq    INTEGER PRIMARY KEY,
+    at_ms  INTEGER NOT NULL,
+    change TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS store_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 const PRODUCT_COLUMNS: &str = "id, name, description, price_cents, category, in_stock";
@@ -65,13 +78,76 @@ pub struct ShopStore {
     /// Notices commits from any connection or process, to know when a cached answer is stale.
     changes: Arc<ChangeWatch>,
     product_lists: Arc<ProductListCache>,
+    /// Whether writes are logged with a sequence number (a store process that is replicated).
+    logged: bool,
+    /// A mirror applies its primary's changes only: shop writes are refused.
+    mirror: Arc<AtomicBool>,
+}
+
+/// A write's result, and its place in the change log when the store logs changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written<T> {
+    pub value: T,
+    pub seq: Option<u64>,
 }
 
 impl ShopStore {
+    /// A store shared by shop servers (A and B): no change log.
     pub async fn open(path: &Path) -> Result<Self, DbError> {
+        Self::open_with(path, false).await
+    }
+
+    /// A store process that logs every change, as a primary or a mirror (its role is kept in
+    /// the database).
+    pub async fn open_logged(path: &Path) -> Result<Self, DbError> {
+        Self::open_with(path, true).await
+    }
+
+    async fn open_with(path: &Path, logged: bool) -> Result<Self, DbError> {
         let db = Db::open(path, SCHEMA).await?;
         let changes = Arc::new(ChangeWatch::open(path)?);
-        Ok(Self { db, changes, product_lists: Arc::default() })
+        let role: Option<String> = db
+            .call(|conn| {
+                conn.query_row("SELECT value FROM store_meta WHERE key = 'role'", [], |r| r.get(0))
+                    .optional()
+            })
+            .await?;
+        let mirror = Arc::new(AtomicBool::new(role.as_deref() == Some("mirror")));
+        Ok(Self { db, changes, product_lists: Arc::default(), logged, mirror })
+    }
+
+    pub fn is_mirror(&self) -> bool {
+        self.mirror.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Refuse shop writes on a mirror.
+    fn writable(&self) -> Result<bool, ShopError> {
+        if self.is_mirror() {
+            return Err(ShopError::Conflict(
+                "this store is a mirror: it applies its primary's changes only (write through the primary)".into(),
+            ));
+        }
+        Ok(self.logged)
+    }
+
+    /// Set the role kept in the database (`primary` or `mirror`).
+    pub(crate) async fn set_role(&self, mirror: bool) -> Result<(), DbError> {
+        let role = if mirror { "mirror" } else { "primary" };
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT INTO store_meta (key, value) VALUES ('role', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [role],
+                )
+                .map(|_| ())
+            })
+            .await?;
+        self.mirror.store(mirror, Ordering::SeqCst);
+        Ok(())
     }
 
     /// `GET /products` as JSON bytes, from the cache while the store has not changed.
@@ -99,71 +175,70 @@ impl ShopStore {
         self.db.call(move |conn| product(conn, id)).await?.ok_or_else(|| no_product(id))
     }
 
-    pub async fn create_product(&self, new: NewProduct) -> Result<Product, ShopError> {
+    pub async fn create_product(&self, new: NewProduct) -> Result<Written<Product>, ShopError> {
+        let logged = self.writable()?;
         self.db
             .write(move |tx| {
-                tx.execute(
-                    "INSERT INTO products (name, description, price_cents, category, in_stock)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        new.name.trim(),
-                        new.description,
-                        new.price.cents(),
-                        new.category.trim(),
-                        new.in_stock
-                    ],
-                )?;
-                let id = tx.last_insert_rowid() as u64;
-                Ok(product(tx, id)?.ok_or_else(|| no_product(id)))
+                let product = Product {
+                    id: next_id(tx, "products")?,
+                    name: new.name.trim().to_owned(),
+                    description: new.description,
+                    price: new.price,
+                    category: new.category.trim().to_owned(),
+                    in_stock: new.in_stock,
+                };
+                let seq = record(tx, &Change::PutProduct { product: product.clone() }, logged)?;
+                Ok(Ok(Written { value: product, seq }))
             })
             .await?
     }
 
-    pub async fn update_product(&self, id: u64, patch: ProductPatch) -> Result<Product, ShopError> {
+    pub async fn update_product(
+        &self,
+        id: u64,
+        patch: ProductPatch,
+    ) -> Result<Written<Product>, ShopError> {
+        let logged = self.writable()?;
         self.db
             .write(move |tx| {
-                let changed = tx.execute(
-                    "UPDATE products SET
-                        name        = coalesce(?2, name),
-                        description = coalesce(?3, description),
-                        price_cents = coalesce(?4, price_cents),
-                        category    = coalesce(?5, category),
-                        in_stock    = coalesce(?6, in_stock)
-                     WHERE id = ?1",
-                    params![
-                        id as i64,
-                        patch.name.as_deref().map(str::trim),
-                        patch.description,
-                        patch.price.map(Money::cents),
-                        patch.category.as_deref().map(str::trim),
-                        patch.in_stock,
-                    ],
-                )?;
-                if changed == 0 {
-                    return Ok(Err(no_product(id)));
+                let Some(mut found) = product(tx, id)? else { return Ok(Err(no_product(id))) };
+                if let Some(name) = patch.name {
+                    found.name = name.trim().to_owned();
                 }
-                Ok(product(tx, id)?.ok_or_else(|| no_product(id)))
+                if let Some(description) = patch.description {
+                    found.description = description;
+                }
+                if let Some(price) = patch.price {
+                    found.price = price;
+                }
+                if let Some(category) = patch.category {
+                    found.category = category.trim().to_owned();
+                }
+                if let Some(in_stock) = patch.in_stock {
+                    found.in_stock = in_stock;
+                }
+                let seq = record(tx, &Change::PutProduct { product: found.clone() }, logged)?;
+                Ok(Ok(Written { value: found, seq }))
             })
             .await?
     }
 
     /// Delete a product (and take it out of every cart); returns what was deleted. Orders keep
     /// their own copy of the name and price.
-    pub async fn delete_product(&self, id: u64) -> Result<Product, ShopError> {
+    pub async fn delete_product(&self, id: u64) -> Result<Written<Product>, ShopError> {
+        let logged = self.writable()?;
         self.db
             .write(move |tx| {
-                let Some(found) = product(tx, id)? else {
-                    return Ok(Err(no_product(id)));
-                };
-                tx.execute("DELETE FROM cart_items WHERE product_id = ?1", [id as i64])?;
-                tx.execute("DELETE FROM products WHERE id = ?1", [id as i64])?;
-                Ok(Ok(found))
+                let Some(found) = product(tx, id)? else { return Ok(Err(no_product(id))) };
+                let seq = record(tx, &Change::DeleteProduct { id }, logged)?;
+                Ok(Ok(Written { value: found, seq }))
             })
             .await?
     }
 
     /// Price and store an order in one transaction: every product must exist and be in stock.
-    pub async fn place_order(&self, new: NewOrder) -> Result<Order, ShopError> {
+    pub async fn place_order(&self, new: NewOrder) -> Result<Written<Order>, ShopError> {
+        let logged = self.writable()?;
         let created_at = now_ms();
         self.db
             .write(move |tx| {
@@ -199,39 +274,23 @@ impl ShopStore {
                 }
                 let mut total = Money(0);
                 for line in &mut lines {
-                    line.line_total = line.unit_price.checked_mul(line.quantity).unwrap_or(Money::MAX);
+                    line.line_total =
+                        line.unit_price.checked_mul(line.quantity).unwrap_or(Money::MAX);
                     total = total.checked_add(line.line_total).unwrap_or(Money::MAX);
                 }
                 if total >= Money::MAX {
                     return Ok(Err(ShopError::Invalid("the order's total is too large".into())));
                 }
-                tx.execute(
-                    "INSERT INTO orders (user_id, total_cents, status, created_at) VALUES (?1, ?2, 'confirmed', ?3)",
-                    params![new.user_id as i64, total.cents(), created_at as i64],
-                )?;
-                let id = tx.last_insert_rowid() as u64;
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO order_lines (order_id, line, product_id, name, quantity, unit_price_cents)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for (n, line) in lines.iter().enumerate() {
-                    insert.execute(params![
-                        id as i64,
-                        n as i64,
-                        line.product_id as i64,
-                        line.name,
-                        line.quantity,
-                        line.unit_price.cents()
-                    ])?;
-                }
-                Ok(Ok(Order {
-                    id,
+                let order = Order {
+                    id: next_id(tx, "orders")?,
                     user_id: new.user_id,
                     items: lines,
                     total,
                     status: "confirmed".to_owned(),
                     created_at,
-                }))
+                };
+                let seq = record(tx, &Change::PlaceOrder { order: order.clone() }, logged)?;
+                Ok(Ok(Written { value: order, seq }))
             })
             .await?
     }
@@ -242,7 +301,12 @@ impl ShopStore {
     }
 
     /// Add `quantity` of a product to a user's cart (on top of what is there).
-    pub async fn add_to_cart(&self, user_id: u64, add: CartAdd) -> Result<Cart, ShopError> {
+    pub async fn add_to_cart(
+        &self,
+        user_id: u64,
+        add: CartAdd,
+    ) -> Result<Written<Cart>, ShopError> {
+        let logged = self.writable()?;
         self.db
             .write(move |tx| {
                 if product(tx, add.product_id)?.is_none() {
@@ -262,12 +326,9 @@ impl ShopStore {
                         "a cart holds at most {MAX_QUANTITY} of one product (it has {held})"
                     ))));
                 }
-                tx.execute(
-                    "INSERT INTO cart_items (user_id, product_id, quantity) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = excluded.quantity",
-                    params![user_id as i64, add.product_id as i64, quantity],
-                )?;
-                Ok(Ok(cart(tx, user_id)?))
+                let change = Change::SetCartItem { user_id, product_id: add.product_id, quantity };
+                let seq = record(tx, &change, logged)?;
+                Ok(Ok(Written { value: cart(tx, user_id)?, seq }))
             })
             .await?
     }
@@ -276,22 +337,117 @@ impl ShopStore {
         Ok(self.db.call(move |conn| cart(conn, user_id)).await?)
     }
 
-    pub async fn remove_from_cart(&self, user_id: u64, product_id: u64) -> Result<Cart, ShopError> {
+    pub async fn remove_from_cart(
+        &self,
+        user_id: u64,
+        product_id: u64,
+    ) -> Result<Written<Cart>, ShopError> {
+        let logged = self.writable()?;
         self.db
             .write(move |tx| {
-                let removed = tx.execute(
-                    "DELETE FROM cart_items WHERE user_id = ?1 AND product_id = ?2",
-                    params![user_id as i64, product_id as i64],
-                )?;
-                if removed == 0 {
+                let held = tx
+                    .query_row(
+                        "SELECT 1 FROM cart_items WHERE user_id = ?1 AND product_id = ?2",
+                        params![user_id as i64, product_id as i64],
+                        |_| Ok(()),
+                    )
+                    .optional()?;
+                if held.is_none() {
                     return Ok(Err(ShopError::NotFound(format!(
                         "product {product_id} is not in the cart of user {user_id}"
                     ))));
                 }
-                Ok(Ok(cart(tx, user_id)?))
+                let seq = record(tx, &Change::RemoveCartItem { user_id, product_id }, logged)?;
+                Ok(Ok(Written { value: cart(tx, user_id)?, seq }))
             })
             .await?
     }
+}
+
+/// The id AUTOINCREMENT would give next: one past the highest ever used in `table`.
+fn next_id(tx: &Transaction<'_>, table: &str) -> Result<u64, SqlError> {
+    let used: Option<i64> = tx
+        .query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", [table], |r| r.get(0))
+        .optional()?;
+    Ok(used.unwrap_or(0) as u64 + 1)
+}
+
+/// Apply `change`, and log it with the next sequence number when the store logs changes.
+fn record(tx: &Transaction<'_>, change: &Change, logged: bool) -> Result<Option<u64>, SqlError> {
+    apply_change(tx, change)?;
+    if !logged {
+        return Ok(None);
+    }
+    let seq = last_seq(tx)? + 1;
+    append_log(tx, &LoggedChange { seq, at_ms: now_ms(), change: change.clone() })?;
+    Ok(Some(seq))
+}
+
+pub(crate) fn last_seq(conn: &Connection) -> Result<u64, SqlError> {
+    conn.query_row("SELECT coalesce(max(seq), 0) FROM changelog", [], |r| r.get::<_, i64>(0))
+        .map(|s| s as u64)
+}
+
+pub(crate) fn append_log(tx: &Transaction<'_>, logged: &LoggedChange) -> Result<(), SqlError> {
+    let json = serde_json::to_string(&logged.change).expect("changes serialize");
+    tx.prepare_cached("INSERT INTO changelog (seq, at_ms, change) VALUES (?1, ?2, ?3)")?
+        .execute(params![logged.seq as i64, logged.at_ms as i64, json])?;
+    Ok(())
+}
+
+/// Make the data what `change` says. Every change is absolute (ids, prices, quantities), so
+/// applying it on any store gives the same rows, and applying it twice changes nothing.
+pub(crate) fn apply_change(tx: &Transaction<'_>, change: &Change) -> Result<(), SqlError> {
+    match change {
+        Change::PutProduct { product: p } => {
+            tx.prepare_cached(
+                "INSERT INTO products (id, name, description, price_cents, category, in_stock)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
+                    price_cents = excluded.price_cents, category = excluded.category, in_stock = excluded.in_stock",
+            )?
+            .execute(params![p.id as i64, p.name, p.description, p.price.cents(), p.category, p.in_stock])?;
+        }
+        Change::DeleteProduct { id } => {
+            tx.execute("DELETE FROM cart_items WHERE product_id = ?1", [*id as i64])?;
+            tx.execute("DELETE FROM products WHERE id = ?1", [*id as i64])?;
+        }
+        Change::PlaceOrder { order } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO orders (id, user_id, total_cents, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![order.id as i64, order.user_id as i64, order.total.cents(), order.status, order.created_at as i64])?;
+            tx.execute("DELETE FROM order_lines WHERE order_id = ?1", [order.id as i64])?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO order_lines (order_id, line, product_id, name, quantity, unit_price_cents)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (n, line) in order.items.iter().enumerate() {
+                insert.execute(params![
+                    order.id as i64,
+                    n as i64,
+                    line.product_id as i64,
+                    line.name,
+                    line.quantity,
+                    line.unit_price.cents()
+                ])?;
+            }
+        }
+        Change::SetCartItem { user_id, product_id, quantity } => {
+            tx.prepare_cached(
+                "INSERT INTO cart_items (user_id, product_id, quantity) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = excluded.quantity",
+            )?
+            .execute(params![*user_id as i64, *product_id as i64, quantity])?;
+        }
+        Change::RemoveCartItem { user_id, product_id } => {
+            tx.execute(
+                "DELETE FROM cart_items WHERE user_id = ?1 AND product_id = ?2",
+                params![*user_id as i64, *product_id as i64],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn no_product(id: u64) -> ShopError {

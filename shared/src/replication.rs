@@ -1,0 +1,122 @@
+//! Storage redundancy: the shop's change log, the stores that apply it, and the fronts that
+//! mirror it synchronously (3010) or replicate it asynchronously (3020).
+
+use serde::{Deserialize, Serialize};
+
+use crate::shop::{Order, Product};
+
+/// One write to the shop, as its effect: absolute values with concrete ids, so applying it on
+/// any store gives the same data, and applying it twice changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Change {
+    /// Create or replace a product.
+    PutProduct { product: Product },
+    /// Delete a product (and take it out of every cart).
+    DeleteProduct { id: u64 },
+    /// Store a placed order, priced.
+    PlaceOrder { order: Order },
+    /// Set how many of a product a user's cart holds.
+    SetCartItem {
+        #[serde(rename = "userId")]
+        user_id: u64,
+        #[serde(rename = "productId")]
+        product_id: u64,
+        quantity: u32,
+    },
+    /// Take a product out of a user's cart.
+    RemoveCartItem {
+        #[serde(rename = "userId")]
+        user_id: u64,
+        #[serde(rename = "productId")]
+        product_id: u64,
+    },
+}
+
+/// A change with its place in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedChange {
+    /// 1, 2, 3, ... without gaps.
+    pub seq: u64,
+    /// When the primary committed it (milliseconds since the Unix epoch).
+    pub at_ms: u64,
+    pub change: Change,
+}
+
+/// `GET /replication/state` of a store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StoreState {
+    /// `primary` (takes writes) or `mirror` (applies the primary's changes only).
+    pub role: String,
+    /// The last change applied (0: none).
+    pub last_seq: u64,
+    /// When that change was committed on the primary.
+    pub last_change_ms: Option<u64>,
+    pub products: u64,
+    pub orders: u64,
+    pub cart_items: u64,
+    /// The change log holds every seq from 1 to `last_seq`, once each.
+    pub log_contiguous: bool,
+    /// SQLite's `PRAGMA quick_check`: `ok`, or what is wrong.
+    pub integrity: String,
+}
+
+/// `GET /replication` of a front: what `pg_stat_replication` would say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationStatus {
+    /// `sync` (mirroring) or `async` (replication).
+    pub mode: String,
+    pub primary: String,
+    pub mirror: Option<String>,
+    /// The primary's last seq (the last one seen, when the primary is down).
+    pub primary_seq: u64,
+    pub mirror_seq: u64,
+    pub lag_entries: u64,
+    /// Age of the oldest change the mirror lacks.
+    pub lag_ms: u64,
+    pub last_sync_ms: Option<u64>,
+    /// `streaming`, `caught-up`, `behind`, `primary-down`, `mirror-down`, `no-mirror`.
+    pub state: String,
+    /// Background replication interval (0: only `POST /sync`).
+    pub interval_ms: u64,
+    /// The highest seq this front acknowledged to a client.
+    pub acked_seq: u64,
+    pub primary_up: bool,
+    pub mirror_up: bool,
+}
+
+/// `POST /failover`: the mirror is promoted; what that cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverReport {
+    pub promoted: String,
+    /// Acknowledged writes the promoted mirror never received (RPO, in entries).
+    pub entries_lost: u64,
+    /// The lag last reported before the primary was lost.
+    pub lag_before: u64,
+    /// From the primary's first failure seen to the promotion (RTO), if a failure was seen.
+    pub rto_ms: Option<u64>,
+}
+
+/// `GET /replication/diff`: what differs between primary and mirror.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StoreDiff {
+    pub primary: Option<StoreState>,
+    pub mirror: Option<StoreState>,
+    /// Product ids on the primary but not on the mirror.
+    pub missing_on_mirror: Vec<u64>,
+    /// Product ids on the mirror but not on the primary.
+    pub extra_on_mirror: Vec<u64>,
+    /// Product ids on both whose contents differ.
+    pub different: Vec<u64>,
+}
