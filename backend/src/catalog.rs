@@ -20,6 +20,10 @@ pub struct Ports {
     pub registry_dns: u16,
     pub models: [u16; 3],
     pub meta: u16,
+    /// Synchronous mirroring: the front, its primary store, its mirror store.
+    pub mirroring: [u16; 3],
+    /// Asynchronous replication: the front, its primary store, its mirror store.
+    pub replication: [u16; 3],
 }
 
 impl Default for Ports {
@@ -32,6 +36,8 @@ impl Default for Ports {
             registry_dns: 8053,
             models: [5001, 5002, 5003],
             meta: 6001,
+            mirroring: [3010, 3011, 3012],
+            replication: [3020, 3021, 3022],
         }
     }
 }
@@ -50,6 +56,8 @@ impl Ports {
         let (control, shop_a, shop_b, registry) = (next()?, next()?, next()?, next()?);
         let models = [next()?, next()?, next()?];
         let meta = next()?;
+        let mirroring = [next()?, next()?, next()?];
+        let replication = [next()?, next()?, next()?];
         let dns = UdpSocket::bind((bind, 0))?;
         Ok(Self {
             control,
@@ -59,6 +67,8 @@ impl Ports {
             registry_dns: dns.local_addr()?.port(),
             models,
             meta,
+            mirroring,
+            replication,
         })
     }
 }
@@ -154,6 +164,33 @@ pub fn lab(ports: &Ports, data: &Path) -> Vec<ServiceSpec> {
         meta = meta.link(name);
     }
     specs.push(meta);
+    for (front, kind, ports, extra) in [
+        ("mirroring", ServiceKind::Mirroring, ports.mirroring, "sync"),
+        ("replication", ServiceKind::Replication, ports.replication, "async"),
+    ] {
+        let [front_port, primary_port, mirror_port] = ports;
+        let (primary, mirror) = (format!("store-{extra}-primary"), format!("store-{extra}-mirror"));
+        for (name, port, role) in
+            [(&primary, primary_port, "primary"), (&mirror, mirror_port, "mirror")]
+        {
+            specs.push(
+                ServiceSpec::new(name, ServiceKind::Store, port)
+                    .arg("--db")
+                    .arg(data.join(format!("{name}.sqlite3")).display().to_string())
+                    .arg("--role")
+                    .arg(role),
+            );
+        }
+        specs.push(
+            ServiceSpec::new(front, kind, front_port)
+                .arg("--primary")
+                .arg(format!("http://localhost:{primary_port}"))
+                .arg("--mirror")
+                .arg(format!("http://localhost:{mirror_port}"))
+                .link(&primary)
+                .link(&mirror),
+        );
+    }
     specs
 }
 
@@ -172,6 +209,8 @@ mod tests {
         let ports = Ports::free(IpAddr::from([127, 0, 0, 1])).unwrap();
         let mut all = vec![ports.control, ports.shop_a, ports.shop_b, ports.registry, ports.meta];
         all.extend(ports.models);
+        all.extend(ports.mirroring);
+        all.extend(ports.replication);
         let count = all.len();
         all.sort_unstable();
         all.dedup();

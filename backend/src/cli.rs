@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::Ports;
 use crate::control::{self, UpConfig};
-use crate::{meta, model, registry, service, shop};
+use crate::{meta, model, redundancy, registry, service, shop};
 
 #[derive(Debug, Parser)]
 #[command(name = "lab", version, about = "A distributed computing and data redundancy lab")]
@@ -158,6 +158,40 @@ pub enum ServeCommand {
         #[arg(long, default_value_t = 300)]
         timeout_ms: u64,
     },
+    /// A standalone shop store (primary or mirror) for the redundant shops (3011/3012, 3021/3022).
+    Store {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long, env = "LAB_STORE_DB", default_value = "data/store.sqlite3")]
+        db: PathBuf,
+        /// The role of a new store (a store keeps the role it has, e.g. after a promotion).
+        #[arg(long, default_value = "primary", value_parser = ["primary", "mirror"])]
+        role: String,
+    },
+    /// The shop with synchronous mirroring (default port 3010).
+    Mirroring {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long, default_value = "http://localhost:3011")]
+        primary: String,
+        #[arg(long, default_value = "http://localhost:3012")]
+        mirror: String,
+        /// How long a write waits for the mirror's confirmation before it is refused.
+        #[arg(long, default_value_t = 500)]
+        mirror_timeout_ms: u64,
+    },
+    /// The shop with asynchronous replication (default port 3020).
+    Replication {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long, default_value = "http://localhost:3021")]
+        primary: String,
+        #[arg(long, default_value = "http://localhost:3022")]
+        mirror: String,
+        /// Ship the change log every this many milliseconds (0: only on `POST /sync`).
+        #[arg(long, default_value_t = 0)]
+        interval_ms: u64,
+    },
 }
 
 impl ServeCommand {
@@ -205,6 +239,35 @@ impl ServeCommand {
                 let events = service.events();
                 serve(common.addr(6001), meta::router(service, meta), events).await
             }
+            ServeCommand::Store { common, db, role } => {
+                let name = common.name.clone().unwrap_or_else(|| "store".to_owned());
+                let store = shop::ShopStore::open_logged(&db).await?;
+                store.init_role(role == "mirror").await?;
+                let state = store.replication_state().await?;
+                tracing::info!(service = %name, db = %db.display(), role = %state.role, seq = state.last_seq, integrity = %state.integrity, "store open");
+                let app = shop::store_router(&name, store);
+                serve(common.addr(3011), app, service::EventBus::new(&name)).await
+            }
+            ServeCommand::Mirroring { common, primary, mirror, mirror_timeout_ms } => {
+                let config = redundancy::FrontConfig {
+                    mode: redundancy::Mode::Sync,
+                    primary,
+                    mirror,
+                    interval: Duration::ZERO,
+                    mirror_timeout: Duration::from_millis(mirror_timeout_ms.max(1)),
+                };
+                run_front(common, config, "mirroring", 3010).await
+            }
+            ServeCommand::Replication { common, primary, mirror, interval_ms } => {
+                let config = redundancy::FrontConfig {
+                    mode: redundancy::Mode::Async,
+                    primary,
+                    mirror,
+                    interval: Duration::from_millis(interval_ms),
+                    mirror_timeout: Duration::ZERO,
+                };
+                run_front(common, config, "replication", 3020).await
+            }
             ServeCommand::Registry {
                 common,
                 servers,
@@ -238,6 +301,21 @@ impl ServeCommand {
             }
         }
     }
+}
+
+async fn run_front(
+    common: CommonArgs,
+    config: redundancy::FrontConfig,
+    default_name: &str,
+    port: u16,
+) -> anyhow::Result<()> {
+    let name = common.name.clone().unwrap_or_else(|| default_name.to_owned());
+    let service = redundancy::service(&name, config.mode);
+    tracing::info!(service = %name, primary = %config.primary, mirror = %config.mirror, mode = ?config.mode, "front");
+    let front = redundancy::Front::new(config, &service);
+    tokio::spawn(front.clone().replicate_forever());
+    let events = service.events();
+    serve(common.addr(port), redundancy::router(service, front), events).await
 }
 
 /// Serve one service's router until Ctrl-C or SIGTERM.

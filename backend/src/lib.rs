@@ -13,6 +13,7 @@ pub mod control;
 pub mod iris;
 pub mod meta;
 pub mod model;
+pub mod redundancy;
 pub mod registry;
 pub mod service;
 pub mod shop;

@@ -8,7 +8,8 @@
 
 mod cache;
 mod error;
-mod routes;
+pub mod replica;
+pub mod routes;
 pub mod store;
 mod validate;
 
@@ -35,6 +36,18 @@ pub fn service(name: &str, store: &ShopStore) -> Service {
 /// The shop's router, with the plumbing every service has.
 pub fn router(name: &str, store: ShopStore) -> Router {
     service(name, &store).into_router(routes(store))
+}
+
+/// A store process (`lab serve store`): the shop routes over a logged store, plus replication.
+pub fn store_router(name: &str, store: ShopStore) -> Router {
+    let service = Service::new(name, ServiceKind::Store);
+    let replication = OpenApiRouter::from(replica::routes(store.clone()));
+    service.into_router(routes(store).merge(replication))
+}
+
+/// The shop routes' OpenAPI document, for services that serve them through a proxy.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::router().split_for_parts().1
 }
 
 /// Just the shop routes, for services that serve them over another store arrangement.

@@ -1,0 +1,243 @@
+//! The replication side of a store process: serve the change log, apply a primary's changes in
+//! order and idempotently, report state, and change role (promote a mirror, rebuild a store as a
+//! mirror).
+//!
+//! Applying is keyed by sequence number: a change at or below the store's last seq is skipped
+//! (re-sent changes are harmless), the next one is applied, and a gap is refused — all in one
+//! transaction per batch, fsync'd on commit.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::Deserialize;
+use shared::replication::{LoggedChange, StoreState};
+
+use super::store::{append_log, apply_change, last_seq, ShopStore};
+use crate::service::{error_response, guarded, ApiJson, ApiQuery};
+use crate::sqlite::rusqlite::{params, Connection};
+use crate::sqlite::DbError;
+
+/// Changes shipped at most per request.
+pub const MAX_BATCH: u32 = 2_000;
+
+/// Why a batch was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("gap in the change log: expected seq {expected}, got {got}")]
+    Gap { expected: u64, got: u64 },
+    #[error("this store is the primary: it does not apply another store's changes")]
+    NotMirror,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+fn state_of(conn: &Connection, mirror: bool) -> Result<StoreState, crate::sqlite::rusqlite::Error> {
+    let count = |table: &str| {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+    };
+    let last = last_seq(conn)?;
+    let (rows, low): (i64, i64) =
+        conn.query_row("SELECT count(*), coalesce(min(seq), 1) FROM changelog", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let last_change_ms: Option<i64> = conn
+        .query_row("SELECT at_ms FROM changelog WHERE seq = ?1", [last as i64], |r| r.get(0))
+        .ok();
+    let integrity: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    Ok(StoreState {
+        role: if mirror { "mirror" } else { "primary" }.to_owned(),
+        last_seq: last,
+        last_change_ms: last_change_ms.map(|ms| ms as u64),
+        products: count("products")? as u64,
+        orders: count("orders")? as u64,
+        cart_items: count("cart_items")? as u64,
+        log_contiguous: rows as u64 == last && (last == 0 || low == 1),
+        integrity,
+    })
+}
+
+impl ShopStore {
+    pub async fn replication_state(&self) -> Result<StoreState, DbError> {
+        let mirror = self.is_mirror();
+        self.db().call(move |conn| state_of(conn, mirror)).await
+    }
+
+    /// The logged changes after `after`, at most `limit`, in order.
+    pub async fn changes_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<LoggedChange>, DbError> {
+        self.db()
+            .call(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "SELECT seq, at_ms, change FROM changelog WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )?;
+                let rows = statement.query_map(params![after as i64, limit], |r| {
+                    let text: String = r.get(2)?;
+                    let change = serde_json::from_str(&text).map_err(|e| {
+                        crate::sqlite::rusqlite::Error::FromSqlConversionFailure(
+                            2,
+                            crate::sqlite::rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?;
+                    Ok(LoggedChange {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        at_ms: r.get::<_, i64>(1)? as u64,
+                        change,
+                    })
+                })?;
+                rows.collect()
+            })
+            .await
+    }
+
+    /// Apply a primary's changes in order (one transaction); returns the state after.
+    pub async fn apply_logged(&self, changes: Vec<LoggedChange>) -> Result<StoreState, ApplyError> {
+        if !self.is_mirror() {
+            return Err(ApplyError::NotMirror);
+        }
+        let outcome = self
+            .db()
+            .write(move |tx| {
+                let mut last = last_seq(tx)?;
+                for logged in &changes {
+                    if logged.seq <= last {
+                        continue; // already here: a re-sent change is harmless
+                    }
+                    if logged.seq != last + 1 {
+                        return Ok(Err((last + 1, logged.seq)));
+                    }
+                    apply_change(tx, &logged.change)?;
+                    append_log(tx, logged)?;
+                    last = logged.seq;
+                }
+                Ok(Ok(()))
+            })
+            .await?;
+        if let Err((expected, got)) = outcome {
+            return Err(ApplyError::Gap { expected, got });
+        }
+        Ok(self.replication_state().await?)
+    }
+
+    /// Give a new store its role; a store that has one keeps it (a promoted mirror stays primary
+    /// across restarts).
+    pub async fn init_role(&self, mirror: bool) -> Result<(), DbError> {
+        let has_role: bool = self
+            .db()
+            .call(|conn| {
+                conn.query_row("SELECT count(*) FROM store_meta WHERE key = 'role'", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .await?
+            > 0;
+        if !has_role {
+            self.set_role(mirror).await?;
+        }
+        Ok(())
+    }
+
+    /// Become the primary: take shop writes from now on.
+    pub async fn promote(&self) -> Result<StoreState, DbError> {
+        self.set_role(false).await?;
+        self.replication_state().await
+    }
+
+    /// Forget everything and become an empty mirror (to be rebuilt from a primary's log).
+    pub async fn reset_as_mirror(&self) -> Result<StoreState, DbError> {
+        self.db()
+            .write(|tx| {
+                tx.execute_batch(
+                    "DELETE FROM cart_items; DELETE FROM order_lines; DELETE FROM orders; DELETE FROM products;
+                     DELETE FROM changelog; DELETE FROM sqlite_sequence;",
+                )?;
+                Ok(Ok::<_, ()>(()))
+            })
+            .await?
+            .ok();
+        self.set_role(true).await?;
+        self.replication_state().await
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<u32>,
+}
+
+fn db_error(err: &DbError) -> Response {
+    tracing::error!(%err, "store failure");
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, "the store failed")
+}
+
+async fn state(State(store): State<ShopStore>) -> Response {
+    match store.replication_state().await {
+        Ok(state) => ApiJson(state).into_response(),
+        Err(err) => db_error(&err),
+    }
+}
+
+async fn changes(
+    State(store): State<ShopStore>,
+    ApiQuery(query): ApiQuery<ChangesQuery>,
+) -> Response {
+    let limit = query.limit.unwrap_or(MAX_BATCH).clamp(1, MAX_BATCH);
+    match store.changes_after(query.after, limit).await {
+        Ok(changes) => ApiJson(changes).into_response(),
+        Err(err) => db_error(&err),
+    }
+}
+
+async fn apply(
+    State(store): State<ShopStore>,
+    ApiJson(changes): ApiJson<Vec<LoggedChange>>,
+) -> Response {
+    match store.apply_logged(changes).await {
+        Ok(state) => ApiJson(state).into_response(),
+        Err(ApplyError::Db(err)) => db_error(&err),
+        Err(err) => error_response(StatusCode::CONFLICT, err.to_string()),
+    }
+}
+
+async fn promote(State(store): State<ShopStore>) -> Response {
+    match store.promote().await {
+        Ok(state) => {
+            tracing::warn!("promoted to primary");
+            ApiJson(state).into_response()
+        }
+        Err(err) => db_error(&err),
+    }
+}
+
+async fn reset(State(store): State<ShopStore>) -> Response {
+    match store.reset_as_mirror().await {
+        Ok(state) => {
+            tracing::warn!("reset: an empty mirror now");
+            ApiJson(state).into_response()
+        }
+        Err(err) => db_error(&err),
+    }
+}
+
+/// The replication routes of a store process: reading is open, changing is admin-only.
+pub fn routes(store: ShopStore) -> Router {
+    let open = Router::new()
+        .route("/replication/state", axum::routing::get(state))
+        .route("/replication/changes", axum::routing::get(changes))
+        .with_state(store.clone());
+    let admin = guarded(
+        Router::new()
+            .route("/replication/apply", axum::routing::post(apply))
+            .route("/replication/promote", axum::routing::post(promote))
+            .route("/replication/reset", axum::routing::post(reset))
+            .with_state(store),
+    );
+    open.merge(admin)
+}
