@@ -1,0 +1,253 @@
+//! Synchronous mirroring and asynchronous replication over real store processes: zero RPO for
+//! acknowledged sync writes, reads that survive the primary, measured lag, failover that loses
+//! exactly the reported lag, and an idempotent, gap-refusing apply.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use shared::replication::{FailoverReport, ReplicationStatus, StoreState};
+use support::Lab;
+
+async fn post(url: &str, body: Value) -> reqwest::Response {
+    reqwest::Client::new().post(url).json(&body).send().await.unwrap()
+}
+
+async fn status(front: &str) -> ReplicationStatus {
+    reqwest::get(format!("{front}/replication")).await.unwrap().json().await.unwrap()
+}
+
+async fn state(store: &str) -> StoreState {
+    reqwest::get(format!("{store}/replication/state")).await.unwrap().json().await.unwrap()
+}
+
+async fn product_ids(store: &str) -> Vec<u64> {
+    let products: Vec<Value> =
+        reqwest::get(format!("{store}/products")).await.unwrap().json().await.unwrap();
+    products.iter().map(|p| p["id"].as_u64().unwrap()).collect()
+}
+
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !probe().await {
+        assert!(Instant::now() < deadline, "{what} did not happen within 15 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_mirroring_acknowledges_only_what_both_stores_hold() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let front = lab.service("mirroring").await.url;
+    let (primary, mirror) =
+        (lab.service("store-sync-primary").await.url, lab.service("store-sync-mirror").await.url);
+
+    let mut acked = Vec::new();
+    for i in 0..20 {
+        let response =
+            post(&format!("{front}/products"), json!({"name": format!("p{i}"), "price": 1.5}))
+                .await;
+        assert_eq!(response.status(), 201);
+        acked.push(response.json::<Value>().await.unwrap()["id"].as_u64().unwrap());
+    }
+    assert_eq!(
+        product_ids(&mirror).await,
+        acked,
+        "every acknowledged write is already on the mirror"
+    );
+    assert_eq!(product_ids(&primary).await, acked);
+    let s = status(&front).await;
+    assert_eq!((s.lag_entries, s.state.as_str()), (0, "caught-up"), "{s:?}");
+
+    // Mirror down: writes are refused, nothing is acknowledged that is not on both.
+    let (code, _) = lab.post("/api/services/store-sync-mirror/kill").await;
+    assert_eq!(code, 200);
+    let refused =
+        post(&format!("{front}/products"), json!({"name": "unmirrored", "price": 2})).await;
+    assert_eq!(refused.status(), 503);
+    let error: shared::ErrorBody = refused.json().await.unwrap();
+    assert!(error.message.contains("not acknowledged"), "{}", error.message);
+
+    // Mirror back: it catches up from the change log, with no gap and no duplicate.
+    lab.post("/api/services/store-sync-mirror/restart").await;
+    wait_until("the mirror catching up", || async {
+        let p = state(&primary).await;
+        let Ok(response) = reqwest::get(format!("{mirror}/replication/state")).await else {
+            return false;
+        };
+        response.json::<StoreState>().await.is_ok_and(|m| m.last_seq == p.last_seq)
+    })
+    .await;
+    let m = state(&mirror).await;
+    assert!(m.log_contiguous && m.integrity == "ok", "{m:?}");
+    assert_eq!(product_ids(&mirror).await, product_ids(&primary).await);
+
+    // Primary down: reads are served by the mirror.
+    lab.post("/api/services/store-sync-primary/kill").await;
+    let read = reqwest::get(format!("{front}/products")).await.unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.headers()["x-served-by"], "mirror");
+    assert_eq!(read.json::<Vec<Value>>().await.unwrap().len(), 21);
+    let write = post(&format!("{front}/products"), json!({"name": "x", "price": 1})).await;
+    assert_eq!(write.status(), 503, "writes need the primary");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn async_replication_reports_lag_syncs_on_demand_and_fails_over_losing_exactly_the_lag() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let front = lab.service("replication").await.url;
+    let mirror = lab.service("store-async-mirror").await.url;
+
+    for i in 0..5 {
+        assert_eq!(
+            post(&format!("{front}/products"), json!({"name": format!("p{i}"), "price": 1}))
+                .await
+                .status(),
+            201
+        );
+    }
+    let s = status(&front).await;
+    assert_eq!(
+        (s.primary_seq, s.mirror_seq, s.lag_entries, s.state.as_str()),
+        (5, 0, 5, "behind"),
+        "{s:?}"
+    );
+    assert!(s.lag_ms > 0);
+    let synced: ReplicationStatus = reqwest::Client::new()
+        .post(format!("{front}/sync"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((synced.mirror_seq, synced.lag_entries), (5, 0), "{synced:?}");
+    assert_eq!(product_ids(&mirror).await.len(), 5);
+
+    for i in 5..12 {
+        post(&format!("{front}/cart/1"), json!({"productId": 1, "quantity": 1})).await;
+        post(&format!("{front}/products"), json!({"name": format!("p{i}"), "price": 1})).await;
+    }
+    let before = status(&front).await;
+    assert_eq!(before.lag_entries, 14, "{before:?}");
+    lab.post("/api/services/store-async-primary/kill").await;
+    let report: FailoverReport = reqwest::Client::new()
+        .post(format!("{front}/failover"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        report.entries_lost, before.lag_entries,
+        "the data lost is exactly the lag reported before"
+    );
+    assert_eq!(report.lag_before, before.lag_entries);
+    let after = reqwest::get(format!("{front}/products")).await.unwrap();
+    assert_eq!(
+        after.json::<Vec<Value>>().await.unwrap().len(),
+        5,
+        "the promoted mirror serves what it had"
+    );
+    assert_eq!(
+        post(&format!("{front}/products"), json!({"name": "new", "price": 1})).await.status(),
+        201
+    );
+
+    // The old primary comes back and is rebuilt as the new mirror.
+    lab.post("/api/services/store-async-primary/restart").await;
+    lab.wait_all_up().await;
+    let rebuilt: ReplicationStatus = reqwest::Client::new()
+        .post(format!("{front}/rebuild"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((rebuilt.lag_entries, rebuilt.mirror_up), (0, true), "{rebuilt:?}");
+}
+
+#[tokio::test]
+async fn a_mirror_applies_in_order_skips_repeats_and_refuses_gaps() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let primary =
+        backend::shop::ShopStore::open_logged(&dir.path().join("p.sqlite3")).await.unwrap();
+    primary.init_role(false).await.unwrap();
+    let mirror =
+        backend::shop::ShopStore::open_logged(&dir.path().join("m.sqlite3")).await.unwrap();
+    mirror.init_role(true).await.unwrap();
+    let p_app = backend::shop::store_router("p", primary.clone());
+    let m_app = backend::shop::store_router("m", mirror.clone());
+    let call = |app: axum::Router, method: &'static str, uri: &'static str, body: String| async move {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let seq = response.headers().get("x-change-seq").map(|v| v.to_str().unwrap().to_owned());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, seq, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+    };
+    for i in 1..=3 {
+        let (status, seq, _) = call(
+            p_app.clone(),
+            "POST",
+            "/products",
+            json!({"name": format!("p{i}"), "price": 1}).to_string(),
+        )
+        .await;
+        assert_eq!((status, seq.as_deref()), (201, Some(i.to_string().as_str())));
+    }
+    let (status, _, _) =
+        call(m_app.clone(), "POST", "/products", json!({"name": "direct", "price": 1}).to_string())
+            .await;
+    assert_eq!(status, 409, "a mirror refuses shop writes");
+
+    let log = primary.changes_after(0, 100).await.unwrap();
+    assert_eq!(log.iter().map(|c| c.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    let (status, _, _) = call(
+        m_app.clone(),
+        "POST",
+        "/replication/apply",
+        serde_json::to_string(&log[1..]).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 409, "a gap (seq 2 before seq 1) is refused");
+    assert_eq!(
+        mirror.replication_state().await.unwrap().last_seq,
+        0,
+        "and nothing of the batch was applied"
+    );
+    for _ in 0..2 {
+        let (status, _, state) =
+            call(m_app.clone(), "POST", "/replication/apply", serde_json::to_string(&log).unwrap())
+                .await;
+        assert_eq!(
+            (status, state["lastSeq"].as_u64(), state["products"].as_u64()),
+            (200, Some(3), Some(3)),
+            "applying twice changes nothing"
+        );
+    }
+    let (status, _, _) =
+        call(p_app.clone(), "POST", "/replication/apply", serde_json::to_string(&log).unwrap())
+            .await;
+    assert_eq!(status, 409, "a primary applies no other store's changes");
+    let state = mirror.replication_state().await.unwrap();
+    assert!(state.log_contiguous && state.integrity == "ok" && state.role == "mirror", "{state:?}");
+}
