@@ -312,7 +312,7 @@ async fn run_front(
     let name = common.name.clone().unwrap_or_else(|| default_name.to_owned());
     let service = redundancy::service(&name, config.mode);
     tracing::info!(service = %name, primary = %config.primary, mirror = %config.mirror, mode = ?config.mode, "front");
-    let front = redundancy::Front::new(config, &service);
+    let front = redundancy::Front::new(&config, &service);
     tokio::spawn(front.clone().replicate_forever());
     let events = service.events();
     serve(common.addr(port), redundancy::router(service, front), events).await

@@ -102,7 +102,7 @@ struct Inner {
 }
 
 impl Front {
-    pub fn new(config: FrontConfig, service: &Service) -> Self {
+    pub fn new(config: &FrontConfig, service: &Service) -> Self {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .build()
