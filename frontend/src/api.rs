@@ -15,6 +15,8 @@ use shared::models::{
     SetBehavior,
 };
 use shared::registry::{GetServer, RegistryStatus};
+use shared::replication::{FailoverReport, ReplicationStatus, StoreDiff};
+use shared::shop::{NewProduct, Product};
 use shared::{ErrorBody, LabEvent, ServiceKind, ServiceStatus};
 
 /// Why a call failed, in words for the page.
@@ -292,4 +294,31 @@ pub async fn set_behavior(service: &str, behavior: Behavior) -> Result<ModelInfo
         Some(&SetBehavior { behavior }),
     )
     .await
+}
+
+pub async fn replication_status(front: &str) -> Result<ReplicationStatus, ApiError> {
+    get_json(&format!("{front}/replication")).await
+}
+
+pub async fn replication_diff(front: &str) -> Result<StoreDiff, ApiError> {
+    get_json(&format!("{front}/replication/diff")).await
+}
+
+/// `POST /sync`: answers once the mirror has caught up.
+pub async fn sync_now(front: &str) -> Result<ReplicationStatus, ApiError> {
+    send_json("sync", Request::post(&format!("{front}/sync")), None::<&()>).await
+}
+
+pub async fn failover(front: &str, force: bool) -> Result<FailoverReport, ApiError> {
+    send_json("failover", Request::post(&format!("{front}/failover?force={force}")), None::<&()>)
+        .await
+}
+
+pub async fn rebuild(front: &str) -> Result<ReplicationStatus, ApiError> {
+    send_json("rebuild", Request::post(&format!("{front}/rebuild")), None::<&()>).await
+}
+
+/// Write a product through a redundant front.
+pub async fn add_product_via(front: &str, product: &NewProduct) -> Result<Product, ApiError> {
+    send_json("write", Request::post(&format!("{front}/products")), Some(product)).await
 }

@@ -7,6 +7,7 @@ use crate::components::nav::Nav;
 use crate::pages::models::ModelsPage;
 use crate::pages::not_built::NotBuilt;
 use crate::pages::overview::Overview;
+use crate::pages::replication::ReplicationPage;
 use crate::pages::shop::ShopPage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
@@ -42,9 +43,7 @@ fn switch(route: Route) -> Html {
         Route::Overview => html! { <Overview /> },
         Route::Models => html! { <ModelsPage /> },
         Route::Shop => html! { <ShopPage /> },
-        Route::Replication => html! {
-            <NotBuilt title="Replication" what="synchronous mirroring and asynchronous replication side by side" />
-        },
+        Route::Replication => html! { <ReplicationPage /> },
         Route::Sync => html! {
             <NotBuilt title="Sync nodes" what="three CRDT + Paxos nodes with live person lists" />
         },

@@ -7,4 +7,5 @@ mod support;
 
 mod models;
 mod overview;
+mod replication;
 mod shop;

@@ -1,5 +1,6 @@
 //! Page state as pure reducers: no I/O, tested natively with `cargo test`.
 
 pub mod models;
+pub mod replication;
 pub mod services;
 pub mod shop;

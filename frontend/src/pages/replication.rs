@@ -1,0 +1,269 @@
+//! Replication: synchronous mirroring (3010) and asynchronous replication (3020) side by side —
+//! primary vs mirror, lag over time, Sync, kill/restart either store, failover with the data lost
+//! (RPO) and the time to recover (RTO).
+
+use gloo_timers::callback::Interval;
+use shared::control::ProcessAction;
+use shared::replication::ReplicationStatus;
+use shared::shop::{Money, NewProduct};
+use shared::ServiceKind;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::api;
+use crate::components::line_chart::LineChart;
+use crate::state::replication::{ReplicationAction, ReplicationState, Side, Which};
+
+type Dispatch = UseReducerDispatcher<ReplicationState>;
+
+/// The two fronts' URLs, from the control plane.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Fronts {
+    sync: Option<String>,
+    r#async: Option<String>,
+}
+
+impl Fronts {
+    fn of(&self, which: Which) -> Option<String> {
+        match which {
+            Which::Sync => self.sync.clone(),
+            Which::Async => self.r#async.clone(),
+        }
+    }
+}
+
+fn names(which: Which) -> (&'static str, &'static str, &'static str) {
+    match which {
+        Which::Sync => ("Synchronous mirroring (3010)", "store-sync-primary", "store-sync-mirror"),
+        Which::Async => {
+            ("Asynchronous replication (3020)", "store-async-primary", "store-async-mirror")
+        }
+    }
+}
+
+async fn sample(dispatch: &Dispatch, which: Which, front: &str, at: f64) {
+    if let Ok(status) = api::replication_status(front).await {
+        dispatch.dispatch(ReplicationAction::Status(which, status, at));
+    }
+    if let Ok(diff) = api::replication_diff(front).await {
+        dispatch.dispatch(ReplicationAction::Diff(which, diff));
+    }
+}
+
+/// Seconds on the page's clock.
+fn now_s() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now()) / 1000.0
+}
+
+#[derive(Debug, Properties, PartialEq)]
+struct SideProps {
+    which: Which,
+    side: Side,
+    front: Option<String>,
+    dispatch: Dispatch,
+}
+
+fn row(label: &str, value: String) -> Html {
+    html! { <tr><td>{ label.to_owned() }</td><td class="value">{ value }</td></tr> }
+}
+
+fn status_rows(s: &ReplicationStatus) -> Html {
+    html! {
+        <>
+            { row("state", s.state.clone()) }
+            { row("primary", format!("{} — seq {}{}", s.primary, s.primary_seq, if s.primary_up { "" } else { " (down)" })) }
+            { row("mirror", format!("{} — seq {}{}", s.mirror.clone().unwrap_or_else(|| "none".into()), s.mirror_seq, if s.mirror_up { "" } else { " (down)" })) }
+            <tr class="lag"><td>{ "lag" }</td><td class="value lag-entries">{ format!("{} entries, {} ms", s.lag_entries, s.lag_ms) }</td></tr>
+            { row("acknowledged up to", format!("seq {}", s.acked_seq)) }
+        </>
+    }
+}
+
+#[function_component(SidePanel)]
+fn side_panel(props: &SideProps) -> Html {
+    let (title, primary, mirror) = names(props.which);
+    let which = props.which;
+    let name = use_state(|| "Tablet".to_owned());
+    let price = use_state(|| "9.99".to_owned());
+    let act = |job: std::rc::Rc<dyn Fn(String, Dispatch)>| {
+        let (front, dispatch) = (props.front.clone(), props.dispatch.clone());
+        Callback::from(move |_: MouseEvent| {
+            if let Some(front) = front.clone() {
+                job(front, dispatch.clone());
+            }
+        })
+    };
+    let process = |service: &'static str, action: ProcessAction| {
+        act(std::rc::Rc::new(move |_, dispatch: Dispatch| {
+            spawn_local(async move {
+                let outcome = api::service_action(service, action)
+                    .await
+                    .map(|o| o.message)
+                    .map_err(|e| e.to_string());
+                dispatch.dispatch(ReplicationAction::Message(which, outcome));
+            });
+        }))
+    };
+    let onsync = act(std::rc::Rc::new(move |front, dispatch: Dispatch| {
+        spawn_local(async move {
+            let outcome = api::sync_now(&front)
+                .await
+                .map(|s| format!("synced: mirror at seq {}, lag {}", s.mirror_seq, s.lag_entries))
+                .map_err(|e| e.to_string());
+            dispatch.dispatch(ReplicationAction::Message(which, outcome));
+        });
+    }));
+    let onfailover = act(std::rc::Rc::new(move |front, dispatch: Dispatch| {
+        spawn_local(async move {
+            match api::failover(&front, false).await {
+                Ok(report) => dispatch.dispatch(ReplicationAction::Failover(which, report)),
+                Err(err) => {
+                    dispatch.dispatch(ReplicationAction::Message(which, Err(err.to_string())))
+                }
+            }
+        });
+    }));
+    let onrebuild = act(std::rc::Rc::new(move |front, dispatch: Dispatch| {
+        spawn_local(async move {
+            let outcome = api::rebuild(&front)
+                .await
+                .map(|_| "old primary rebuilt as the mirror".to_owned())
+                .map_err(|e| e.to_string());
+            dispatch.dispatch(ReplicationAction::Message(which, outcome));
+        });
+    }));
+    let onwrite = {
+        let (front, dispatch, name, price) =
+            (props.front.clone(), props.dispatch.clone(), name.clone(), price.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let (Some(front), dispatch) = (front.clone(), dispatch.clone()) else { return };
+            let price = match Money::parse_decimal(price.trim()) {
+                Ok(price) => price,
+                Err(why) => {
+                    return dispatch
+                        .dispatch(ReplicationAction::Message(which, Err(format!("price: {why}"))))
+                }
+            };
+            let product = NewProduct {
+                name: (*name).clone(),
+                description: String::new(),
+                price,
+                category: "general".into(),
+                in_stock: true,
+            };
+            spawn_local(async move {
+                let outcome = api::add_product_via(&front, &product)
+                    .await
+                    .map(|p| format!("written: product {}", p.id))
+                    .map_err(|e| e.to_string());
+                dispatch.dispatch(ReplicationAction::Message(which, outcome));
+            });
+        })
+    };
+    let text = |state: &UseStateHandle<String>| {
+        let state = state.clone();
+        Callback::from(move |e: InputEvent| {
+            state.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let id =
+        |suffix: &str| format!("{}-{suffix}", if which == Which::Sync { "sync" } else { "async" });
+    let side = &props.side;
+    html! {
+        <section id={id("side")} class="replica">
+            <h2>{ title }</h2>
+            <form id={id("write")} class="form" onsubmit={onwrite}>
+                <input id={id("name")} value={(*name).clone()} oninput={text(&name)} />
+                <input id={id("price")} class="narrow" value={(*price).clone()} oninput={text(&price)} />
+                <button type="submit">{ "Write" }</button>
+            </form>
+            <table id={id("status")} class="table compact">
+                if let Some(s) = &side.status { { status_rows(s) } }
+                if let Some(d) = &side.diff {
+                    { row("rows (primary / mirror)", format!(
+                        "{} / {} products",
+                        d.primary.as_ref().map_or("—".into(), |p| p.products.to_string()),
+                        d.mirror.as_ref().map_or("—".into(), |m| m.products.to_string()),
+                    )) }
+                    { row("differs", if d.missing_on_mirror.is_empty() && d.extra_on_mirror.is_empty() && d.different.is_empty() {
+                        "nothing".into()
+                    } else {
+                        format!("missing on mirror {:?}, extra {:?}, changed {:?}", d.missing_on_mirror, d.extra_on_mirror, d.different)
+                    }) }
+                }
+            </table>
+            <p class="actions">
+                if which == Which::Async { <button id={id("sync")} onclick={onsync}>{ "Sync" }</button> }
+                <button class="kill-primary" onclick={process(primary, ProcessAction::Kill)}>{ "Kill primary" }</button>
+                <button onclick={process(primary, ProcessAction::Restart)}>{ "Restart primary" }</button>
+                <button class="kill-mirror" onclick={process(mirror, ProcessAction::Kill)}>{ "Kill mirror" }</button>
+                <button onclick={process(mirror, ProcessAction::Restart)}>{ "Restart mirror" }</button>
+                <button id={id("failover")} onclick={onfailover}>{ "Failover" }</button>
+                <button onclick={onrebuild}>{ "Rebuild old primary as mirror" }</button>
+            </p>
+            { match &side.message {
+                Some(Ok(m)) => html! { <p id={id("message")} class="notice">{ m }</p> },
+                Some(Err(m)) => html! { <p id={id("message")} class="error">{ m }</p> },
+                None => html! {},
+            } }
+            if let Some(f) = &side.failover {
+                <p id={id("failover-report")} class="verdict-text">
+                    { format!(
+                        "Failover: {} promoted. Data lost (RPO): {} acknowledged entries (lag reported before: {}). Time to recover (RTO): {}.",
+                        f.promoted, f.entries_lost, f.lag_before, f.rto_ms.map_or("—".into(), |ms| format!("{ms} ms"))
+                    ) }
+                </p>
+            }
+        </section>
+    }
+}
+
+#[function_component(ReplicationPage)]
+pub fn replication_page() -> Html {
+    let state = use_reducer(ReplicationState::default);
+    let fronts = use_state(Fronts::default);
+    let opened = use_state(now_s);
+
+    {
+        let fronts = fronts.clone();
+        use_effect_with((), move |()| {
+            spawn_local(async move {
+                let sync = api::service_url(ServiceKind::Mirroring).await.ok();
+                let r#async = api::service_url(ServiceKind::Replication).await.ok();
+                fronts.set(Fronts { sync, r#async });
+            });
+        });
+    }
+    {
+        let (dispatch, opened) = (state.dispatcher(), *opened);
+        use_effect_with((*fronts).clone(), move |fronts| {
+            let fronts = fronts.clone();
+            let poll = Interval::new(500, move || {
+                for which in [Which::Sync, Which::Async] {
+                    if let Some(front) = fronts.of(which) {
+                        let dispatch = dispatch.clone();
+                        spawn_local(async move {
+                            sample(&dispatch, which, &front, now_s() - opened).await
+                        });
+                    }
+                }
+            });
+            move || drop(poll)
+        });
+    }
+
+    html! {
+        <main>
+            <h1>{ "Replication" }</h1>
+            <p class="summary">{ "Sync: a write is acknowledged only once primary and mirror have both committed it (fsync'd) — zero data loss, and no write while the mirror is down. Async: acknowledged once the primary has it; the change log reaches the mirror on Sync (or an interval) — fast, and a failover loses the lag." }</p>
+            <div class="columns">
+                <SidePanel which={Which::Sync} side={state.sync.clone()} front={fronts.sync.clone()} dispatch={state.dispatcher()} />
+                <SidePanel which={Which::Async} side={state.r#async.clone()} front={fronts.r#async.clone()} dispatch={state.dispatcher()} />
+            </div>
+            <h2>{ "Replication lag over time (entries)" }</h2>
+            <LineChart id="lag-chart" series={state.lag_series()} unit="seconds since the page opened" />
+        </main>
+    }
+}
