@@ -39,6 +39,24 @@ def ms(text):
     m = re.match(r"([\d.]+)(us|ms|s)", text)
     return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
 
+POST_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, '{"name":"bench ' .. counter .. '","price":9.99,"category":"bench"}')
+end
+"""
+
+
+def post_script():
+    path = os.path.join(tempfile.mkdtemp(prefix="lab-bench-"), "post.lua")
+    with open(path, "w") as f:
+        f.write(POST_SCRIPT)
+    return path
+
+
 def wrk(url, seconds, connections=32, threads=2, script=None):
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     if script:
@@ -82,6 +100,65 @@ class Lab:
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
+def count_products(store):
+    return http("GET", store + "/replication/state")["products"]
+
+
+def mirror_benchmarks(lab, run, rows, args):
+    """Durable writes: sync mirroring, cost as data grows, async replication with its lag."""
+    script = post_script()
+    sync_front = lab.service("mirroring")["url"]
+    sync_primary = lab.service("store-sync-primary")["url"]
+    for i in range(100 - count_products(sync_primary)):
+        http("POST", sync_front + "/products", {"name": f"seed {i}", "price": 1.0})
+    print("  running: sync p50 with 100 products (1 conn, 2 s)", flush=True)
+    small = wrk(sync_front + "/products", 2, connections=1, threads=1, script=script)
+    run("sync-mirrored POST /products, 32 conn", 2000, sync_front + "/products", script=script, group="writes")
+    print(f"  growing the sync store to 50,000 products (now {count_products(sync_primary)})", flush=True)
+    while count_products(sync_primary) < 50000:
+        wrk(sync_front + "/products", 5, script=script)
+    print("  running: sync p50 with 50,000 products (1 conn, 2 s)", flush=True)
+    large = wrk(sync_front + "/products", 2, connections=1, threads=1, script=script)
+    ratio = large["p50"] / small["p50"] if small["p50"] else float("nan")
+    rows.append((f"sync p50 100 → {count_products(sync_primary)} products: x{ratio:.2f}", large, 0, small["p50"] * 1.5, None))
+
+    # Async: a front of its own with a 50 ms replicator, over the lab's async stores.
+    primary = lab.service("store-async-primary")["url"]
+    mirror = lab.service("store-async-mirror")["url"]
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    front = subprocess.Popen([args.binary, "serve", "replication", "--name", "bench-replication", "--port", str(port),
+                              "--primary", primary, "--mirror", mirror, "--interval-ms", "50"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait("the benchmark's async front", lambda: http("GET", url + "/health"))
+        lags, stop = [], False
+        import threading
+        def sample():
+            while not stop:
+                try:
+                    lags.append(http("GET", url + "/replication")["lagMs"])
+                except Exception:
+                    pass
+                time.sleep(0.1)
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        run("async POST /products (50 ms replicator), 32 conn", 5000, url + "/products", script=script, group="writes")
+        stop = True
+        sampler.join()
+        lags.sort()
+        if lags:
+            worst, p99 = lags[-1], lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+            fake = {"rps": float(len(lags)), "p50": lags[len(lags) // 2], "p99": p99, "errors": 0}
+            rows.append((f"  async lag during that run (max {worst} ms)", fake, 0, None, 100.0))
+    finally:
+        front.send_signal(signal.SIGTERM)
+        front.wait(timeout=15)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary")
@@ -97,8 +174,8 @@ def main():
         wait("the registry sees every server up",
              lambda: all(s["state"] == "up" for s in http("GET", registry + "/servers")["servers"]))
 
-        def run(name, target, url, p50_ms=None, p99_ms=None, **kw):
-            if args.only and args.only not in name:
+        def run(name, target, url, p50_ms=None, p99_ms=None, group=None, **kw):
+            if args.only and args.only not in name and args.only != group:
                 return
             print(f"  running: {name} ({args.seconds} s)", flush=True)
             result = wrk(url, args.seconds, **kw)
@@ -116,6 +193,9 @@ def main():
         meta = lab.service("meta-model")["url"]
         run("meta-model GET /predict, 32 conn", 5000, meta + iris)
         run("meta-model GET /predict, 1 conn", 0, meta + iris, connections=1, threads=1, p50_ms=1.0)
+
+        if not args.only or "writes" in args.only or "mirror" in args.only:
+            mirror_benchmarks(lab, run, rows, args)
     finally:
         lab.stop()
 

@@ -243,7 +243,7 @@ impl ServeCommand {
                 let name = common.name.clone().unwrap_or_else(|| "store".to_owned());
                 let store = shop::ShopStore::open_logged(&db).await?;
                 store.init_role(role == "mirror").await?;
-                let state = store.replication_state().await?;
+                let state = store.replication_state(true).await?;
                 tracing::info!(service = %name, db = %db.display(), role = %state.role, seq = state.last_seq, integrity = %state.integrity, "store open");
                 let app = shop::store_router(&name, store);
                 serve(common.addr(3011), app, service::EventBus::new(&name)).await

@@ -42,7 +42,7 @@ fn burst(front: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<BTreeS
 }
 
 async fn state(store: &str) -> Option<StoreState> {
-    reqwest::get(format!("{store}/replication/state")).await.ok()?.json().await.ok()
+    reqwest::get(format!("{store}/replication/state?check=true")).await.ok()?.json().await.ok()
 }
 
 async fn ids(store: &str) -> BTreeSet<u64> {

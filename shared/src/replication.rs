@@ -62,8 +62,18 @@ pub struct StoreState {
     pub cart_items: u64,
     /// The change log holds every seq from 1 to `last_seq`, once each.
     pub log_contiguous: bool,
-    /// SQLite's `PRAGMA quick_check`: `ok`, or what is wrong.
+    /// SQLite's `PRAGMA quick_check` (`ok`, or what is wrong) when asked for with
+    /// `?check=true`; `not checked` otherwise (it reads the whole database).
     pub integrity: String,
+}
+
+/// `GET /replication/position` of a store, and the answer to `POST /replication/apply`: where
+/// its log stands — cheap to ask on every replication round, whatever the store's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StorePosition {
+    pub last_seq: u64,
 }
 
 /// `GET /replication` of a front: what `pg_stat_replication` would say.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method};
-use shared::replication::{LoggedChange, StoreState};
+use shared::replication::{LoggedChange, StorePosition};
 use shared::EventKind;
 
 use super::{Front, Mode};
@@ -20,8 +20,13 @@ impl Front {
         let Some(mirror) = self.mirror() else { return Err("there is no mirror".into()) };
         let primary = self.primary();
         // Where the mirror stands: ask it (cheap, and right after a mirror restart).
-        let state: StoreState = self.state_of(&mirror).await.map_err(|e| self.mirror_failed(&e))?;
-        let mut at = state.last_seq;
+        let position = self
+            .send(&mirror, Method::GET, "/replication/position", &HeaderMap::new(), Bytes::new())
+            .await
+            .map_err(|e| self.mirror_failed(&e))?;
+        let position: StorePosition =
+            position.json().await.map_err(|e| self.mirror_failed(&e.to_string()))?;
+        let mut at = position.last_seq;
         self.inner.mirrored.send_replace(at);
         let mut shipped = 0;
         loop {
@@ -49,10 +54,10 @@ impl Front {
                 let why = applied.text().await.unwrap_or_default();
                 return Err(self.mirror_failed(&format!("refused the batch: {why}")));
             }
-            let state: StoreState =
+            let position: StorePosition =
                 applied.json().await.map_err(|e| self.mirror_failed(&e.to_string()))?;
             shipped += last.saturating_sub(at);
-            at = state.last_seq;
+            at = position.last_seq;
             self.inner.primary_seq.fetch_max(last, Ordering::SeqCst);
             self.inner.mirrored.send_replace(at);
             self.inner.last_sync_ms.store(now_ms(), Ordering::SeqCst);

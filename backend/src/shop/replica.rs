@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::Deserialize;
-use shared::replication::{LoggedChange, StoreState};
+use shared::replication::{LoggedChange, StorePosition, StoreState};
 
 use super::store::{append_log, apply_change, last_seq, ShopStore};
 use crate::service::{error_response, guarded, ApiJson, ApiQuery};
@@ -32,7 +32,11 @@ pub enum ApplyError {
     Db(#[from] DbError),
 }
 
-fn state_of(conn: &Connection, mirror: bool) -> Result<StoreState, crate::sqlite::rusqlite::Error> {
+fn state_of(
+    conn: &Connection,
+    mirror: bool,
+    check: bool,
+) -> Result<StoreState, crate::sqlite::rusqlite::Error> {
     let count = |table: &str| {
         conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
     };
@@ -44,7 +48,11 @@ fn state_of(conn: &Connection, mirror: bool) -> Result<StoreState, crate::sqlite
     let last_change_ms: Option<i64> = conn
         .query_row("SELECT at_ms FROM changelog WHERE seq = ?1", [last as i64], |r| r.get(0))
         .ok();
-    let integrity: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    let integrity: String = if check {
+        conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?
+    } else {
+        "not checked".to_owned()
+    };
     Ok(StoreState {
         role: if mirror { "mirror" } else { "primary" }.to_owned(),
         last_seq: last,
@@ -58,9 +66,16 @@ fn state_of(conn: &Connection, mirror: bool) -> Result<StoreState, crate::sqlite
 }
 
 impl ShopStore {
-    pub async fn replication_state(&self) -> Result<StoreState, DbError> {
+    /// Role, position and row counts; with `check`, also SQLite's integrity check (which reads
+    /// the whole database).
+    pub async fn replication_state(&self, check: bool) -> Result<StoreState, DbError> {
         let mirror = self.is_mirror();
-        self.db().call(move |conn| state_of(conn, mirror)).await
+        self.db().call(move |conn| state_of(conn, mirror, check)).await
+    }
+
+    /// Where the log stands: cheap at any size.
+    pub async fn position(&self) -> Result<StorePosition, DbError> {
+        self.db().call(|conn| last_seq(conn)).await.map(|last_seq| StorePosition { last_seq })
     }
 
     /// The logged changes after `after`, at most `limit`, in order.
@@ -94,8 +109,11 @@ impl ShopStore {
             .await
     }
 
-    /// Apply a primary's changes in order (one transaction); returns the state after.
-    pub async fn apply_logged(&self, changes: Vec<LoggedChange>) -> Result<StoreState, ApplyError> {
+    /// Apply a primary's changes in order (one transaction); returns the position after.
+    pub async fn apply_logged(
+        &self,
+        changes: Vec<LoggedChange>,
+    ) -> Result<StorePosition, ApplyError> {
         if !self.is_mirror() {
             return Err(ApplyError::NotMirror);
         }
@@ -114,13 +132,13 @@ impl ShopStore {
                     append_log(tx, logged)?;
                     last = logged.seq;
                 }
-                Ok(Ok(()))
+                Ok(Ok(last))
             })
             .await?;
-        if let Err((expected, got)) = outcome {
-            return Err(ApplyError::Gap { expected, got });
+        match outcome {
+            Ok(last_seq) => Ok(StorePosition { last_seq }),
+            Err((expected, got)) => Err(ApplyError::Gap { expected, got }),
         }
-        Ok(self.replication_state().await?)
     }
 
     /// Give a new store its role; a store that has one keeps it (a promoted mirror stays primary
@@ -144,7 +162,7 @@ impl ShopStore {
     /// Become the primary: take shop writes from now on.
     pub async fn promote(&self) -> Result<StoreState, DbError> {
         self.set_role(false).await?;
-        self.replication_state().await
+        self.replication_state(false).await
     }
 
     /// Forget everything and become an empty mirror (to be rebuilt from a primary's log).
@@ -160,7 +178,7 @@ impl ShopStore {
             .await?
             .ok();
         self.set_role(true).await?;
-        self.replication_state().await
+        self.replication_state(false).await
     }
 }
 
@@ -177,9 +195,24 @@ fn db_error(err: &DbError) -> Response {
     error_response(StatusCode::INTERNAL_SERVER_ERROR, "the store failed")
 }
 
-async fn state(State(store): State<ShopStore>) -> Response {
-    match store.replication_state().await {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateQuery {
+    /// Run SQLite's integrity check too (reads the whole database).
+    #[serde(default)]
+    check: bool,
+}
+
+async fn state(State(store): State<ShopStore>, ApiQuery(query): ApiQuery<StateQuery>) -> Response {
+    match store.replication_state(query.check).await {
         Ok(state) => ApiJson(state).into_response(),
+        Err(err) => db_error(&err),
+    }
+}
+
+async fn position(State(store): State<ShopStore>) -> Response {
+    match store.position().await {
+        Ok(position) => ApiJson(position).into_response(),
         Err(err) => db_error(&err),
     }
 }
@@ -200,7 +233,7 @@ async fn apply(
     ApiJson(changes): ApiJson<Vec<LoggedChange>>,
 ) -> Response {
     match store.apply_logged(changes).await {
-        Ok(state) => ApiJson(state).into_response(),
+        Ok(position) => ApiJson(position).into_response(),
         Err(ApplyError::Db(err)) => db_error(&err),
         Err(err) => error_response(StatusCode::CONFLICT, err.to_string()),
     }
@@ -230,6 +263,7 @@ async fn reset(State(store): State<ShopStore>) -> Response {
 pub fn routes(store: ShopStore) -> Router {
     let open = Router::new()
         .route("/replication/state", axum::routing::get(state))
+        .route("/replication/position", axum::routing::get(position))
         .route("/replication/changes", axum::routing::get(changes))
         .with_state(store.clone());
     let admin = guarded(
