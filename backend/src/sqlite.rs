@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use deadpool_sqlite::rusqlite::{Connection, Transaction, TransactionBehavior};
+use deadpool_sqlite::rusqlite::Connection;
 use deadpool_sqlite::{Config, Hook, HookError, Pool, Runtime};
 
 pub use deadpool_sqlite::rusqlite;
@@ -58,6 +58,71 @@ impl ChangeWatch {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// Queue of the writer thread (see [`Db::write`]).
+    writer: std::sync::mpsc::Sender<Job>,
+}
+
+/// Called after the group commit with its outcome: sends the write's answer.
+type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// One write: runs inside the group's transaction; says whether to keep its changes.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Deliver) + Send>;
+
+/// Largest number of writes committed together.
+const MAX_GROUP: usize = 512;
+
+/// The writer thread: take every queued write, run each in its own savepoint of one
+/// transaction, commit once, then answer them all.
+fn write_groups(mut conn: Connection, jobs: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let delivers = run_group(&mut conn, group);
+        let committed = match delivers.1 {
+            Some(err) => Err(err),
+            None => Ok(()),
+        };
+        for deliver in delivers.0 {
+            deliver(committed.clone());
+        }
+    }
+}
+
+fn run_group(conn: &mut Connection, group: Vec<Job>) -> (Vec<Deliver>, Option<String>) {
+    let mut delivers = Vec::with_capacity(group.len());
+    if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
+        for job in group {
+            // Not run: tell each write the group could not start.
+            let (_, deliver) = (false, Box::new(|_: Result<(), String>| ()) as Deliver);
+            drop(job);
+            delivers.push(deliver);
+        }
+        return (delivers, Some(format!("could not begin a write: {err}")));
+    }
+    for job in group {
+        let savepoint = conn.execute_batch("SAVEPOINT write");
+        let (keep, deliver) = job(conn);
+        let closed = if keep && savepoint.is_ok() {
+            conn.execute_batch("RELEASE write")
+        } else {
+            conn.execute_batch("ROLLBACK TO write; RELEASE write")
+        };
+        if let Err(err) = closed {
+            tracing::error!(%err, "closing a write's savepoint");
+        }
+        delivers.push(deliver);
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => (delivers, None),
+        Err(err) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            (delivers, Some(format!("commit failed: {err}")))
+        }
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -86,7 +151,14 @@ impl Db {
             }))
             .build()
             .map_err(|e| DbError::Pool(e.to_string()))?;
-        let db = Self { pool };
+        let mut writer_conn = Connection::open(path)?;
+        configure_connection(&mut writer_conn)?;
+        let (writer, jobs) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_groups(writer_conn, &jobs))
+            .map_err(|e| DbError::Pool(format!("starting the writer thread: {e}")))?;
+        let db = Self { pool, writer };
         db.call(move |conn| {
             // WAL is a property of the file, set once; the schema is idempotent.
             conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -106,23 +178,39 @@ impl Db {
         conn.interact(f).await.map_err(|e| DbError::Pool(e.to_string()))?.map_err(DbError::from)
     }
 
-    /// Run `f` in one write transaction (taken at once: `BEGIN IMMEDIATE`), committed when `f`
-    /// returns `Ok`, rolled back otherwise — a write is all or nothing.
+    /// Run `f` as one atomic write: it commits when `f` returns `Ok(Ok(_))` and leaves no trace
+    /// otherwise. The answer comes after the commit is durable (fsync'd).
+    ///
+    /// Writes are funnelled to one writer thread that commits them in groups: every write that
+    /// queued while the previous group was committing runs in its own SAVEPOINT of the next
+    /// transaction (so one write's failure rolls back that write alone), and one fsync makes the
+    /// whole group durable. No writer ever waits on SQLite's lock inside this process.
     pub async fn write<T, E, F>(&self, f: F) -> Result<Result<T, E>, DbError>
     where
         T: Send + 'static,
         E: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<Result<T, E>, rusqlite::Error> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<Result<T, E>, rusqlite::Error> + Send + 'static,
     {
-        self.call(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let outcome = f(&tx)?;
-            if outcome.is_ok() {
-                tx.commit()?;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| match f(conn) {
+            Ok(Ok(value)) => (
+                true,
+                Box::new(move |committed: Result<(), String>| {
+                    let _ = answer.send(committed.map(|()| Ok(value)).map_err(DbError::Pool));
+                }) as Deliver,
+            ),
+            Ok(Err(refused)) => {
+                (false, Box::new(move |_| drop(answer.send(Ok(Err(refused))))) as Deliver)
             }
-            Ok(outcome)
-        })
-        .await
+            Err(failed) => (
+                false,
+                Box::new(move |_| drop(answer.send(Err(DbError::Sqlite(failed))))) as Deliver,
+            ),
+        });
+        self.writer.send(job).map_err(|_| DbError::Pool("the writer thread has stopped".into()))?;
+        answered.await.map_err(|_| {
+            DbError::Pool("the write could not start: the database is locked or failing".into())
+        })?
     }
 }
 
@@ -132,4 +220,46 @@ impl Db {
 fn configure_connection(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "synchronous", "FULL")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn grouped_writes_commit_or_roll_back_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.sqlite3"), "CREATE TABLE t (n INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+        let writes = (0..300u32).map(|n| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |conn| {
+                    conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                    // Every third write changes its mind after writing: it must leave no trace.
+                    Ok(if n % 3 == 0 { Err(n) } else { Ok(n) })
+                })
+                .await
+            })
+        });
+        let outcomes: Vec<_> = futures::future::join_all(writes)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().unwrap())
+            .collect();
+        assert_eq!(outcomes.iter().filter(|o| o.is_err()).count(), 100);
+        // A failing statement rolls back alone too.
+        let duplicate = db
+            .write(|conn| conn.execute("INSERT INTO t (n) VALUES (1)", []).map(|_| Ok::<_, ()>(())))
+            .await;
+        assert!(duplicate.is_err());
+        let stored: Vec<u32> = db
+            .call(|conn| {
+                conn.prepare("SELECT n FROM t ORDER BY n")?.query_map([], |r| r.get(0))?.collect()
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored, (0..300).filter(|n| n % 3 != 0).collect::<Vec<_>>());
+    }
 }

@@ -13,7 +13,7 @@ use shared::models::{LedgerEvent, ModelEntry};
 
 use super::consensus::{settle, BatchTally, Rules, Stake};
 use crate::service::now_ms;
-use crate::sqlite::rusqlite::{params, OptionalExtension, Row, Transaction};
+use crate::sqlite::rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::sqlite::{Db, DbError};
 
 const SCHEMA: &str = "
@@ -82,7 +82,7 @@ fn model_from_row(row: &Row<'_>) -> Result<ModelEntry, crate::sqlite::rusqlite::
 }
 
 fn model_by_id(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: u64,
 ) -> Result<Option<ModelEntry>, crate::sqlite::rusqlite::Error> {
     tx.query_row(
@@ -94,7 +94,7 @@ fn model_by_id(
 }
 
 fn append(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     model_id: u64,
     kind: &str,
     amount: f64,

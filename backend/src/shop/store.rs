@@ -19,7 +19,7 @@ use axum::body::Bytes;
 use super::cache::ProductListCache;
 use super::error::ShopError;
 use super::validate::MAX_QUANTITY;
-use crate::sqlite::rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use crate::sqlite::rusqlite::{params, Connection, OptionalExtension, Row};
 use shared::replication::{Change, LoggedChange};
 
 type SqlError = crate::sqlite::rusqlite::Error;
@@ -365,7 +365,7 @@ impl ShopStore {
 }
 
 /// The id AUTOINCREMENT would give next: one past the highest ever used in `table`.
-fn next_id(tx: &Transaction<'_>, table: &str) -> Result<u64, SqlError> {
+fn next_id(tx: &Connection, table: &str) -> Result<u64, SqlError> {
     let used: Option<i64> = tx
         .query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", [table], |r| r.get(0))
         .optional()?;
@@ -373,7 +373,7 @@ fn next_id(tx: &Transaction<'_>, table: &str) -> Result<u64, SqlError> {
 }
 
 /// Apply `change`, and log it with the next sequence number when the store logs changes.
-fn record(tx: &Transaction<'_>, change: &Change, logged: bool) -> Result<Option<u64>, SqlError> {
+fn record(tx: &Connection, change: &Change, logged: bool) -> Result<Option<u64>, SqlError> {
     apply_change(tx, change)?;
     if !logged {
         return Ok(None);
@@ -388,7 +388,7 @@ pub(crate) fn last_seq(conn: &Connection) -> Result<u64, SqlError> {
         .map(|s| s as u64)
 }
 
-pub(crate) fn append_log(tx: &Transaction<'_>, logged: &LoggedChange) -> Result<(), SqlError> {
+pub(crate) fn append_log(tx: &Connection, logged: &LoggedChange) -> Result<(), SqlError> {
     let json = serde_json::to_string(&logged.change).expect("changes serialize");
     tx.prepare_cached("INSERT INTO changelog (seq, at_ms, change) VALUES (?1, ?2, ?3)")?
         .execute(params![logged.seq as i64, logged.at_ms as i64, json])?;
@@ -397,7 +397,7 @@ pub(crate) fn append_log(tx: &Transaction<'_>, logged: &LoggedChange) -> Result<
 
 /// Make the data what `change` says. Every change is absolute (ids, prices, quantities), so
 /// applying it on any store gives the same rows, and applying it twice changes nothing.
-pub(crate) fn apply_change(tx: &Transaction<'_>, change: &Change) -> Result<(), SqlError> {
+pub(crate) fn apply_change(tx: &Connection, change: &Change) -> Result<(), SqlError> {
     match change {
         Change::PutProduct { product: p } => {
             tx.prepare_cached(
