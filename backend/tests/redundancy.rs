@@ -257,3 +257,37 @@ async fn a_mirror_applies_in_order_skips_repeats_and_refuses_gaps() {
     let state = mirror.replication_state(true).await.unwrap();
     assert!(state.log_contiguous && state.integrity == "ok" && state.role == "mirror", "{state:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backlog_larger_than_one_batch_is_shipped_whole() {
+    // Regression: a 2,000-change batch is ~300 KB, over the body limit of ordinary services, and
+    // the mirror used to refuse it — replication then crawled.
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let front = lab.service("replication").await.url;
+    let client = reqwest::Client::new();
+    let writers = (0..16).map(|w| {
+        let (client, front) = (client.clone(), front.clone());
+        tokio::spawn(async move {
+            for i in 0..160 {
+                let body =
+                    json!({"name": format!("backlog {w}-{i} {}", "x".repeat(100)), "price": 1});
+                assert_eq!(
+                    client
+                        .post(format!("{front}/products"))
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status(),
+                    201
+                );
+            }
+        })
+    });
+    futures::future::join_all(writers).await.into_iter().for_each(Result::unwrap);
+    assert_eq!(status(&front).await.lag_entries, 2_560);
+    let synced: ReplicationStatus =
+        client.post(format!("{front}/sync")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((synced.mirror_seq, synced.lag_entries), (2_560, 0), "{synced:?}");
+}

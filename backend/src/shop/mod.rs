@@ -40,7 +40,8 @@ pub fn router(name: &str, store: ShopStore) -> Router {
 
 /// A store process (`lab serve store`): the shop routes over a logged store, plus replication.
 pub fn store_router(name: &str, store: ShopStore) -> Router {
-    let service = Service::new(name, ServiceKind::Store);
+    // Replication batches (up to `replica::MAX_BATCH` changes) are far larger than any form.
+    let service = Service::new(name, ServiceKind::Store).body_limit(16 * 1024 * 1024);
     let replication = OpenApiRouter::from(replica::routes(store.clone()));
     service.into_router(routes(store).merge(replication))
 }
