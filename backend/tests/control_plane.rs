@@ -280,3 +280,20 @@ async fn the_dishonest_model_scenario_ejects_c_and_restores_it() {
         "C is back with a fresh deposit: {models:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_async_primary_loss_scenario_loses_exactly_the_lag_shown() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let (status, verdict) = lab.post("/api/scenarios/async-primary-loss").await;
+    assert_eq!(status, 200, "{verdict}");
+    assert_eq!(verdict["passed"], true, "{verdict}");
+    let measured: std::collections::HashMap<String, String> =
+        serde_json::from_value::<shared::control::Verdict>(verdict)
+            .unwrap()
+            .measurements
+            .into_iter()
+            .collect();
+    assert_eq!(measured["entries lost (RPO)"], measured["lag shown before (entries)"]);
+    assert_eq!(measured["entries lost (RPO)"], "30");
+}

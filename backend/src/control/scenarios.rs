@@ -14,6 +14,7 @@ use crate::shop_client::ShopClient;
 const SHOP_FAILOVER: &str = "shop-failover";
 const REGISTRY_PARTITION: &str = "registry-partition";
 const DISHONEST_MODEL: &str = "dishonest-model";
+const ASYNC_PRIMARY_LOSS: &str = "async-primary-loss";
 
 /// How long a scenario waits for the lab to react before it calls the reaction missing.
 const REACTION_LIMIT: Duration = Duration::from_secs(10);
@@ -27,6 +28,10 @@ pub fn list() -> Vec<ScenarioInfo> {
         ScenarioInfo {
             name: DISHONEST_MODEL.into(),
             question: "Make model C answer wrong on purpose (inverted): how many answers until the meta-model ejects it, and does the consensus stay right meanwhile?".into(),
+        },
+        ScenarioInfo {
+            name: ASYNC_PRIMARY_LOSS.into(),
+            question: "Kill the primary store under asynchronous replication, then fail over: how many acknowledged writes are lost, compared with the lag shown just before — and how long until writes work again?".into(),
         },
         ScenarioInfo {
             name: REGISTRY_PARTITION.into(),
@@ -44,6 +49,7 @@ pub async fn run(name: &str, state: &ControlState) -> Result<Verdict, ControlErr
         SHOP_FAILOVER => shop_failover(state).await,
         REGISTRY_PARTITION => registry_partition(state).await,
         DISHONEST_MODEL => dishonest_model(state).await,
+        ASYNC_PRIMARY_LOSS => async_primary_loss(state).await,
         _ => Err(ControlError::NotFound(format!("no scenario named {name:?}"))),
     }
 }
@@ -332,5 +338,96 @@ async fn dishonest_model(state: &ControlState) -> Result<Verdict, ControlError> 
             ("afterwards".into(), "C honest again, re-registered with a fresh deposit".into()),
         ],
         passed: ejected_after.is_some() && accuracy >= 0.9,
+    })
+}
+
+async fn async_primary_loss(state: &ControlState) -> Result<Verdict, ControlError> {
+    use shared::replication::{FailoverReport, ReplicationStatus};
+    let front = super::row(state, "replication")?;
+    for needed in ["replication", "store-async-primary", "store-async-mirror"] {
+        if super::row(state, needed)?.pid.is_none() {
+            return Err(ControlError::Conflict(format!(
+                "{needed} must be running (restart it first)"
+            )));
+        }
+    }
+    let get_status = || async {
+        state
+            .client
+            .get(format!("{}/replication", front.url))
+            .send()
+            .await
+            .map_err(|e| ControlError::Upstream(e.to_string()))?
+            .json::<ReplicationStatus>()
+            .await
+            .map_err(|e| ControlError::Upstream(e.to_string()))
+    };
+    if get_status().await?.mirror.is_none() {
+        return Err(ControlError::Conflict(
+            "the replication has no mirror (rebuild it first)".into(),
+        ));
+    }
+    // Start from a synced mirror, then write 30 products it has not received yet.
+    let _ = state.client.post(format!("{}/sync", front.url)).send().await;
+    for i in 0..30 {
+        let body = json!({"name": format!("scenario write {i}"), "price": 1.0});
+        let _ = state.client.post(format!("{}/products", front.url)).json(&body).send().await;
+    }
+    let before = get_status().await?;
+    state.supervisor.act("store-async-primary", ProcessAction::Kill).await?;
+    let killed = Instant::now();
+    let report: FailoverReport = state
+        .client
+        .post(format!("{}/failover", front.url))
+        .send()
+        .await
+        .map_err(|e| ControlError::Upstream(e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| ControlError::Upstream(format!("failover: {e}")))?;
+    let write_back = state
+        .client
+        .post(format!("{}/products", front.url))
+        .json(&json!({"name": "after failover", "price": 1.0}))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success());
+    let recovered = killed.elapsed();
+    // Put things back: the old primary returns and is rebuilt as the mirror.
+    state.supervisor.act("store-async-primary", ProcessAction::Restart).await?;
+    let mut rebuilt = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if state
+            .client
+            .post(format!("{}/rebuild", front.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            rebuilt = true;
+            break;
+        }
+    }
+    let matches = report.entries_lost == before.lag_entries;
+    Ok(Verdict {
+        scenario: ASYNC_PRIMARY_LOSS.into(),
+        question: question(ASYNC_PRIMARY_LOSS),
+        verdict: format!(
+            "{} acknowledged writes lost, {} the lag of {} entries shown before the crash; writes worked again {} ms after the kill.",
+            report.entries_lost,
+            if matches { "exactly" } else { "NOT" },
+            before.lag_entries,
+            recovered.as_millis()
+        ),
+        measurements: vec![
+            ("lag shown before (entries)".into(), before.lag_entries.to_string()),
+            ("lag shown before (ms)".into(), before.lag_ms.to_string()),
+            ("entries lost (RPO)".into(), report.entries_lost.to_string()),
+            ("failover took (RTO)".into(), report.rto_ms.map_or_else(|| "—".into(), |ms| format!("{ms} ms"))),
+            ("kill → first write accepted".into(), ms(recovered)),
+            ("old primary rebuilt as mirror".into(), rebuilt.to_string()),
+        ],
+        passed: matches && write_back && rebuilt,
     })
 }
