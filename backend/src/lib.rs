@@ -19,3 +19,4 @@ pub mod service;
 pub mod shop;
 pub mod shop_client;
 pub mod sqlite;
+pub mod sync_node;

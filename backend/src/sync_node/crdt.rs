@@ -1,0 +1,284 @@
+//! The sync nodes' CRDTs — pure code, no I/O.
+//!
+//! **Persons: an add-wins observed-remove set (OR-Set).** Every add is tagged with a dot
+//! `(node, counter)` unique in the cluster; a remove tombstones the dots its node has seen for
+//! that person. A person is present while some add of it is not tombstoned, so an add concurrent
+//! with a remove wins. The state is the adds (person → dots) and the tombstones; merging is the
+//! union of both, which is commutative, associative and idempotent: replicas that received the
+//! same updates, in any order and any number of times, are equal.
+//!
+//! **Highest account number: a max register.** Merge is `max`. Used for the number in CRDT-only
+//! mode; otherwise the number is agreed through Paxos.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// Identifies a node of the cluster.
+pub type NodeId = u64;
+
+/// A unique tag of one add: the node that added and its add counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Dot {
+    pub node: NodeId,
+    pub counter: u64,
+}
+
+/// A person record: a name and an account number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Person {
+    pub name: String,
+    pub number: u64,
+}
+
+/// An add-wins observed-remove set of persons.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonSet {
+    /// On the wire as a list of (person, dots): JSON maps need string keys.
+    #[serde(with = "adds_as_list")]
+    adds: BTreeMap<Person, BTreeSet<Dot>>,
+    tombstones: BTreeSet<Dot>,
+}
+
+impl PersonSet {
+    /// Add `person` at `node`, tagged with the next dot of that node; returns the delta (a set
+    /// holding just this add) to send to peers.
+    pub fn add(&mut self, node: NodeId, person: Person) -> PersonSet {
+        let counter = self.max_counter(node) + 1;
+        let dot = Dot { node, counter };
+        self.adds.entry(person.clone()).or_default().insert(dot);
+        PersonSet {
+            adds: BTreeMap::from([(person, BTreeSet::from([dot]))]),
+            tombstones: BTreeSet::new(),
+        }
+    }
+
+    /// Remove `person` as this replica sees it (its observed adds); returns the delta.
+    pub fn remove(&mut self, person: &Person) -> PersonSet {
+        let observed: BTreeSet<Dot> = self.adds.get(person).cloned().unwrap_or_default();
+        self.tombstones.extend(observed.iter().copied());
+        PersonSet { adds: BTreeMap::new(), tombstones: observed }
+    }
+
+    /// Merge another replica's state (or a delta) into this one.
+    pub fn merge(&mut self, other: &PersonSet) {
+        for (person, dots) in &other.adds {
+            self.adds.entry(person.clone()).or_default().extend(dots.iter().copied());
+        }
+        self.tombstones.extend(other.tombstones.iter().copied());
+    }
+
+    /// The persons present, ordered.
+    pub fn persons(&self) -> Vec<Person> {
+        self.adds
+            .iter()
+            .filter(|(_, dots)| dots.iter().any(|d| !self.tombstones.contains(d)))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    pub fn contains(&self, person: &Person) -> bool {
+        self.adds.get(person).is_some_and(|dots| dots.iter().any(|d| !self.tombstones.contains(d)))
+    }
+
+    /// The highest account number among the persons present (0 if none).
+    pub fn highest_number(&self) -> u64 {
+        self.persons().iter().map(|p| p.number).max().unwrap_or(0)
+    }
+
+    /// The highest add counter seen from `node` (so a restarted node never reuses a dot).
+    pub fn max_counter(&self, node: NodeId) -> u64 {
+        self.adds
+            .values()
+            .flatten()
+            .chain(&self.tombstones)
+            .filter(|d| d.node == node)
+            .map(|d| d.counter)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How many adds and tombstones the state holds (its size on the wire).
+    pub fn len(&self) -> usize {
+        self.adds.values().map(BTreeSet::len).sum::<usize>() + self.tombstones.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+mod adds_as_list {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{Dot, Person};
+
+    pub fn serialize<S: Serializer>(
+        adds: &BTreeMap<Person, BTreeSet<Dot>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(adds.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Person, BTreeSet<Dot>>, D::Error> {
+        Ok(Vec::<(Person, BTreeSet<Dot>)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// A grow-only maximum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MaxRegister(pub u64);
+
+impl MaxRegister {
+    pub fn merge(&mut self, other: MaxRegister) {
+        self.0 = self.0.max(other.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn person(name: &str, number: u64) -> Person {
+        Person { name: name.into(), number }
+    }
+
+    #[test]
+    fn an_add_concurrent_with_a_remove_wins() {
+        let (mut a, mut b) = (PersonSet::default(), PersonSet::default());
+        let delta = a.add(1, person("ana", 7));
+        b.merge(&delta);
+        // b removes ana while a adds her again: the new add was not observed by the remove.
+        let removal = b.remove(&person("ana", 7));
+        let again = a.add(1, person("ana", 7));
+        a.merge(&removal);
+        b.merge(&again);
+        assert_eq!(a, b);
+        assert!(a.contains(&person("ana", 7)));
+        // A remove that has seen every add does remove.
+        let last = a.remove(&person("ana", 7));
+        b.merge(&last);
+        assert!(!b.contains(&person("ana", 7)) && a == b);
+    }
+
+    #[test]
+    fn dots_are_unique_per_node_even_after_a_restart() {
+        let mut a = PersonSet::default();
+        a.add(1, person("x", 1));
+        a.add(1, person("y", 2));
+        let restored: PersonSet =
+            serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(restored.max_counter(1), 2, "a node resumes its counter from its stored state");
+        assert_eq!(a.highest_number(), 2);
+    }
+
+    /// An update a replica can make.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(NodeId, String, u64),
+        Remove(NodeId, String, u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let name = prop::sample::select(vec!["ana", "bo", "cy", "di"]).prop_map(str::to_owned);
+        prop_oneof![
+            3 => (1u64..4, name.clone(), 0u64..5).prop_map(|(n, p, k)| Op::Add(n, p, k)),
+            1 => (1u64..4, name, 0u64..5).prop_map(|(n, p, k)| Op::Remove(n, p, k)),
+        ]
+    }
+
+    /// Run `ops` on three replicas (each at its node), collecting every delta produced.
+    fn deltas(ops: &[Op]) -> Vec<PersonSet> {
+        let mut replicas = [PersonSet::default(), PersonSet::default(), PersonSet::default()];
+        let mut out = Vec::new();
+        for op in ops {
+            let delta = match op {
+                Op::Add(node, name, number) => {
+                    replicas[(*node - 1) as usize].add(*node, person(name, *number))
+                }
+                Op::Remove(node, name, number) => {
+                    replicas[(*node - 1) as usize].remove(&person(name, *number))
+                }
+            };
+            out.push(delta);
+        }
+        out
+    }
+
+    fn set() -> impl Strategy<Value = PersonSet> {
+        proptest::collection::vec(op(), 0..12).prop_map(|ops| {
+            let mut s = PersonSet::default();
+            for d in deltas(&ops) {
+                s.merge(&d);
+            }
+            s
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn merge_is_commutative(a in set(), b in set()) {
+            let (mut ab, mut ba) = (a.clone(), b.clone());
+            ab.merge(&b);
+            ba.merge(&a);
+            prop_assert_eq!(ab, ba);
+        }
+
+        #[test]
+        fn merge_is_associative(a in set(), b in set(), c in set()) {
+            let mut left = a.clone();
+            left.merge(&b);
+            left.merge(&c);
+            let mut bc = b.clone();
+            bc.merge(&c);
+            let mut right = a;
+            right.merge(&bc);
+            prop_assert_eq!(left, right);
+        }
+
+        #[test]
+        fn merge_is_idempotent(a in set()) {
+            let mut twice = a.clone();
+            twice.merge(&a);
+            prop_assert_eq!(twice, a);
+        }
+
+        /// Replicas receiving the same updates in any order, with duplicates, end equal.
+        #[test]
+        fn any_delivery_order_with_duplicates_converges(
+            ops in proptest::collection::vec(op(), 1..30),
+            order in proptest::collection::vec(0usize..1000, 1..90),
+        ) {
+            let all = deltas(&ops);
+            let mut in_order = PersonSet::default();
+            for d in &all {
+                in_order.merge(d);
+            }
+            // Another replica: a shuffled delivery with repeats, then everything once more.
+            let mut shuffled = PersonSet::default();
+            for i in &order {
+                shuffled.merge(&all[i % all.len()]);
+            }
+            for d in all.iter().rev() {
+                shuffled.merge(d);
+            }
+            prop_assert_eq!(shuffled.persons(), in_order.persons());
+            prop_assert_eq!(shuffled, in_order);
+        }
+
+        #[test]
+        fn the_max_register_converges(values in proptest::collection::vec(0u64..1000, 1..20)) {
+            let mut forward = MaxRegister::default();
+            let mut backward = MaxRegister::default();
+            for v in &values { forward.merge(MaxRegister(*v)); }
+            for v in values.iter().rev() { backward.merge(MaxRegister(*v)); backward.merge(MaxRegister(*v)); }
+            prop_assert_eq!(forward, backward);
+            prop_assert_eq!(forward.0, *values.iter().max().unwrap());
+        }
+    }
+}
