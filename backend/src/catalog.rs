@@ -24,6 +24,7 @@ pub struct Ports {
     pub mirroring: [u16; 3],
     /// Asynchronous replication: the front, its primary store, its mirror store.
     pub replication: [u16; 3],
+    pub sync_nodes: [u16; 3],
 }
 
 impl Default for Ports {
@@ -38,6 +39,7 @@ impl Default for Ports {
             meta: 6001,
             mirroring: [3010, 3011, 3012],
             replication: [3020, 3021, 3022],
+            sync_nodes: [7001, 7002, 7003],
         }
     }
 }
@@ -58,6 +60,7 @@ impl Ports {
         let meta = next()?;
         let mirroring = [next()?, next()?, next()?];
         let replication = [next()?, next()?, next()?];
+        let sync_nodes = [next()?, next()?, next()?];
         let dns = UdpSocket::bind((bind, 0))?;
         Ok(Self {
             control,
@@ -69,6 +72,7 @@ impl Ports {
             meta,
             mirroring,
             replication,
+            sync_nodes,
         })
     }
 }
@@ -191,6 +195,24 @@ pub fn lab(ports: &Ports, data: &Path) -> Vec<ServiceSpec> {
                 .link(&mirror),
         );
     }
+    for (i, port) in ports.sync_nodes.iter().enumerate() {
+        let id = i + 1;
+        let peers: Vec<String> = (0..3)
+            .filter(|j| *j != i)
+            .map(|j| format!("{}=http://localhost:{}", j + 1, ports.sync_nodes[j]))
+            .collect();
+        let mut spec = ServiceSpec::new(&format!("node-{id}"), ServiceKind::SyncNode, *port)
+            .arg("--id")
+            .arg(id.to_string())
+            .arg("--peers")
+            .arg(peers.join(","))
+            .arg("--db")
+            .arg(data.join(format!("node-{id}.sqlite3")).display().to_string());
+        for j in (0..3).filter(|j| *j != i) {
+            spec = spec.link(&format!("node-{}", j + 1));
+        }
+        specs.push(spec);
+    }
     specs
 }
 
@@ -211,6 +233,7 @@ mod tests {
         all.extend(ports.models);
         all.extend(ports.mirroring);
         all.extend(ports.replication);
+        all.extend(ports.sync_nodes);
         let count = all.len();
         all.sort_unstable();
         all.dedup();

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::Ports;
 use crate::control::{self, UpConfig};
-use crate::{meta, model, redundancy, registry, service, shop};
+use crate::{meta, model, redundancy, registry, service, shop, sync_node};
 
 #[derive(Debug, Parser)]
 #[command(name = "lab", version, about = "A distributed computing and data redundancy lab")]
@@ -192,6 +192,35 @@ pub enum ServeCommand {
         #[arg(long, default_value_t = 0)]
         interval_ms: u64,
     },
+    /// A sync node (CRDT + Paxos; default port 7001).
+    SyncNode {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// This node's id in the cluster (unique, a small number).
+        #[arg(long, default_value_t = 1)]
+        id: u64,
+        /// The other nodes, as id=url, comma-separated.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "2=http://localhost:7002,3=http://localhost:7003"
+        )]
+        peers: Vec<String>,
+        #[arg(long, env = "LAB_SYNC_DB", default_value = "data/sync-node.sqlite3")]
+        db: PathBuf,
+        /// Client requests per window above which the node switches to CRDT-only.
+        #[arg(long, env = "HIGH_REQUEST", default_value_t = 50)]
+        high_request: u64,
+        /// Below this many requests per window it switches back (default: half of HIGH_REQUEST).
+        #[arg(long)]
+        low_request: Option<u64>,
+        /// The load window, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        window_ms: u64,
+        /// How often the node pulls its peers' state, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        anti_entropy_ms: u64,
+    },
 }
 
 impl ServeCommand {
@@ -267,6 +296,48 @@ impl ServeCommand {
                     mirror_timeout: Duration::ZERO,
                 };
                 run_front(common, config, "replication", 3020).await
+            }
+            ServeCommand::SyncNode {
+                common,
+                id,
+                peers,
+                db,
+                high_request,
+                low_request,
+                window_ms,
+                anti_entropy_ms,
+            } => {
+                let name = common.name.clone().unwrap_or_else(|| format!("node-{id}"));
+                let peers = peers
+                    .iter()
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        let (peer_id, url) = p
+                            .split_once('=')
+                            .ok_or_else(|| anyhow::anyhow!("--peers wants id=url, got {p:?}"))?;
+                        Ok((
+                            peer_id.trim().parse::<u64>()?,
+                            url.trim().trim_end_matches('/').to_owned(),
+                        ))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let addr = common.addr(7001);
+                let config = sync_node::node::NodeConfig {
+                    id,
+                    name: name.clone(),
+                    bind: addr.ip().to_string(),
+                    port: addr.port(),
+                    peers,
+                    high: high_request,
+                    low: low_request.unwrap_or(high_request / 2),
+                    window: Duration::from_millis(window_ms.max(10)),
+                    anti_entropy: Duration::from_millis(anti_entropy_ms.max(10)),
+                };
+                let service = sync_node::service(&name);
+                let node = sync_node::node::SyncNode::open(config, &db, &service).await?;
+                tokio::spawn(node.clone().run_forever());
+                let events = service.events();
+                serve(addr, sync_node::router(service, node), events).await
             }
             ServeCommand::Registry {
                 common,

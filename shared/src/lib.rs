@@ -17,3 +17,4 @@ pub use services::{Health, HealthReport, ServiceKind, ServiceStatus};
 pub mod registry;
 pub mod replication;
 pub mod shop;
+pub mod sync;

@@ -98,6 +98,29 @@ impl PersonSet {
             .unwrap_or(0)
     }
 
+    /// Every (person, dot) added, and every tombstoned dot: what a node persists.
+    pub fn parts(&self) -> (Vec<(Person, Dot)>, Vec<Dot>) {
+        let adds = self
+            .adds
+            .iter()
+            .flat_map(|(p, dots)| dots.iter().map(move |d| (p.clone(), *d)))
+            .collect();
+        (adds, self.tombstones.iter().copied().collect())
+    }
+
+    /// Rebuild a set from its parts.
+    pub fn from_parts(
+        adds: impl IntoIterator<Item = (Person, Dot)>,
+        tombstones: impl IntoIterator<Item = Dot>,
+    ) -> Self {
+        let mut set = PersonSet::default();
+        for (person, dot) in adds {
+            set.adds.entry(person).or_default().insert(dot);
+        }
+        set.tombstones.extend(tombstones);
+        set
+    }
+
     /// How many adds and tombstones the state holds (its size on the wire).
     pub fn len(&self) -> usize {
         self.adds.values().map(BTreeSet::len).sum::<usize>() + self.tombstones.len()

@@ -2,8 +2,26 @@
 //! number agreed through Paxos, switching to CRDT-only under load.
 //!
 //! The protocol logic is pure code: [`crdt`] (add-wins OR-Set of persons, max register) and
-//! [`paxos`] (a message-driven state machine). The node service that does their I/O is not
-//! built yet (issue 7 is in progress).
+//! [`paxos`] (a message-driven state machine); [`node`] does their I/O, [`routes`] serves them.
+//!
+//! Run one with `lab serve sync-node --id 1 --port 7001 --peers 2=http://localhost:7002,3=http://localhost:7003`.
 
 pub mod crdt;
+pub mod node;
 pub mod paxos;
+pub mod routes;
+
+use axum::Router;
+use shared::ServiceKind;
+
+use crate::service::Service;
+
+pub fn service(name: &str) -> Service {
+    // Anti-entropy exchanges whole states: allow large bodies between nodes.
+    Service::new(name, ServiceKind::SyncNode).body_limit(16 * 1024 * 1024)
+}
+
+/// The node's router with the plumbing every service has.
+pub fn router(service: Service, node: node::SyncNode) -> Router {
+    service.into_router(routes::router().with_state(node))
+}

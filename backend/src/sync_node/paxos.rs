@@ -127,6 +127,8 @@ pub struct Paxos {
     proposals: BTreeMap<u64, Proposal>,
     outbox: Vec<(NodeId, Message)>,
     ticks: u64,
+    /// Instances whose durable state changed since the last [`Paxos::take_changed`].
+    changed: BTreeSet<u64>,
 }
 
 impl Paxos {
@@ -136,7 +138,15 @@ impl Paxos {
 
     /// A node restarted from what it had persisted (in-flight proposals are forgotten).
     pub fn restore(id: NodeId, nodes: Vec<NodeId>, durable: Durable) -> Self {
-        Self { id, nodes, durable, proposals: BTreeMap::new(), outbox: Vec::new(), ticks: 0 }
+        Self {
+            id,
+            nodes,
+            durable,
+            proposals: BTreeMap::new(),
+            outbox: Vec::new(),
+            ticks: 0,
+            changed: BTreeSet::new(),
+        }
     }
 
     pub fn id(&self) -> NodeId {
@@ -167,6 +177,17 @@ impl Paxos {
     /// Values this node is still trying to get decided.
     pub fn pending(&self) -> Vec<Value> {
         self.proposals.values().map(|p| p.value).collect()
+    }
+
+    /// The instances whose durable state changed since last asked (to persist before sending).
+    pub fn take_changed(&mut self) -> Vec<(u64, AcceptorState, Option<Value>)> {
+        let changed = std::mem::take(&mut self.changed);
+        changed
+            .into_iter()
+            .map(|i| {
+                (i, self.durable.acceptors.get(&i).copied().unwrap_or_default(), self.decided(i))
+            })
+            .collect()
     }
 
     pub fn take_messages(&mut self) -> Vec<(NodeId, Message)> {
@@ -236,6 +257,7 @@ impl Paxos {
                 if state.promised.is_none_or(|p| ballot > p) {
                     state.promised = Some(ballot);
                     let accepted = state.accepted;
+                    self.changed.insert(instance);
                     self.outbox.push((from, Message::Promise { instance, ballot, accepted }));
                 } else if let Some(promised) = state.promised {
                     self.outbox.push((from, Message::Nack { instance, ballot, promised }));
@@ -246,6 +268,7 @@ impl Paxos {
                 if state.promised.is_none_or(|p| ballot >= p) {
                     state.promised = Some(ballot);
                     state.accepted = Some((ballot, value));
+                    self.changed.insert(instance);
                     self.outbox.push((from, Message::Accepted { instance, ballot, value }));
                 } else if let Some(promised) = state.promised {
                     self.outbox.push((from, Message::Nack { instance, ballot, promised }));
@@ -313,6 +336,9 @@ impl Paxos {
 
     fn learn(&mut self, instance: u64, value: Value) {
         let previous = self.durable.decided.insert(instance, value);
+        if previous.is_none() {
+            self.changed.insert(instance);
+        }
         debug_assert!(
             previous.is_none_or(|v| v == value),
             "instance {instance} decided twice differently"

@@ -1,0 +1,621 @@
+//! A sync node: the I/O around the CRDT and Paxos state machines — SQLite persistence, pushing
+//! updates to peers at once, anti-entropy in the background, Paxos messages over HTTP, and the
+//! load-driven switch between CRDT + Paxos and CRDT-only.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use shared::sync::{LoadInfo, NodeData, PaxosLogEntry, PersonRecord, SyncMode};
+use shared::EventKind;
+use tokio::sync::broadcast;
+
+use super::crdt::{Dot, MaxRegister, NodeId, Person, PersonSet};
+use super::paxos::{AcceptorState, Ballot, Durable, Message, Paxos, Value};
+use crate::service::{now_ms, EventBus, LinkFaults, Service};
+use crate::sqlite::rusqlite::{params, Connection};
+use crate::sqlite::{Db, DbError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS person_dots (node INTEGER NOT NULL, counter INTEGER NOT NULL, name TEXT NOT NULL,
+    number INTEGER NOT NULL, PRIMARY KEY (node, counter));
+CREATE TABLE IF NOT EXISTS tombstones (node INTEGER NOT NULL, counter INTEGER NOT NULL, PRIMARY KEY (node, counter));
+CREATE TABLE IF NOT EXISTS node_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS paxos_instances (instance INTEGER PRIMARY KEY, acceptor TEXT NOT NULL, decided INTEGER);
+";
+
+/// Paxos messages kept for the dashboard's log.
+const PAXOS_LOG: usize = 200;
+
+/// How a node runs.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub id: NodeId,
+    pub name: String,
+    pub bind: String,
+    pub port: u16,
+    /// (id, base URL) of every other node.
+    pub peers: Vec<(NodeId, String)>,
+    /// Client requests per window above which the node switches to CRDT-only.
+    pub high: u64,
+    /// Client requests per window below which it switches back.
+    pub low: u64,
+    pub window: Duration,
+    /// How often the node pulls its peers' state (anti-entropy).
+    pub anti_entropy: Duration,
+}
+
+/// The CRDT state a node holds and peers exchange.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CrdtState {
+    pub persons: PersonSet,
+    pub max: MaxRegister,
+}
+
+#[derive(Debug)]
+struct Load {
+    hits: VecDeque<Instant>,
+    mode: SyncMode,
+    forced: bool,
+    switches: u64,
+}
+
+/// A sync node's state; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SyncNode {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: NodeConfig,
+    client: reqwest::Client,
+    events: EventBus,
+    links: LinkFaults,
+    db: Db,
+    crdt: Mutex<CrdtState>,
+    paxos: Mutex<Paxos>,
+    load: Mutex<Load>,
+    paxos_log: Mutex<VecDeque<PaxosLogEntry>>,
+    /// Every change of the node's data, for live clients (Socket.IO).
+    changes: broadcast::Sender<NodeData>,
+}
+
+fn kind(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>) {
+    match *message {
+        Message::Prepare { ballot, .. } => ("prepare", Some(ballot), None),
+        Message::Promise { ballot, accepted, .. } => {
+            ("promise", Some(ballot), accepted.map(|(_, v)| v))
+        }
+        Message::Accept { ballot, value, .. } => ("accept", Some(ballot), Some(value)),
+        Message::Accepted { ballot, value, .. } => ("accepted", Some(ballot), Some(value)),
+        Message::Nack { ballot, .. } => ("nack", Some(ballot), None),
+        Message::Decided { value, .. } => ("decided", None, Some(value)),
+    }
+}
+
+fn load_state(conn: &Connection) -> Result<(CrdtState, Durable), crate::sqlite::rusqlite::Error> {
+    let adds: Vec<(Person, Dot)> = conn
+        .prepare("SELECT node, counter, name, number FROM person_dots")?
+        .query_map([], |r| {
+            Ok((
+                Person { name: r.get(2)?, number: r.get::<_, i64>(3)? as u64 },
+                Dot { node: r.get::<_, i64>(0)? as u64, counter: r.get::<_, i64>(1)? as u64 },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let tombstones: Vec<Dot> = conn
+        .prepare("SELECT node, counter FROM tombstones")?
+        .query_map([], |r| {
+            Ok(Dot { node: r.get::<_, i64>(0)? as u64, counter: r.get::<_, i64>(1)? as u64 })
+        })?
+        .collect::<Result<_, _>>()?;
+    let meta = |key: &str| -> Result<u64, crate::sqlite::rusqlite::Error> {
+        conn.query_row(
+            "SELECT coalesce((SELECT value FROM node_meta WHERE key = ?1), 0)",
+            [key],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|v| v as u64)
+    };
+    let mut durable = Durable { max_round: meta("max_round")?, ..Durable::default() };
+    let mut rows = conn.prepare("SELECT instance, acceptor, decided FROM paxos_instances")?;
+    let instances = rows.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?))
+    })?;
+    for row in instances {
+        let (instance, acceptor, decided) = row?;
+        if let Ok(state) = serde_json::from_str::<AcceptorState>(&acceptor) {
+            durable.acceptors.insert(instance, state);
+        }
+        if let Some(value) = decided {
+            durable.decided.insert(instance, value as u64);
+        }
+    }
+    let crdt = CrdtState {
+        persons: PersonSet::from_parts(adds, tombstones),
+        max: MaxRegister(meta("max_register")?),
+    };
+    Ok((crdt, durable))
+}
+
+impl SyncNode {
+    pub async fn open(config: NodeConfig, db: &Path, service: &Service) -> Result<Self, DbError> {
+        let db = Db::open(db, SCHEMA).await?;
+        let (crdt, durable) = db.call(|conn| load_state(conn)).await?;
+        let mut nodes: Vec<NodeId> = config.peers.iter().map(|(id, _)| *id).collect();
+        nodes.push(config.id);
+        nodes.sort_unstable();
+        let paxos = Paxos::restore(config.id, nodes, durable);
+        tracing::info!(
+            node = config.id,
+            persons = crdt.persons.persons().len(),
+            decided = paxos.decisions().len(),
+            "sync node state loaded"
+        );
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(16)
+            .build()
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                events: service.events(),
+                links: service.links(),
+                db,
+                crdt: Mutex::new(crdt),
+                paxos: Mutex::new(paxos),
+                load: Mutex::new(Load {
+                    hits: VecDeque::new(),
+                    mode: SyncMode::CrdtPaxos,
+                    forced: false,
+                    switches: 0,
+                }),
+                paxos_log: Mutex::new(VecDeque::new()),
+                changes: broadcast::channel(256).0,
+                config,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    pub fn changes(&self) -> broadcast::Receiver<NodeData> {
+        self.inner.changes.subscribe()
+    }
+
+    pub fn mode(&self) -> SyncMode {
+        self.inner.load.lock().expect("load lock poisoned").mode
+    }
+
+    /// The node's persons and highest number, as the current mode has them.
+    pub fn data(&self) -> NodeData {
+        let crdt = self.inner.crdt.lock().expect("crdt lock poisoned").clone();
+        let mode = self.mode();
+        let highest = match mode {
+            SyncMode::CrdtOnly => crdt.max.0,
+            SyncMode::CrdtPaxos => {
+                self.inner.paxos.lock().expect("paxos lock poisoned").highest().unwrap_or(0)
+            }
+        };
+        NodeData {
+            node: self.inner.config.name.clone(),
+            persons: crdt
+                .persons
+                .persons()
+                .into_iter()
+                .map(|p| PersonRecord { name: p.name, number: p.number })
+                .collect(),
+            highest_number: highest,
+            mode,
+        }
+    }
+
+    fn notify(&self) {
+        let _ = self.inner.changes.send(self.data());
+    }
+
+    pub fn crdt_state(&self) -> CrdtState {
+        self.inner.crdt.lock().expect("crdt lock poisoned").clone()
+    }
+
+    /// Count a client request; switch modes when the load crosses the thresholds.
+    pub fn hit(&self) {
+        let now = Instant::now();
+        let mut load = self.inner.load.lock().expect("load lock poisoned");
+        load.hits.push_back(now);
+        self.reevaluate(&mut load, now);
+    }
+
+    fn reevaluate(&self, load: &mut Load, now: Instant) {
+        let window = self.inner.config.window;
+        while load.hits.front().is_some_and(|t| now.duration_since(*t) > window) {
+            load.hits.pop_front();
+        }
+        let count = load.hits.len() as u64;
+        let (high, low) = (self.inner.config.high, self.inner.config.low);
+        if load.mode == SyncMode::CrdtPaxos && count > high {
+            self.switch(load, SyncMode::CrdtOnly, &format!("load {count} > {high} per {window:?}"));
+        } else if load.mode == SyncMode::CrdtOnly && !load.forced && count < low {
+            self.switch(load, SyncMode::CrdtPaxos, &format!("load {count} < {low} per {window:?}"));
+        }
+    }
+
+    fn switch(&self, load: &mut Load, to: SyncMode, why: &str) {
+        load.mode = to;
+        load.switches += 1;
+        let name = match to {
+            SyncMode::CrdtOnly => "CRDT-only",
+            SyncMode::CrdtPaxos => "CRDT + Paxos",
+        };
+        tracing::warn!(mode = name, %why, "switched");
+        self.inner.events.emit(EventKind::Mode, format!("switched to {name}: {why}"));
+        if to == SyncMode::CrdtPaxos {
+            // Numbers added while CRDT-only were never proposed: bring Paxos up to them.
+            let max = self.inner.crdt.lock().expect("crdt lock poisoned").max.0;
+            let node = self.clone();
+            tokio::spawn(async move { node.propose(max).await });
+        }
+    }
+
+    /// Force CRDT-only (`true`) or release the force and let load decide (`false`).
+    pub fn force_crdt_only(&self, force: bool) -> LoadInfo {
+        {
+            let mut load = self.inner.load.lock().expect("load lock poisoned");
+            load.forced = force;
+            if force && load.mode == SyncMode::CrdtPaxos {
+                self.switch(&mut load, SyncMode::CrdtOnly, "forced");
+            } else if !force && load.mode == SyncMode::CrdtOnly {
+                self.switch(&mut load, SyncMode::CrdtPaxos, "force released");
+            }
+        }
+        self.notify();
+        self.load_info()
+    }
+
+    pub fn load_info(&self) -> LoadInfo {
+        let mut load = self.inner.load.lock().expect("load lock poisoned");
+        self.reevaluate(&mut load, Instant::now());
+        LoadInfo {
+            requests: load.hits.len() as u64,
+            window_ms: self.inner.config.window.as_millis() as u64,
+            high: self.inner.config.high,
+            low: self.inner.config.low,
+            mode: load.mode,
+            forced: load.forced,
+            switches: load.switches,
+        }
+    }
+
+    /// A client adds a person here.
+    pub async fn add(&self, person: PersonRecord) -> Result<NodeData, DbError> {
+        let delta = {
+            let mut crdt = self.inner.crdt.lock().expect("crdt lock poisoned");
+            let delta = crdt.persons.add(
+                self.inner.config.id,
+                Person { name: person.name.clone(), number: person.number },
+            );
+            crdt.max.merge(MaxRegister(person.number));
+            CrdtState { persons: delta, max: crdt.max }
+        };
+        self.persist(&delta).await?;
+        self.push(&delta);
+        if self.mode() == SyncMode::CrdtPaxos {
+            let highest = self.inner.paxos.lock().expect("paxos lock poisoned").highest();
+            if highest.is_none_or(|h| person.number > h) {
+                self.propose(person.number).await;
+                // Answer with the agreed number when the round completes soon (bounded: with no
+                // majority reachable the answer goes out and the decision follows later).
+                for _ in 0..50 {
+                    let decided = self.inner.paxos.lock().expect("paxos lock poisoned").highest();
+                    if decided.is_some_and(|h| h >= person.number) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+        self.notify();
+        Ok(self.data())
+    }
+
+    /// Merge a peer's state or delta; returns whether anything changed.
+    pub async fn merge(&self, other: CrdtState) -> Result<bool, DbError> {
+        let changed = {
+            let mut crdt = self.inner.crdt.lock().expect("crdt lock poisoned");
+            let before = (crdt.persons.len(), crdt.max);
+            crdt.persons.merge(&other.persons);
+            crdt.max.merge(other.max);
+            before != (crdt.persons.len(), crdt.max)
+        };
+        if changed {
+            self.persist(&other).await?;
+            self.notify();
+        }
+        Ok(changed)
+    }
+
+    async fn persist(&self, state: &CrdtState) -> Result<(), DbError> {
+        let (adds, tombstones) = state.persons.parts();
+        let max = state.max.0;
+        self.inner
+            .db
+            .write(move |conn| {
+                let mut insert = conn.prepare_cached(
+                    "INSERT OR IGNORE INTO person_dots (node, counter, name, number) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (person, dot) in &adds {
+                    insert.execute(params![dot.node as i64, dot.counter as i64, person.name, person.number as i64])?;
+                }
+                let mut tomb = conn.prepare_cached("INSERT OR IGNORE INTO tombstones (node, counter) VALUES (?1, ?2)")?;
+                for dot in &tombstones {
+                    tomb.execute(params![dot.node as i64, dot.counter as i64])?;
+                }
+                conn.execute(
+                    "INSERT INTO node_meta (key, value) VALUES ('max_register', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                    [max as i64],
+                )?;
+                Ok(Ok::<_, ()>(()))
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Send a delta to every peer now (through the links; a cut link drops it — anti-entropy
+    /// repairs that later).
+    fn push(&self, delta: &CrdtState) {
+        for (_, peer) in self.inner.config.peers.clone() {
+            let (node, delta) = (self.clone(), delta.clone());
+            tokio::spawn(async move {
+                if node.inner.links.pass(&peer).await.is_ok() {
+                    let _ = node
+                        .inner
+                        .client
+                        .post(format!("{peer}/crdt/merge"))
+                        .json(&delta)
+                        .timeout(Duration::from_secs(2))
+                        .send()
+                        .await;
+                }
+            });
+        }
+    }
+
+    /// Pull every peer's state and merge it (anti-entropy; also `GET /data_transfer`).
+    pub async fn pull_peers(&self) -> usize {
+        let mut reached = 0;
+        for (_, peer) in self.inner.config.peers.clone() {
+            if self.inner.links.pass(&peer).await.is_err() {
+                continue;
+            }
+            let answer = self
+                .inner
+                .client
+                .get(format!("{peer}/crdt/state"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if let Ok(response) = answer {
+                if let Ok(state) = response.json::<CrdtState>().await {
+                    reached += 1;
+                    if let Err(err) = self.merge(state).await {
+                        tracing::warn!(%err, "merging a peer's state");
+                    }
+                }
+            }
+        }
+        reached
+    }
+
+    /// Propose a number to Paxos and drive the messages.
+    pub async fn propose(&self, value: Value) {
+        self.inner.paxos.lock().expect("paxos lock poisoned").propose(value);
+        self.pump().await;
+    }
+
+    fn log(&self, from: NodeId, to: NodeId, message: &Message) {
+        let (kind, ballot, value) = kind(message);
+        let entry = PaxosLogEntry {
+            at_ms: now_ms(),
+            from,
+            to,
+            kind: kind.to_owned(),
+            instance: message.instance(),
+            ballot: ballot.map(|b| format!("{}.{}", b.round, b.node)),
+            value,
+        };
+        let mut log = self.inner.paxos_log.lock().expect("log lock poisoned");
+        if log.len() == PAXOS_LOG {
+            log.pop_front();
+        }
+        log.push_back(entry);
+    }
+
+    pub fn paxos_log(&self) -> Vec<PaxosLogEntry> {
+        self.inner.paxos_log.lock().expect("log lock poisoned").iter().cloned().collect()
+    }
+
+    /// Handle a Paxos message from a peer; returns the replies to it.
+    pub async fn receive(&self, from: NodeId, message: Message) -> Vec<Message> {
+        self.log(from, self.inner.config.id, &message);
+        let before = self.inner.paxos.lock().expect("paxos lock poisoned").highest();
+        self.inner.paxos.lock().expect("paxos lock poisoned").step(from, message);
+        let replies = self.drain(Some(from)).await;
+        if self.inner.paxos.lock().expect("paxos lock poisoned").highest() != before {
+            self.notify();
+        }
+        replies
+    }
+
+    /// Persist what changed, then hand out the messages: to `reply_to` they are returned (the
+    /// HTTP answer), to self they are stepped here, to others they are sent.
+    async fn drain(&self, reply_to: Option<NodeId>) -> Vec<Message> {
+        let me = self.inner.config.id;
+        let mut replies = Vec::new();
+        loop {
+            let (changed, max_round, messages) = {
+                let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+                (paxos.take_changed(), paxos.durable().max_round, paxos.take_messages())
+            };
+            if messages.is_empty() && changed.is_empty() {
+                return replies;
+            }
+            if !changed.is_empty() {
+                let saved = self
+                    .inner
+                    .db
+                    .write(move |conn| {
+                        let mut upsert = conn.prepare_cached(
+                            "INSERT INTO paxos_instances (instance, acceptor, decided) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (instance) DO UPDATE SET acceptor = excluded.acceptor, decided = excluded.decided",
+                        )?;
+                        for (instance, acceptor, decided) in &changed {
+                            let acceptor = serde_json::to_string(acceptor).expect("acceptor state serializes");
+                            upsert.execute(params![*instance as i64, acceptor, decided.map(|v| v as i64)])?;
+                        }
+                        conn.execute(
+                            "INSERT INTO node_meta (key, value) VALUES ('max_round', ?1)
+                             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                            [max_round as i64],
+                        )?;
+                        Ok(Ok::<_, ()>(()))
+                    })
+                    .await;
+                if let Err(err) = saved {
+                    // Not durable: do not send what depends on it.
+                    tracing::error!(%err, "persisting Paxos state; messages dropped");
+                    return replies;
+                }
+            }
+            for (to, message) in messages {
+                self.log(me, to, &message);
+                if to == me {
+                    self.inner.paxos.lock().expect("paxos lock poisoned").step(me, message);
+                } else if Some(to) == reply_to {
+                    replies.push(message);
+                } else {
+                    self.send(to, message);
+                }
+            }
+        }
+    }
+
+    /// Send a Paxos message to a peer; its replies are stepped here.
+    fn send(&self, to: NodeId, message: Message) {
+        let Some(peer) =
+            self.inner.config.peers.iter().find(|(id, _)| *id == to).map(|(_, url)| url.clone())
+        else {
+            return;
+        };
+        let node = self.clone();
+        tokio::spawn(async move {
+            if node.inner.links.pass(&peer).await.is_err() {
+                return;
+            }
+            let envelope = serde_json::json!({ "from": node.inner.config.id, "message": message });
+            let answer = node
+                .inner
+                .client
+                .post(format!("{peer}/paxos"))
+                .json(&envelope)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            let Ok(response) = answer else { return };
+            let Ok(replies) = response.json::<Vec<Message>>().await else { return };
+            if replies.is_empty() {
+                return;
+            }
+            let before = node.inner.paxos.lock().expect("paxos lock poisoned").highest();
+            for reply in replies {
+                node.log(to, node.inner.config.id, &reply);
+                node.inner.paxos.lock().expect("paxos lock poisoned").step(to, reply);
+            }
+            node.drain(None).await;
+            if node.inner.paxos.lock().expect("paxos lock poisoned").highest() != before {
+                node.notify();
+            }
+        });
+    }
+
+    async fn pump(&self) {
+        self.drain(None).await;
+    }
+
+    /// Background work: Paxos ticks, anti-entropy, load decay (spawn it).
+    pub async fn run_forever(self) {
+        let tick = Duration::from_millis(100);
+        let mut since_pull = Duration::ZERO;
+        loop {
+            tokio::time::sleep(tick).await;
+            self.inner.paxos.lock().expect("paxos lock poisoned").tick();
+            self.pump().await;
+            {
+                let mut load = self.inner.load.lock().expect("load lock poisoned");
+                let before = load.mode;
+                self.reevaluate(&mut load, Instant::now());
+                if load.mode != before {
+                    drop(load);
+                    self.notify();
+                }
+            }
+            since_pull += tick;
+            if since_pull >= self.inner.config.anti_entropy {
+                since_pull = Duration::ZERO;
+                self.pull_peers().await;
+            }
+        }
+    }
+}
+
+/// A person from a client: a non-empty name and a non-negative integer number (a numeric string
+/// is accepted too, as the original's form sent one).
+pub fn parse_person(value: &serde_json::Value) -> Result<PersonRecord, String> {
+    let object = value.as_object().ok_or("expected an object {\"name\": ..., \"number\": ...}")?;
+    let name = object.get("name").and_then(|n| n.as_str()).map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Err("name is missing or empty".into());
+    }
+    if name.chars().count() > 100 {
+        return Err("name is longer than 100 characters".into());
+    }
+    let number = match object.get("number") {
+        Some(serde_json::Value::Number(n)) => {
+            n.as_u64().ok_or("number must be a whole number, 0 or more")?
+        }
+        Some(serde_json::Value::String(s)) => s
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| format!("number must be a whole number, got {s:?}"))?,
+        Some(_) => return Err("number must be a whole number".into()),
+        None => return Err("number is missing".into()),
+    };
+    if number > (1 << 53) {
+        return Err("number is too large".into());
+    }
+    Ok(PersonRecord { name: name.to_owned(), number })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_person;
+    use serde_json::json;
+
+    #[test]
+    fn persons_are_checked() {
+        assert_eq!(parse_person(&json!({"name": "ana", "number": 7})).unwrap().number, 7);
+        assert_eq!(parse_person(&json!({"name": "ana", "number": "42"})).unwrap().number, 42);
+        assert!(parse_person(&json!({"number": 7})).unwrap_err().contains("name"));
+        assert!(parse_person(&json!({"name": "ana", "number": "abc"}))
+            .unwrap_err()
+            .contains("whole number"));
+        assert!(parse_person(&json!({"name": "ana", "number": -1})).is_err());
+        assert!(parse_person(&json!({"name": "ana", "number": 1.5})).is_err());
+        assert!(parse_person(&json!([1, 2])).is_err());
+        assert!(parse_person(&json!({"name": "ana"})).unwrap_err().contains("missing"));
+    }
+}

@@ -1,0 +1,81 @@
+//! The sync nodes (7001-7003): persons (name + account number), the highest account number, the
+//! load-driven switch between CRDT + Paxos and CRDT-only.
+
+use serde::{Deserialize, Serialize};
+
+/// A person as clients send and see it (`update_data`, `POST /add_name`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PersonRecord {
+    pub name: String,
+    pub number: u64,
+}
+
+/// How a node keeps the highest account number consistent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncMode {
+    /// Names by CRDT, the highest number by Paxos.
+    CrdtPaxos,
+    /// Both by CRDT (under load, or forced).
+    CrdtOnly,
+}
+
+/// `GET /get_data` (and the Socket.IO `data` / `data_updated` events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NodeData {
+    pub node: String,
+    pub persons: Vec<PersonRecord>,
+    pub highest_number: u64,
+    pub mode: SyncMode,
+}
+
+/// `GET /get_load`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LoadInfo {
+    /// Client requests in the current window.
+    pub requests: u64,
+    pub window_ms: u64,
+    /// Above this many requests per window the node switches to CRDT-only.
+    pub high: u64,
+    /// Below this many it switches back (hysteresis).
+    pub low: u64,
+    pub mode: SyncMode,
+    /// Switched by hand (`POST /switch_to_crdt_only`): load does not switch it back.
+    pub forced: bool,
+    pub switches: u64,
+}
+
+/// `GET /`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    pub node: String,
+    pub id: u64,
+    pub address: String,
+    pub port: u16,
+    pub peers: Vec<String>,
+    pub mode: SyncMode,
+}
+
+/// One Paxos message a node sent or received (for the dashboard's message log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PaxosLogEntry {
+    pub at_ms: u64,
+    pub from: u64,
+    pub to: u64,
+    /// `prepare`, `promise`, `accept`, `accepted`, `nack`, `decided`.
+    pub kind: String,
+    pub instance: u64,
+    /// `round.node`, when the message has a ballot.
+    pub ballot: Option<String>,
+    pub value: Option<u64>,
+}
