@@ -1,0 +1,150 @@
+//! Three sync nodes as real processes: updates reach every node, partitions heal by themselves,
+//! Paxos progresses with one node down, load switches modes and back, data survives restarts.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use shared::sync::{LoadInfo, NodeData, SyncMode};
+use support::Lab;
+
+async fn data(url: &str) -> NodeData {
+    reqwest::get(format!("{url}/get_data")).await.unwrap().json().await.unwrap()
+}
+
+async fn add(url: &str, name: &str, number: u64) {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/add_name"))
+        .json(&json!({"name": name, "number": number}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+}
+
+/// Wait (bounded) until every node in `urls` holds the same persons and highest number, and
+/// that highest number is `highest`; returns how long it took.
+async fn converged(urls: &[String], persons: usize, highest: u64) -> Duration {
+    let started = Instant::now();
+    loop {
+        let mut all = Vec::new();
+        for url in urls {
+            all.push(data(url).await);
+        }
+        let same = all
+            .windows(2)
+            .all(|w| w[0].persons == w[1].persons && w[0].highest_number == w[1].highest_number);
+        if same && all[0].persons.len() == persons && all[0].highest_number == highest {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no convergence within 20 s: {all:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn set_link(lab: &Lab, from: &str, to: &str, cut: bool) {
+    let client = reqwest::Client::new();
+    let url = lab.url(&format!("/api/links/{from}/{to}"));
+    let response = if cut {
+        client.put(url).json(&json!({"cut": true})).send().await
+    } else {
+        client.delete(url).send().await
+    };
+    assert_eq!(response.unwrap().status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_converge_through_partitions_crashes_and_mode_switches() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let mut urls = Vec::new();
+    for n in 1..=3 {
+        urls.push(lab.service(&format!("node-{n}")).await.url);
+    }
+
+    // An update on node 1 reaches nodes 2 and 3; Paxos agrees on the highest number.
+    add(&urls[0], "ana", 7).await;
+    converged(&urls, 1, 7).await;
+
+    // Partition node 3 off both ways; both sides keep taking writes; heal: they converge alone.
+    for other in ["node-1", "node-2"] {
+        set_link(&lab, "node-3", other, true).await;
+        set_link(&lab, other, "node-3", true).await;
+    }
+    add(&urls[0], "bo", 20).await;
+    add(&urls[2], "cy", 11).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(data(&urls[2]).await.persons.iter().all(|p| p.name != "bo"), "node 3 is cut off");
+    for other in ["node-1", "node-2"] {
+        set_link(&lab, "node-3", other, false).await;
+        set_link(&lab, other, "node-3", false).await;
+    }
+    let took = converged(&urls, 3, 20).await;
+    eprintln!("converged {took:?} after the partition healed");
+
+    // Paxos progresses with one of three nodes down.
+    let (code, _) = lab.post("/api/services/node-3/kill").await;
+    assert_eq!(code, 200);
+    add(&urls[0], "di", 99).await;
+    converged(&urls[..2], 4, 99).await;
+
+    // Node 3 comes back with its data and catches up.
+    lab.post("/api/services/node-3/restart").await;
+    lab.wait_all_up().await;
+    converged(&urls, 4, 99).await;
+
+    // Load switches node 2 to CRDT-only; numbers added meanwhile still converge.
+    let client = reqwest::Client::new();
+    for _ in 0..120 {
+        client.get(format!("{}/get_data", urls[1])).send().await.unwrap();
+    }
+    let load: LoadInfo =
+        reqwest::get(format!("{}/get_load", urls[1])).await.unwrap().json().await.unwrap();
+    assert_eq!(load.mode, SyncMode::CrdtOnly, "{load:?}");
+    add(&urls[1], "ed", 150).await;
+    // Forced on node 1 too, then released everywhere: once quiet, all agree again.
+    let forced: LoadInfo = client
+        .post(format!("{}/switch_to_crdt_only", urls[0]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(forced.forced && forced.mode == SyncMode::CrdtOnly);
+    add(&urls[0], "fi", 160).await;
+    client.post(format!("{}/switch_to_normal", urls[0])).send().await.unwrap();
+    let took = converged(&urls, 6, 160).await;
+    eprintln!("converged {took:?} after the mode switches");
+    // The polling above is load too (every request counts): once it stops, the window drains
+    // and every node switches back by itself (`/get_load` is not counted).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for url in &urls {
+        loop {
+            let load: LoadInfo =
+                reqwest::get(format!("{url}/get_load")).await.unwrap().json().await.unwrap();
+            if load.mode == SyncMode::CrdtPaxos {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{url} stayed CRDT-only once quiet: {load:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(data(&urls[2]).await.highest_number, 160, "the agreed number after switching back");
+
+    // Bad input is refused without harm; the manual pull still works.
+    let bad = client
+        .post(format!("{}/add_name", urls[0]))
+        .json(&json!({"name": "x", "number": "abc"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let pulled: NodeData =
+        reqwest::get(format!("{}/data_transfer", urls[2])).await.unwrap().json().await.unwrap();
+    assert_eq!(pulled.persons.len(), 6);
+}
