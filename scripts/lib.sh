@@ -4,6 +4,8 @@
 # clone on the same machine reuses them.
 LAB_TOOLS=${LAB_TOOLS:-$HOME/.cache/distlab/tools}
 export PATH="$HOME/.cargo/bin:$LAB_TOOLS/node_modules/.bin:$PATH"
+# The interpreter with python-socketio, for the Socket.IO compatibility test.
+export LAB_PYTHON="$LAB_TOOLS/venv/bin/python"
 
 step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 say() { printf '    %s\n' "$*"; }

@@ -15,7 +15,7 @@ WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version =
 apt_missing=()
 need_deb() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$1"); }
 
-step "1/5 wasm standard library"
+step "1/6 wasm standard library"
 if [ "$(wasm_mode)" = rustup ]; then
   ok "rustup's wasm32-unknown-unknown target is installed: using it"
 else
@@ -23,7 +23,7 @@ else
   for deb in rustc-web cargo-web rust-web-src lld-22; do need_deb "$deb"; done
 fi
 
-step "2/5 Chromium and chromedriver (browser tests)"
+step "2/6 Chromium and chromedriver (browser tests)"
 for deb in chromium chromium-driver; do need_deb "$deb"; done
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${apt_missing[*]}"
@@ -41,7 +41,7 @@ if [ "$(wasm_mode)" = build-std ]; then
   fi
 fi
 
-step "3/5 trunk $TRUNK_VERSION"
+step "3/6 trunk $TRUNK_VERSION"
 if trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then
   ok "trunk $TRUNK_VERSION"
 else
@@ -49,7 +49,7 @@ else
   cargo install trunk --version "$TRUNK_VERSION" --locked
 fi
 
-step "4/5 wasm-bindgen CLI $WASM_BINDGEN_VERSION (the version in Cargo.lock)"
+step "4/6 wasm-bindgen CLI $WASM_BINDGEN_VERSION (the version in Cargo.lock)"
 if wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
   ok "wasm-bindgen $WASM_BINDGEN_VERSION"
 else
@@ -57,13 +57,22 @@ else
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
 fi
 
-step "5/5 wasm-opt (npm binaryen@$BINARYEN_VERSION) into $LAB_TOOLS"
+step "5/6 wasm-opt (npm binaryen@$BINARYEN_VERSION) into $LAB_TOOLS"
 if "$LAB_TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
   ok "wasm-opt $BINARYEN_VERSION"
 else
   command -v npm >/dev/null || die "npm is needed for binaryen (Node 20 comes with this machine kind)"
   mkdir -p "$LAB_TOOLS"
   npm install --prefix "$LAB_TOOLS" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
+fi
+
+step "6/6 python-socketio (the official Socket.IO client, for the compatibility test) in $LAB_TOOLS/venv"
+if "$LAB_TOOLS/venv/bin/python" -c "import socketio, websocket, requests" 2>/dev/null; then
+  ok "python-socketio"
+else
+  command -v python3 >/dev/null || die "python3 is needed for the Socket.IO compatibility test"
+  python3 -m venv "$LAB_TOOLS/venv"
+  "$LAB_TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "python-socketio[client]==5.18.1"
 fi
 
 step "set-up complete"

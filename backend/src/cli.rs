@@ -337,7 +337,18 @@ impl ServeCommand {
                 let node = sync_node::node::SyncNode::open(config, &db, &service).await?;
                 tokio::spawn(node.clone().run_forever());
                 let events = service.events();
-                serve(addr, sync_node::router(service, node), events).await
+                let (app, io) = sync_node::router(service, node);
+                // Open Socket.IO connections (long polls especially) would hold a graceful
+                // shutdown forever: close them when the stop comes.
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+                service::run(listener, app, async move {
+                    service::stop_signal(events).await;
+                    tokio::spawn(async move { io.close().await });
+                })
+                .await?;
+                Ok(())
             }
             ServeCommand::Registry {
                 common,

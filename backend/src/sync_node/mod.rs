@@ -10,6 +10,7 @@ pub mod crdt;
 pub mod node;
 pub mod paxos;
 pub mod routes;
+pub mod socket;
 
 use axum::Router;
 use shared::ServiceKind;
@@ -21,7 +22,9 @@ pub fn service(name: &str) -> Service {
     Service::new(name, ServiceKind::SyncNode).body_limit(16 * 1024 * 1024)
 }
 
-/// The node's router with the plumbing every service has.
-pub fn router(service: Service, node: node::SyncNode) -> Router {
-    service.into_router(routes::router().with_state(node))
+/// The node's router with the plumbing every service has, and its Socket.IO endpoint
+/// (`/socket.io/`); returns the Socket.IO handle too (close it on shutdown).
+pub fn router(service: Service, node: node::SyncNode) -> (Router, socketioxide::SocketIo) {
+    let (layer, io) = socket::layer(node.clone());
+    (service.into_router(routes::router().with_state(node)).layer(layer), io)
 }

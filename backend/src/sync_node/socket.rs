@@ -1,0 +1,97 @@
+//! The node's Socket.IO face (socketioxide: the real Socket.IO v5 protocol, so official clients
+//! connect): events `update_data`, `get_data`, `get_socket_list`, `get_highest_number`; the node
+//! emits `data_updated` (to every client, on every change — local or from a peer), `data`,
+//! `socket_list`, `highest_number`, and `error` (to the sender only) for a bad payload.
+
+use serde_json::{json, Value};
+use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::SocketIo;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::node::{parse_person, SyncNode};
+
+fn error(socket: &SocketRef, event: &str, message: impl Into<String>) {
+    let _ = socket.emit("error", &json!({ "event": event, "message": message.into() }));
+}
+
+/// The Socket.IO layer for `node`, and the handle to emit with.
+pub fn layer(node: SyncNode) -> (SocketIoLayer, SocketIo) {
+    let (layer, io) = SocketIo::new_layer();
+    let on_connect = {
+        let node = node.clone();
+        move |socket: SocketRef| {
+            let node = node.clone();
+            async move { register(&socket, node) }
+        }
+    };
+
+    io.ns("/", on_connect);
+
+    // Every change of the node's data goes to every client, whoever caused it.
+    let (relay_io, mut changes) = (io.clone(), node.changes());
+    tokio::spawn(async move {
+        loop {
+            let data = match changes.recv().await {
+                Ok(data) => data,
+                // Fell behind a burst: only the latest state matters.
+                Err(RecvError::Lagged(_)) => node.data(),
+                Err(RecvError::Closed) => return,
+            };
+            if let Err(err) = relay_io.emit("data_updated", &data).await {
+                tracing::debug!(%err, "relaying data_updated");
+            }
+        }
+    });
+    (layer, io)
+}
+
+/// The event handlers of one connected client.
+fn register(socket: &SocketRef, node: SyncNode) {
+    tracing::debug!(id = %socket.id, "socket.io client connected");
+    let n = node.clone();
+    socket.on("update_data", move |socket: SocketRef, TryData(payload): TryData<Value>| {
+        let node = n.clone();
+        async move {
+            node.hit();
+            // A JSON string holding the object is accepted too (some clients send one).
+            let parsed =
+                payload.map_err(|e| format!("bad payload: {e}")).and_then(|value| match value {
+                    Value::String(text) => {
+                        serde_json::from_str(&text).map_err(|e| format!("payload is not JSON: {e}"))
+                    }
+                    other => Ok(other),
+                });
+            match parsed.and_then(|value| parse_person(&value)) {
+                Ok(person) => {
+                    if let Err(err) = node.add(person).await {
+                        error(&socket, "update_data", format!("the node's database failed: {err}"));
+                    }
+                    // data_updated reaches every client through the relay below.
+                }
+                Err(why) => error(&socket, "update_data", why),
+            }
+        }
+    });
+    let n = node.clone();
+    socket.on("get_data", move |socket: SocketRef| {
+        let node = n.clone();
+        async move {
+            node.hit();
+            let _ = socket.emit("data", &node.data());
+        }
+    });
+    let n = node.clone();
+    socket.on("get_highest_number", move |socket: SocketRef| {
+        let node = n.clone();
+        async move {
+            node.hit();
+            let _ = socket.emit("highest_number", &node.data().highest_number);
+        }
+    });
+    socket.on("get_socket_list", move |socket: SocketRef, io: SocketIo| async move {
+        node.hit();
+        let ids: Vec<String> = io.sockets().iter().map(|s| s.id.to_string()).collect();
+        let _ = socket.emit("socket_list", &ids);
+    });
+}
