@@ -17,10 +17,11 @@ async fn the_official_python_client_talks_to_every_node() {
         urls.push(lab.service(&format!("node-{n}")).await.url);
     }
     let script = support::repo_root().join("backend/tests/socketio/client.py");
-    let output = tokio::task::spawn_blocking(move || Command::new(&python).arg(script).args(&urls).output())
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("cannot run the Python client ({e}): run `make setup`"));
+    let output =
+        tokio::task::spawn_blocking(move || Command::new(&python).arg(script).args(&urls).output())
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("cannot run the Python client ({e}): run `make setup`"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!("{stdout}{stderr}");

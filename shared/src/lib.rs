@@ -17,4 +17,5 @@ pub use services::{Health, HealthReport, ServiceKind, ServiceStatus};
 pub mod registry;
 pub mod replication;
 pub mod shop;
+pub mod socketio;
 pub mod sync;
