@@ -17,6 +17,7 @@ use shared::models::{
 use shared::registry::{GetServer, RegistryStatus};
 use shared::replication::{FailoverReport, ReplicationStatus, StoreDiff};
 use shared::shop::{NewProduct, Product};
+use shared::sync::{LoadInfo, NodeData, PaxosLogEntry, PersonRecord};
 use shared::{ErrorBody, LabEvent, ServiceKind, ServiceStatus};
 
 /// Why a call failed, in words for the page.
@@ -321,4 +322,88 @@ pub async fn rebuild(front: &str) -> Result<ReplicationStatus, ApiError> {
 /// Write a product through a redundant front.
 pub async fn add_product_via(front: &str, product: &NewProduct) -> Result<Product, ApiError> {
     send_json("write", Request::post(&format!("{front}/products")), Some(product)).await
+}
+
+/// A live Socket.IO connection to a sync node; it closes when dropped.
+pub struct NodeSocket {
+    open: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl std::fmt::Debug for NodeSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeSocket")
+    }
+}
+
+impl Drop for NodeSocket {
+    fn drop(&mut self) {
+        self.open.set(false);
+    }
+}
+
+/// Connect to a sync node over Socket.IO (websocket transport): connect to the default
+/// namespace, answer pings, ask for the data, and call `on_data` for every `data` and
+/// `data_updated` event; `on_state` hears whether the socket is connected.
+pub fn node_socket(
+    url: &str,
+    on_data: impl Fn(NodeData) + 'static,
+    on_state: impl Fn(bool) + 'static,
+) -> Result<NodeSocket, ApiError> {
+    use futures_util::{SinkExt, StreamExt};
+    use gloo_net::websocket::{futures::WebSocket, Message};
+    use shared::socketio::{self, Frame};
+
+    let ws_url = format!("{}/socket.io/?EIO=4&transport=websocket", url.replacen("http", "ws", 1));
+    let socket = WebSocket::open(&ws_url).map_err(|e| ApiError(format!("{ws_url}: {e}")))?;
+    let open = std::rc::Rc::new(std::cell::Cell::new(true));
+    let still_open = open.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let (mut sink, mut stream) = socket.split();
+        while let Some(Ok(Message::Text(text))) = stream.next().await {
+            if !still_open.get() {
+                break;
+            }
+            let reply = match socketio::decode(&text) {
+                Ok(Frame::Open(_)) => Some(socketio::CONNECT.to_owned()),
+                Ok(Frame::Ping) => Some(socketio::PONG.to_owned()),
+                Ok(Frame::Connected { .. }) => {
+                    on_state(true);
+                    Some(socketio::bare_event("get_data"))
+                }
+                Ok(Frame::Event { name, args, .. }) if name == "data" || name == "data_updated" => {
+                    if let Some(data) = args
+                        .into_iter()
+                        .next()
+                        .and_then(|v| serde_json::from_value::<NodeData>(v).ok())
+                    {
+                        on_data(data);
+                    }
+                    None
+                }
+                Ok(Frame::Close) => break,
+                _ => None,
+            };
+            if let Some(reply) = reply {
+                if sink.send(Message::Text(reply)).await.is_err() {
+                    break;
+                }
+            }
+        }
+        on_state(false);
+        let _ = sink.close().await;
+    });
+    Ok(NodeSocket { open })
+}
+
+/// Add a person on one node (`POST /add_name`).
+pub async fn add_person(node: &str, person: &PersonRecord) -> Result<NodeData, ApiError> {
+    send_json("add a person", Request::post(&format!("{node}/add_name")), Some(person)).await
+}
+
+pub async fn node_load(node: &str) -> Result<LoadInfo, ApiError> {
+    get_json(&format!("{node}/get_load")).await
+}
+
+pub async fn paxos_log(node: &str) -> Result<Vec<PaxosLogEntry>, ApiError> {
+    get_json(&format!("{node}/paxos/log")).await
 }

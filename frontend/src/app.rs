@@ -5,10 +5,10 @@ use yew_router::prelude::*;
 
 use crate::components::nav::Nav;
 use crate::pages::models::ModelsPage;
-use crate::pages::not_built::NotBuilt;
 use crate::pages::overview::Overview;
 use crate::pages::replication::ReplicationPage;
 use crate::pages::shop::ShopPage;
+use crate::pages::sync::SyncPage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
 pub enum Route {
@@ -44,9 +44,7 @@ fn switch(route: Route) -> Html {
         Route::Models => html! { <ModelsPage /> },
         Route::Shop => html! { <ShopPage /> },
         Route::Replication => html! { <ReplicationPage /> },
-        Route::Sync => html! {
-            <NotBuilt title="Sync nodes" what="three CRDT + Paxos nodes with live person lists" />
-        },
+        Route::Sync => html! { <SyncPage /> },
         Route::NotFound => html! { <main><h1>{ "Page not found" }</h1></main> },
     }
 }

@@ -9,3 +9,4 @@ mod models;
 mod overview;
 mod replication;
 mod shop;
+mod sync;

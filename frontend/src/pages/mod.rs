@@ -1,5 +1,5 @@
 pub mod models;
-pub mod not_built;
 pub mod overview;
 pub mod replication;
 pub mod shop;
+pub mod sync;

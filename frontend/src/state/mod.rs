@@ -4,3 +4,4 @@ pub mod models;
 pub mod replication;
 pub mod services;
 pub mod shop;
+pub mod sync;
