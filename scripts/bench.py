@@ -159,6 +159,68 @@ def mirror_benchmarks(lab, run, rows, args):
         front.wait(timeout=15)
 
 
+def sync_benchmarks(lab, run, rows, args):
+    """1,000 update_data events until the three nodes agree; Paxos decisions per second."""
+    python = os.environ.get("LAB_PYTHON", "python3")
+    here = os.path.dirname(os.path.abspath(__file__))
+    urls = [lab.service(f"node-{n}")["url"] for n in (1, 2, 3)]
+    print("  running: 1,000 update_data events to node-1 until all three agree", flush=True)
+    out = subprocess.run([python, os.path.join(here, "bench_sync.py"), "1000", *urls],
+                         capture_output=True, text=True, timeout=120)
+    try:
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        after = result["converged_after_last_emit_s"] * 1000
+        fake = {"rps": 1000 / max(result["emit_s"], 1e-9), "p50": after, "p99": after, "errors": 0}
+        rows.append(("sync nodes: 1,000 update_data, converged after last emit", fake, 0, 500.0, None))
+    except (ValueError, IndexError, KeyError):
+        print("  bench_sync failed:", out.stdout, out.stderr)
+
+    # Paxos: three nodes of its own, the load switch out of the way, numbers rising so that
+    # every request is a new Paxos decision.
+    import socket
+    ports = []
+    for _ in range(3):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    data = tempfile.mkdtemp(prefix="lab-bench-paxos-")
+    nodes = []
+    for i, port in enumerate(ports):
+        peers = ",".join(f"{j + 1}=http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i)
+        nodes.append(subprocess.Popen(
+            [args.binary, "serve", "sync-node", "--name", f"paxos-{i + 1}", "--id", str(i + 1), "--port", str(port),
+             "--peers", peers, "--db", os.path.join(data, f"n{i + 1}.sqlite3"), "--high-request", "1000000000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"}))
+    try:
+        for port in ports:
+            wait("a Paxos benchmark node", lambda: http("GET", f"http://127.0.0.1:{port}/health"))
+        script = os.path.join(tempfile.mkdtemp(prefix="lab-bench-"), "add.lua")
+        with open(script, "w") as f:
+            f.write("""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, '{"name":"p' .. counter .. '","number":' .. (counter * 100 + math.random(99)) .. '}')
+end
+""")
+        url = f"http://127.0.0.1:{ports[0]}/add_name"
+        run("paxos: decisions (POST /add_name, rising numbers), 32 conn", 2000, url, script=script, group="sync")
+        run("paxos: one decision at a time, 1 conn", 0, url, script=script, connections=1, threads=1,
+            p50_ms=2.0, group="sync")
+        decided = [http("GET", f"http://127.0.0.1:{p}/get_data")["highestNumber"] for p in ports]
+        print(f"  highest number agreed on the three nodes: {decided}", flush=True)
+    finally:
+        for node in nodes:
+            node.send_signal(signal.SIGTERM)
+        for node in nodes:
+            try:
+                node.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                node.kill()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary")
@@ -196,6 +258,8 @@ def main():
 
         if not args.only or "writes" in args.only or "mirror" in args.only:
             mirror_benchmarks(lab, run, rows, args)
+        if not args.only or "sync" in args.only or "paxos" in args.only:
+            sync_benchmarks(lab, run, rows, args)
     finally:
         lab.stop()
 

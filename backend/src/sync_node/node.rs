@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use shared::sync::{LoadInfo, NodeData, PaxosLogEntry, PersonRecord, SyncMode};
 use shared::EventKind;
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 
 use super::crdt::{Dot, MaxRegister, NodeId, Person, PersonSet};
 use super::paxos::{AcceptorState, Ballot, Durable, Message, Paxos, Value};
@@ -78,8 +78,14 @@ struct Inner {
     paxos: Mutex<Paxos>,
     load: Mutex<Load>,
     paxos_log: Mutex<VecDeque<PaxosLogEntry>>,
-    /// Every change of the node's data, for live clients (Socket.IO).
-    changes: broadcast::Sender<NodeData>,
+    /// Counts changes of the node's data; live clients (Socket.IO) are sent the latest state
+    /// when it moves — a burst of changes costs one send, not one per change.
+    changes: watch::Sender<u64>,
+    /// The highest number Paxos decided, for writers waiting on their proposal.
+    decided: watch::Sender<u64>,
+    /// Deltas not yet sent to each peer, merged: a burst of updates is one request per peer.
+    outgoing: Mutex<Vec<Option<CrdtState>>>,
+    send_now: tokio::sync::Notify,
 }
 
 fn kind(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>) {
@@ -173,7 +179,10 @@ impl SyncNode {
                     switches: 0,
                 }),
                 paxos_log: Mutex::new(VecDeque::new()),
-                changes: broadcast::channel(256).0,
+                changes: watch::channel(0).0,
+                decided: watch::channel(0).0,
+                outgoing: Mutex::new(vec![None; config.peers.len()]),
+                send_now: tokio::sync::Notify::new(),
                 config,
             }),
         })
@@ -183,7 +192,8 @@ impl SyncNode {
         &self.inner.config
     }
 
-    pub fn changes(&self) -> broadcast::Receiver<NodeData> {
+    /// A receiver that wakes whenever the node's data changed.
+    pub fn changes(&self) -> watch::Receiver<u64> {
         self.inner.changes.subscribe()
     }
 
@@ -215,7 +225,13 @@ impl SyncNode {
     }
 
     fn notify(&self) {
-        let _ = self.inner.changes.send(self.data());
+        self.inner.changes.send_modify(|version| *version += 1);
+        let highest = self.inner.paxos.lock().expect("paxos lock poisoned").highest().unwrap_or(0);
+        self.inner.decided.send_if_modified(|seen| {
+            let moved = highest > *seen;
+            *seen = highest.max(*seen);
+            moved
+        });
     }
 
     pub fn crdt_state(&self) -> CrdtState {
@@ -306,16 +322,16 @@ impl SyncNode {
         if self.mode() == SyncMode::CrdtPaxos {
             let highest = self.inner.paxos.lock().expect("paxos lock poisoned").highest();
             if highest.is_none_or(|h| person.number > h) {
+                let mut decided = self.inner.decided.subscribe();
                 self.propose(person.number).await;
                 // Answer with the agreed number when the round completes soon (bounded: with no
                 // majority reachable the answer goes out and the decision follows later).
-                for _ in 0..50 {
-                    let decided = self.inner.paxos.lock().expect("paxos lock poisoned").highest();
-                    if decided.is_some_and(|h| h >= person.number) {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
+                let wanted = person.number;
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(500),
+                    decided.wait_for(|h| *h >= wanted),
+                )
+                .await;
             }
         }
         self.notify();
@@ -365,23 +381,49 @@ impl SyncNode {
             .map(|_| ())
     }
 
-    /// Send a delta to every peer now (through the links; a cut link drops it — anti-entropy
-    /// repairs that later).
+    /// Queue a delta for every peer; the pusher sends it at once, merged with whatever else is
+    /// waiting (a cut link drops it — anti-entropy repairs that later).
     fn push(&self, delta: &CrdtState) {
-        for (_, peer) in self.inner.config.peers.clone() {
-            let (node, delta) = (self.clone(), delta.clone());
-            tokio::spawn(async move {
-                if node.inner.links.pass(&peer).await.is_ok() {
-                    let _ = node
-                        .inner
-                        .client
-                        .post(format!("{peer}/crdt/merge"))
-                        .json(&delta)
-                        .timeout(Duration::from_secs(2))
-                        .send()
-                        .await;
+        {
+            let mut outgoing = self.inner.outgoing.lock().expect("outgoing lock poisoned");
+            for slot in outgoing.iter_mut() {
+                match slot {
+                    Some(waiting) => {
+                        waiting.persons.merge(&delta.persons);
+                        waiting.max.merge(delta.max);
+                    }
+                    None => *slot = Some(delta.clone()),
+                }
+            }
+        }
+        self.inner.send_now.notify_one();
+    }
+
+    /// Send queued deltas to the peers, forever (spawn it).
+    pub async fn push_forever(self) {
+        loop {
+            self.inner.send_now.notified().await;
+            let batches: Vec<(String, CrdtState)> = {
+                let mut outgoing = self.inner.outgoing.lock().expect("outgoing lock poisoned");
+                self.inner
+                    .config
+                    .peers
+                    .iter()
+                    .zip(outgoing.iter_mut())
+                    .filter_map(|((_, url), slot)| slot.take().map(|delta| (url.clone(), delta)))
+                    .collect()
+            };
+            let sends = batches.into_iter().map(|(peer, delta)| {
+                let node = self.clone();
+                async move {
+                    if node.inner.links.pass(&peer).await.is_ok() {
+                        let request =
+                            node.inner.client.post(format!("{peer}/crdt/merge")).json(&delta);
+                        let _ = request.timeout(Duration::from_secs(2)).send().await;
+                    }
                 }
             });
+            futures::future::join_all(sends).await;
         }
     }
 
@@ -415,6 +457,7 @@ impl SyncNode {
     pub async fn propose(&self, value: Value) {
         self.inner.paxos.lock().expect("paxos lock poisoned").propose(value);
         self.pump().await;
+        self.notify();
     }
 
     fn log(&self, from: NodeId, to: NodeId, message: &Message) {

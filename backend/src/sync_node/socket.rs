@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::SocketIo;
-use tokio::sync::broadcast::error::RecvError;
 
 use super::node::{parse_person, SyncNode};
 
@@ -28,17 +27,14 @@ pub fn layer(node: SyncNode) -> (SocketIoLayer, SocketIo) {
 
     io.ns("/", on_connect);
 
-    // Every change of the node's data goes to every client, whoever caused it.
+    // Every change of the node's data goes to every client, whoever caused it: the latest
+    // state, at most once per few milliseconds (a burst of a thousand updates is one send).
     let (relay_io, mut changes) = (io.clone(), node.changes());
     tokio::spawn(async move {
-        loop {
-            let data = match changes.recv().await {
-                Ok(data) => data,
-                // Fell behind a burst: only the latest state matters.
-                Err(RecvError::Lagged(_)) => node.data(),
-                Err(RecvError::Closed) => return,
-            };
-            if let Err(err) = relay_io.emit("data_updated", &data).await {
+        while changes.changed().await.is_ok() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            changes.borrow_and_update();
+            if let Err(err) = relay_io.emit("data_updated", &node.data()).await {
                 tracing::debug!(%err, "relaying data_updated");
             }
         }
@@ -64,10 +60,18 @@ fn register(socket: &SocketRef, node: SyncNode) {
                 });
             match parsed.and_then(|value| parse_person(&value)) {
                 Ok(person) => {
-                    if let Err(err) = node.add(person).await {
-                        error(&socket, "update_data", format!("the node's database failed: {err}"));
-                    }
-                    // data_updated reaches every client through the relay below.
+                    // Its own task: a burst of events from one client is stored in shared
+                    // commits instead of one fsync after another. data_updated reaches every
+                    // client through the relay.
+                    tokio::spawn(async move {
+                        if let Err(err) = node.add(person).await {
+                            error(
+                                &socket,
+                                "update_data",
+                                format!("the node's database failed: {err}"),
+                            );
+                        }
+                    });
                 }
                 Err(why) => error(&socket, "update_data", why),
             }
