@@ -297,3 +297,12 @@ async fn the_async_primary_loss_scenario_loses_exactly_the_lag_shown() {
     assert_eq!(measured["entries lost (RPO)"], measured["lag shown before (entries)"]);
     assert_eq!(measured["entries lost (RPO)"], "30");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_node_partition_scenario_converges_after_the_heal() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let (status, verdict) = lab.post("/api/scenarios/node-partition").await;
+    assert_eq!(status, 200, "{verdict}");
+    assert_eq!(verdict["passed"], true, "{verdict}");
+}

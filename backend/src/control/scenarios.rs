@@ -15,6 +15,7 @@ const SHOP_FAILOVER: &str = "shop-failover";
 const REGISTRY_PARTITION: &str = "registry-partition";
 const DISHONEST_MODEL: &str = "dishonest-model";
 const ASYNC_PRIMARY_LOSS: &str = "async-primary-loss";
+const NODE_PARTITION: &str = "node-partition";
 
 /// How long a scenario waits for the lab to react before it calls the reaction missing.
 const REACTION_LIMIT: Duration = Duration::from_secs(10);
@@ -34,6 +35,10 @@ pub fn list() -> Vec<ScenarioInfo> {
             question: "Kill the primary store under asynchronous replication, then fail over: how many acknowledged writes are lost, compared with the lag shown just before — and how long until writes work again?".into(),
         },
         ScenarioInfo {
+            name: NODE_PARTITION.into(),
+            question: "Partition sync node 3 from nodes 1 and 2, add a person on node 1 and another on node 3, heal: how long until all three hold the same persons and the same highest number?".into(),
+        },
+        ScenarioInfo {
             name: REGISTRY_PARTITION.into(),
             question: "Cut the registry off from shop server A (A itself stays up): how long until clients stop being sent to A, and until A is back after the link heals?".into(),
         },
@@ -50,6 +55,7 @@ pub async fn run(name: &str, state: &ControlState) -> Result<Verdict, ControlErr
         REGISTRY_PARTITION => registry_partition(state).await,
         DISHONEST_MODEL => dishonest_model(state).await,
         ASYNC_PRIMARY_LOSS => async_primary_loss(state).await,
+        NODE_PARTITION => node_partition(state).await,
         _ => Err(ControlError::NotFound(format!("no scenario named {name:?}"))),
     }
 }
@@ -429,5 +435,92 @@ async fn async_primary_loss(state: &ControlState) -> Result<Verdict, ControlErro
             ("old primary rebuilt as mirror".into(), rebuilt.to_string()),
         ],
         passed: matches && write_back && rebuilt,
+    })
+}
+
+async fn node_partition(state: &ControlState) -> Result<Verdict, ControlError> {
+    use shared::sync::NodeData;
+    let mut urls = Vec::new();
+    for n in 1..=3 {
+        let row = super::row(state, &format!("node-{n}"))?;
+        if row.pid.is_none() {
+            return Err(ControlError::Conflict(format!(
+                "node-{n} must be running (restart it first)"
+            )));
+        }
+        urls.push(row.url);
+    }
+    let get = |url: String| async move {
+        state
+            .client
+            .get(format!("{url}/get_data"))
+            .send()
+            .await
+            .map_err(|e| ControlError::Upstream(e.to_string()))?
+            .json::<NodeData>()
+            .await
+            .map_err(|e| ControlError::Upstream(e.to_string()))
+    };
+    let base = get(urls[0].clone()).await?.highest_number;
+    let set = |cut: bool| async move {
+        for other in ["node-1", "node-2"] {
+            let fault = LinkFault { cut, ..LinkFault::default() };
+            change_link(state, "node-3", other, fault).await?;
+            change_link(state, other, "node-3", fault).await?;
+        }
+        Ok::<_, ControlError>(())
+    };
+    set(true).await?;
+    let stamp = crate::service::now_ms();
+    let (left, right) = (base + 1, base + 2);
+    for (url, name, number) in
+        [(&urls[0], format!("left {stamp}"), left), (&urls[2], format!("right {stamp}"), right)]
+    {
+        let added = state
+            .client
+            .post(format!("{url}/add_name"))
+            .json(&json!({"name": name, "number": number}))
+            .send()
+            .await;
+        if !added.is_ok_and(|r| r.status().is_success()) {
+            let _ = set(false).await;
+            return Err(ControlError::Upstream(format!("could not add a person on {url}")));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let apart = get(urls[2].clone()).await?;
+    let isolated = !apart.persons.iter().any(|p| p.name == format!("left {stamp}"));
+    set(false).await?;
+    let healed = Instant::now();
+    let mut converged = None;
+    while healed.elapsed() < REACTION_LIMIT {
+        let mut all = Vec::new();
+        for url in &urls {
+            all.push(get(url.clone()).await?);
+        }
+        let same = all
+            .windows(2)
+            .all(|w| w[0].persons == w[1].persons && w[0].highest_number == w[1].highest_number);
+        let both = all[0].persons.iter().any(|p| p.name == format!("right {stamp}"))
+            && all[2].persons.iter().any(|p| p.name == format!("left {stamp}"));
+        if same && both && all[0].highest_number >= right {
+            converged = Some(healed.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Verdict {
+        scenario: NODE_PARTITION.into(),
+        question: question(NODE_PARTITION),
+        verdict: match converged {
+            Some(t) => format!("All three nodes agreed on every person and on the highest number {} ms after the partition healed — no manual step.", t.as_millis()),
+            None => "The nodes did not converge within 10 s of the heal.".into(),
+        },
+        measurements: vec![
+            ("node 3 missed node 1's person while cut off".into(), isolated.to_string()),
+            ("heal → converged".into(), converged.map_or_else(|| "not within 10 s".into(), ms)),
+            ("highest number agreed".into(), right.to_string()),
+        ],
+        passed: isolated && converged.is_some(),
     })
 }
