@@ -24,15 +24,14 @@ struct MetaLab {
     _dir: tempfile::TempDir,
 }
 
-async fn meta_lab(models: &[(&str, String)]) -> MetaLab {
+/// A meta-model over `models`, waiting at most `timeout` for each answer.
+async fn meta_lab_with(models: &[(&str, String)], timeout: Duration) -> MetaLab {
     let dir = tempfile::tempdir().unwrap();
     let svc = meta::service("meta-model");
     let defaults: Vec<(String, String)> =
         models.iter().map(|(n, u)| ((*n).to_owned(), u.clone())).collect();
     let meta =
-        Meta::open(&dir.path().join("meta.sqlite3"), &defaults, Duration::from_millis(300), &svc)
-            .await
-            .unwrap();
+        Meta::open(&dir.path().join("meta.sqlite3"), &defaults, timeout, &svc).await.unwrap();
     tokio::spawn(meta.clone().settle_forever());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -49,6 +48,12 @@ async fn assert_ledger_adds_up(lab: &MetaLab) {
     for (name, balance, sum) in lab.meta.ledger().audit().await.unwrap() {
         assert!((balance - sum).abs() < 1e-6, "{name}: balance {balance} but ledger sums to {sum}");
     }
+}
+
+/// A meta-model with a timeout generous enough for debug builds on a busy machine: these tests
+/// are about stake, not about timeouts (the slow-model test sets its own).
+async fn meta_lab(models: &[(&str, String)]) -> MetaLab {
+    meta_lab_with(models, Duration::from_secs(3)).await
 }
 
 fn query(x: &[f64; 4]) -> String {
@@ -184,7 +189,11 @@ async fn thirty_two_concurrent_clients_lose_no_update() {
 async fn a_slow_or_dead_model_does_not_stall_the_answer() {
     let a = model_server("A", Algorithm::Knn, Behavior::Honest).await;
     let b = model_server("B", Algorithm::Knn, Behavior::Slow).await;
-    let lab = meta_lab(&[("A", a), ("B", b), ("C", "http://127.0.0.1:1".to_owned())]).await;
+    let lab = meta_lab_with(
+        &[("A", a), ("B", b), ("C", "http://127.0.0.1:1".to_owned())],
+        Duration::from_millis(300),
+    )
+    .await;
     let started = std::time::Instant::now();
     let answer: MetaPrediction =
         reqwest::get(format!("{}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2", lab.url))
