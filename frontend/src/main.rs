@@ -8,6 +8,7 @@
 mod api;
 mod app;
 mod components;
+mod dom;
 mod pages;
 mod state;
 

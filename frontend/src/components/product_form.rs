@@ -64,31 +64,26 @@ pub fn product_form(props: &Props) -> Html {
     }
 
     let onsubmit = {
-        let (name, price, category, description, in_stock, problem) = (
-            name.clone(),
-            price.clone(),
-            category.clone(),
-            description.clone(),
-            in_stock.clone(),
-            problem.clone(),
-        );
+        let problem = problem.clone();
         let submit = props.onsubmit.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
+            let price = crate::dom::input("product-price");
             match Money::parse_decimal(price.trim()) {
                 Ok(parsed) => {
                     problem.set(None);
+                    let category = crate::dom::input("product-category");
                     let category = if category.trim().is_empty() {
                         "general".into()
                     } else {
                         category.trim().into()
                     };
                     submit.emit(ProductDraft {
-                        name: name.trim().to_owned(),
+                        name: crate::dom::input("product-name").trim().to_owned(),
                         price: parsed,
                         category,
-                        description: (*description).clone(),
-                        in_stock: *in_stock,
+                        description: crate::dom::input("product-description"),
+                        in_stock: crate::dom::checked("product-in-stock"),
                     });
                 }
                 Err(why) => problem.set(Some(format!("price: {why}"))),

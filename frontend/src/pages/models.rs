@@ -104,20 +104,11 @@ pub fn models_page() -> Html {
 
     let onpredict = {
         let with_meta = with_meta.clone();
-        let values: Vec<UseStateHandle<String>> = measurements.to_vec();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let mut x = [0.0; 4];
-            for (i, (v, name)) in values.iter().zip(["sl", "sw", "pl", "pw"]).enumerate() {
-                match v.trim().parse::<f64>() {
-                    Ok(n) if n.is_finite() => x[i] = n,
-                    _ => {
-                        // The meta-model names the bad parameter; let it answer.
-                        x[i] = f64::NAN;
-                        let _ = name;
-                    }
-                }
-            }
+            // A field that is not a number goes as NaN: the meta-model names it in its answer.
+            let x = ["sl", "sw", "pl", "pw"]
+                .map(|id| crate::dom::input(id).trim().parse::<f64>().unwrap_or(f64::NAN));
             with_meta(Box::new(move |d, url| {
                 Box::pin(async move {
                     match api::meta_predict(&url, x).await {

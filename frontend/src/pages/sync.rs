@@ -73,17 +73,20 @@ pub fn sync_page() -> Html {
     }
 
     let onsubmit = {
-        let (nodes, name, number, target, dispatch) =
-            ((*nodes).clone(), name.clone(), number.clone(), *target, state.dispatcher());
+        let (nodes, dispatch) = ((*nodes).clone(), state.dispatcher());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
+            let target: usize = crate::dom::selected("person-node").parse().unwrap_or(0);
             let Some((node, url)) = nodes.get(target).cloned() else { return };
-            let Ok(n) = number.trim().parse::<u64>() else {
+            let Ok(n) = crate::dom::input("person-number").trim().parse::<u64>() else {
                 return dispatch.dispatch(SyncAction::Done(Err(
                     "the account number must be a whole number".into(),
                 )));
             };
-            let person = PersonRecord { name: name.trim().to_owned(), number: n };
+            let person = PersonRecord {
+                name: crate::dom::input("person-name").trim().to_owned(),
+                number: n,
+            };
             let dispatch = dispatch.clone();
             spawn_local(async move {
                 let outcome = api::add_person(&url, &person)
