@@ -107,8 +107,7 @@ async fn the_event_stream_reports_a_kill_within_a_second() {
     // Events of other services are merged in: the registry reports its failover.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let recent: Vec<LabEvent> =
-            reqwest::get(lab.url("/events/recent")).await.unwrap().json().await.unwrap();
+        let recent: Vec<LabEvent> = support::get_json(&lab.url("/events/recent")).await;
         if recent.iter().any(|e| e.service == "registry" && e.kind == EventKind::Failover) {
             break;
         }
@@ -133,13 +132,11 @@ async fn a_cut_link_isolates_a_healthy_server_until_healed() {
     let outcome: serde_json::Value = response.json().await.unwrap();
     assert_eq!(outcome["service"]["links"][0]["fault"]["cut"], true, "{outcome}");
 
-    let faults: serde_json::Value =
-        reqwest::get(format!("{registry}/admin/links")).await.unwrap().json().await.unwrap();
+    let faults: serde_json::Value = support::get_json(&format!("{registry}/admin/links")).await;
     assert_eq!(faults[0]["fault"]["cut"], true, "the registry itself holds the fault: {faults}");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let status: serde_json::Value =
-            reqwest::get(format!("{registry}/servers")).await.unwrap().json().await.unwrap();
+        let status: serde_json::Value = support::get_json(&format!("{registry}/servers")).await;
         if status["servers"][0]["state"] == "down" {
             assert!(status["servers"][0]["lastError"].as_str().unwrap().contains("cut"));
             break;
@@ -244,12 +241,7 @@ async fn admin_requests_are_relayed_to_the_service() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let info: shared::models::ModelInfo =
-        reqwest::get(format!("{}/info", lab.service("model-c").await.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        support::get_json(&format!("{}/info", lab.service("model-c").await.url)).await;
     assert_eq!(info.behavior, shared::models::Behavior::Random);
     let response = client
         .put(lab.url("/api/services/model-c/admin/behavior"))
@@ -272,7 +264,7 @@ async fn the_dishonest_model_scenario_ejects_c_and_restores_it() {
     assert_eq!(verdict["passed"], true, "{verdict}");
     let meta = lab.service("meta-model").await.url;
     let models: Vec<shared::models::ModelEntry> =
-        reqwest::get(format!("{meta}/models")).await.unwrap().json().await.unwrap();
+        support::get_json(&format!("{meta}/models")).await;
     let c = models.iter().find(|m| m.name == "C").unwrap();
     assert_eq!(
         (c.state.as_str(), c.balance),

@@ -46,8 +46,7 @@ async fn state(store: &str) -> Option<StoreState> {
 }
 
 async fn ids(store: &str) -> BTreeSet<u64> {
-    let products: Vec<Value> =
-        reqwest::get(format!("{store}/products")).await.unwrap().json().await.unwrap();
+    let products: Vec<Value> = support::get_json(&format!("{store}/products")).await;
     products.iter().filter_map(|p| p["id"].as_u64()).collect()
 }
 
@@ -162,14 +161,8 @@ async fn killing_the_async_front_never_loses_an_acknowledged_write_and_sync_resu
             assert_eq!(synced.status(), 200, "round {round}");
         }
     }
-    let synced: shared::replication::ReplicationStatus = reqwest::Client::new()
-        .post(format!("{front}/sync"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let synced: shared::replication::ReplicationStatus =
+        support::post_json(&format!("{front}/sync"), None).await;
     assert_eq!(synced.lag_entries, 0, "{synced:?}");
     let (p, m) = (assert_sound(&primary, 99).await, assert_sound(&mirror, 99).await);
     assert_eq!((p.last_seq, p.products), (m.last_seq, m.products));

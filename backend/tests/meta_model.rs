@@ -1,6 +1,8 @@
 //! The meta-model over real model servers (in this process, on real sockets): slashing ejects a
 //! dishonest model, the ledger adds up under concurrency, bad inputs get 4xx JSON.
 
+mod support;
+
 use std::time::Duration;
 
 use backend::meta::{self, Meta};
@@ -40,7 +42,7 @@ async fn meta_lab_with(models: &[(&str, String)], timeout: Duration) -> MetaLab 
 }
 
 async fn models(lab: &MetaLab) -> Vec<ModelEntry> {
-    reqwest::get(format!("{}/models", lab.url)).await.unwrap().json().await.unwrap()
+    support::get_json(&format!("{}/models", lab.url)).await
 }
 
 /// Every balance equals the sum of its model's ledger events.
@@ -66,21 +68,14 @@ async fn a_dishonest_model_is_slashed_and_ejected_while_honest_ones_gain() {
     let b = model_server("B", Algorithm::Knn, Behavior::Honest).await;
     let c = model_server("C", Algorithm::DecisionTree, Behavior::Inverted).await;
     let lab = meta_lab(&[("A", a), ("B", b), ("C", c)]).await;
-    let client = reqwest::Client::new();
     let holdout = backend::iris::rows(&backend::iris::split().test);
 
     // Repeated batches of predictions: C, always contradicting the honest majority, loses.
     let mut c_balances = Vec::new();
     for _round in 0..3 {
         for (x, _) in &holdout {
-            let answer: MetaPrediction = client
-                .get(format!("{}/predict?{}", lab.url, query(x)))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let answer: MetaPrediction =
+                support::get_json(&format!("{}/predict?{}", lab.url, query(x))).await;
             assert!(answer.votes.iter().filter(|v| v.model != "C").all(|v| v.error.is_none()));
         }
         let now = models(&lab).await;
@@ -98,27 +93,15 @@ async fn a_dishonest_model_is_slashed_and_ejected_while_honest_ones_gain() {
 
     // Ejected: C no longer votes.
     let (x, _) = holdout[0];
-    let answer: MetaPrediction = client
-        .get(format!("{}/predict?{}", lab.url, query(&x)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: MetaPrediction =
+        support::get_json(&format!("{}/predict?{}", lab.url, query(&x))).await;
     assert!(answer.votes.iter().all(|v| v.model != "C"));
 
     // Labelled evaluation: the consensus is at least as accurate as the best honest model.
     let mut last = None;
     for _ in 0..3 {
-        let evaluation: Evaluation = client
-            .post(format!("{}/evaluate", lab.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let evaluation: Evaluation =
+            support::post_json(&format!("{}/evaluate", lab.url), None).await;
         last = Some(evaluation);
     }
     let evaluation = last.unwrap();
@@ -162,12 +145,7 @@ async fn thirty_two_concurrent_clients_lose_no_update() {
 
     // Every prediction emits the same reward: the rewards settled must add up to all of them.
     let events: Vec<shared::models::LedgerEvent> =
-        reqwest::get(format!("{}/ledger/events?limit=5000", lab.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        support::get_json(&format!("{}/ledger/events?limit=5000", lab.url)).await;
     let rewarded: f64 = events.iter().filter(|e| e.kind == "reward").map(|e| e.amount).sum();
     let emission = lab.meta.ledger().rules().emission;
     let expected = emission * (CLIENTS * EACH) as f64;
@@ -177,7 +155,7 @@ async fn thirty_two_concurrent_clients_lose_no_update() {
     );
     assert_ledger_adds_up(&lab).await;
     let balances: std::collections::BTreeMap<String, f64> =
-        reqwest::get(format!("{}/balances", lab.url)).await.unwrap().json().await.unwrap();
+        support::get_json(&format!("{}/balances", lab.url)).await;
     assert_eq!(
         balances.keys().cloned().collect::<Vec<_>>(),
         ["A", "B", "C"],
@@ -196,12 +174,7 @@ async fn a_slow_or_dead_model_does_not_stall_the_answer() {
     .await;
     let started = std::time::Instant::now();
     let answer: MetaPrediction =
-        reqwest::get(format!("{}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2", lab.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        support::get_json(&format!("{}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2", lab.url)).await;
     assert!(
         started.elapsed() < Duration::from_millis(1500),
         "waited {:?} for a 2 s model",
@@ -252,12 +225,7 @@ async fn models_come_and_go_and_bad_inputs_get_4xx_json() {
     assert_eq!(response.status(), 201);
     let entry: ModelEntry = response.json().await.unwrap();
     let answer: MetaPrediction =
-        reqwest::get(format!("{}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2", lab.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        support::get_json(&format!("{}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2", lab.url)).await;
     assert!(answer.votes.iter().any(|v| v.model == "D"), "a new model votes at once");
     let response = client.delete(format!("{}/models/{}", lab.url, entry.id)).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -307,11 +275,6 @@ async fn models_come_and_go_and_bad_inputs_get_4xx_json() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let answer: shared::models::Prediction =
-        reqwest::get(format!("{a}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        support::get_json(&format!("{a}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2")).await;
     assert_eq!(answer.prediction, 1, "inverted: confidently wrong");
 }

@@ -1,6 +1,8 @@
 //! What every service gets from `service::Service`: health, metrics, OpenAPI, CORS, JSON errors,
 //! a body limit — checked in-process on the shop's router, and once over a real socket.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -129,8 +131,7 @@ async fn a_service_answers_over_a_real_socket_and_stops_on_shutdown() {
     let server = tokio::spawn(backend::service::run(listener, app, async {
         let _ = stopped.await;
     }));
-    let report: HealthReport =
-        reqwest::get(format!("http://{addr}/health")).await.unwrap().json().await.unwrap();
+    let report: HealthReport = support::get_json(&format!("http://{addr}/health")).await;
     assert_eq!(report.service, "shop-test");
     stop.send(()).unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(5), server)

@@ -15,21 +15,15 @@ async fn post(url: &str, body: Value) -> reqwest::Response {
 }
 
 async fn status(front: &str) -> ReplicationStatus {
-    reqwest::get(format!("{front}/replication")).await.unwrap().json().await.unwrap()
+    support::get_json(&format!("{front}/replication")).await
 }
 
 async fn state(store: &str) -> StoreState {
-    reqwest::get(format!("{store}/replication/state?check=true"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    support::get_json(&format!("{store}/replication/state?check=true")).await
 }
 
 async fn product_ids(store: &str) -> Vec<u64> {
-    let products: Vec<Value> =
-        reqwest::get(format!("{store}/products")).await.unwrap().json().await.unwrap();
+    let products: Vec<Value> = support::get_json(&format!("{store}/products")).await;
     products.iter().map(|p| p["id"].as_u64().unwrap()).collect()
 }
 
@@ -124,14 +118,7 @@ async fn async_replication_reports_lag_syncs_on_demand_and_fails_over_losing_exa
         "{s:?}"
     );
     assert!(s.lag_ms > 0);
-    let synced: ReplicationStatus = reqwest::Client::new()
-        .post(format!("{front}/sync"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let synced: ReplicationStatus = support::post_json(&format!("{front}/sync"), None).await;
     assert_eq!((synced.mirror_seq, synced.lag_entries), (5, 0), "{synced:?}");
     assert_eq!(product_ids(&mirror).await.len(), 5);
 
@@ -142,14 +129,7 @@ async fn async_replication_reports_lag_syncs_on_demand_and_fails_over_losing_exa
     let before = status(&front).await;
     assert_eq!(before.lag_entries, 14, "{before:?}");
     lab.post("/api/services/store-async-primary/kill").await;
-    let report: FailoverReport = reqwest::Client::new()
-        .post(format!("{front}/failover"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report: FailoverReport = support::post_json(&format!("{front}/failover"), None).await;
     assert_eq!(
         report.entries_lost, before.lag_entries,
         "the data lost is exactly the lag reported before"
@@ -169,14 +149,7 @@ async fn async_replication_reports_lag_syncs_on_demand_and_fails_over_losing_exa
     // The old primary comes back and is rebuilt as the new mirror.
     lab.post("/api/services/store-async-primary/restart").await;
     lab.wait_all_up().await;
-    let rebuilt: ReplicationStatus = reqwest::Client::new()
-        .post(format!("{front}/rebuild"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rebuilt: ReplicationStatus = support::post_json(&format!("{front}/rebuild"), None).await;
     assert_eq!((rebuilt.lag_entries, rebuilt.mirror_up), (0, true), "{rebuilt:?}");
 }
 
@@ -287,7 +260,6 @@ async fn a_backlog_larger_than_one_batch_is_shipped_whole() {
     });
     futures::future::join_all(writers).await.into_iter().for_each(Result::unwrap);
     assert_eq!(status(&front).await.lag_entries, 2_560);
-    let synced: ReplicationStatus =
-        client.post(format!("{front}/sync")).send().await.unwrap().json().await.unwrap();
+    let synced: ReplicationStatus = support::post_json(&format!("{front}/sync"), None).await;
     assert_eq!((synced.mirror_seq, synced.lag_entries), (2_560, 0), "{synced:?}");
 }

@@ -24,8 +24,7 @@ impl Drop for Started {
 }
 
 async fn registry_state(registry: &str, address: &str) -> String {
-    let status: serde_json::Value =
-        reqwest::get(format!("{registry}/servers")).await.unwrap().json().await.unwrap();
+    let status: serde_json::Value = support::get_json(&format!("{registry}/servers")).await;
     let row =
         status["servers"].as_array().unwrap().iter().find(|s| s["address"] == address).cloned();
     row.map_or_else(String::new, |r| r["state"].as_str().unwrap().to_owned())

@@ -10,7 +10,7 @@ use shared::sync::{LoadInfo, NodeData, SyncMode};
 use support::Lab;
 
 async fn data(url: &str) -> NodeData {
-    reqwest::get(format!("{url}/get_data")).await.unwrap().json().await.unwrap()
+    support::get_json(&format!("{url}/get_data")).await
 }
 
 async fn add(url: &str, name: &str, number: u64) {
@@ -102,19 +102,12 @@ async fn nodes_converge_through_partitions_crashes_and_mode_switches() {
     for _ in 0..120 {
         client.get(format!("{}/get_data", urls[1])).send().await.unwrap();
     }
-    let load: LoadInfo =
-        reqwest::get(format!("{}/get_load", urls[1])).await.unwrap().json().await.unwrap();
+    let load: LoadInfo = support::get_json(&format!("{}/get_load", urls[1])).await;
     assert_eq!(load.mode, SyncMode::CrdtOnly, "{load:?}");
     add(&urls[1], "ed", 150).await;
     // Forced on node 1 too, then released everywhere: once quiet, all agree again.
-    let forced: LoadInfo = client
-        .post(format!("{}/switch_to_crdt_only", urls[0]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let forced: LoadInfo =
+        support::post_json(&format!("{}/switch_to_crdt_only", urls[0]), None).await;
     assert!(forced.forced && forced.mode == SyncMode::CrdtOnly);
     add(&urls[0], "fi", 160).await;
     client.post(format!("{}/switch_to_normal", urls[0])).send().await.unwrap();
@@ -125,8 +118,7 @@ async fn nodes_converge_through_partitions_crashes_and_mode_switches() {
     let deadline = Instant::now() + Duration::from_secs(10);
     for url in &urls {
         loop {
-            let load: LoadInfo =
-                reqwest::get(format!("{url}/get_load")).await.unwrap().json().await.unwrap();
+            let load: LoadInfo = support::get_json(&format!("{url}/get_load")).await;
             if load.mode == SyncMode::CrdtPaxos {
                 break;
             }
@@ -144,7 +136,6 @@ async fn nodes_converge_through_partitions_crashes_and_mode_switches() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
-    let pulled: NodeData =
-        reqwest::get(format!("{}/data_transfer", urls[2])).await.unwrap().json().await.unwrap();
+    let pulled: NodeData = support::get_json(&format!("{}/data_transfer", urls[2])).await;
     assert_eq!(pulled.persons.len(), 6);
 }

@@ -19,12 +19,7 @@ async fn the_predict_form_shows_the_consensus_the_backend_returned() {
     browser.click("#predict").await;
     let shown = browser.wait_for_text("#consensus", |t| t.starts_with("Consensus:")).await;
     let answer: shared::models::MetaPrediction =
-        reqwest::get(format!("{meta}/predict?sl=5.9&sw=3.0&pl=4.2&pw=1.5"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        crate::support::get_json(&format!("{meta}/predict?sl=5.9&sw=3.0&pl=4.2&pw=1.5")).await;
     assert!(
         shown.contains(&format!("{} (class {})", answer.label, answer.prediction)),
         "page: {shown:?}, backend: {answer:?}"
@@ -41,12 +36,7 @@ async fn the_predict_form_shows_the_consensus_the_backend_returned() {
     browser.click("#predict").await;
     browser.wait_for_text("#votes tr[data-model='C'] .badge", |t| t == "deviated").await;
     let info: shared::models::ModelInfo =
-        reqwest::get(format!("{}/info", lab.service("model-c").await.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        crate::support::get_json(&format!("{}/info", lab.service("model-c").await.url)).await;
     assert_eq!(
         info.behavior,
         shared::models::Behavior::Inverted,

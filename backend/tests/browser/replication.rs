@@ -25,7 +25,7 @@ async fn a_write_makes_the_async_mirror_lag_until_sync() {
     browser.wait_for_text(lag_cell, |t| lag(t) == Some(2)).await;
     let front = lab.service("replication").await.url;
     let status: shared::replication::ReplicationStatus =
-        reqwest::get(format!("{front}/replication")).await.unwrap().json().await.unwrap();
+        crate::support::get_json(&format!("{front}/replication")).await;
     assert_eq!(status.lag_entries, 2, "the backend agrees: {status:?}");
 
     browser.click("#async-sync").await;

@@ -29,7 +29,7 @@ async fn a_product_added_through_the_form_is_served_by_the_backend_and_failover_
 
     // The backend really stored it: ask shop server B directly, not through the page.
     let products: Vec<shared::shop::Product> =
-        reqwest::get(format!("{}/products", shop_b.url)).await.unwrap().json().await.unwrap();
+        crate::support::get_json(&format!("{}/products", shop_b.url)).await;
     let stored =
         products.iter().find(|p| p.name == "Lab Tablet").expect("the product is in the store");
     assert_eq!(stored.price, shared::shop::Money(29_999));

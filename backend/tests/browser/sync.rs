@@ -26,8 +26,7 @@ async fn a_person_added_on_node_1_appears_in_all_three_lists() {
     }
     // The page's lists are the nodes' own data.
     let node3 = lab.service("node-3").await.url;
-    let data: shared::sync::NodeData =
-        reqwest::get(format!("{node3}/get_data")).await.unwrap().json().await.unwrap();
+    let data: shared::sync::NodeData = crate::support::get_json(&format!("{node3}/get_data")).await;
     assert!(data.persons.iter().any(|p| p.name == "Ada Lovelace" && p.number == 1815));
     browser.wait_for_text("#paxos-log", |t| t.contains("accepted")).await;
     browser.close().await;

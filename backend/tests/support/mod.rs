@@ -171,6 +171,25 @@ impl Drop for Lab {
     }
 }
 
+/// `GET url`, read as JSON (the test fails on a transport or decoding error).
+pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
+    let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    response.json().await.unwrap_or_else(|e| panic!("GET {url}: not the expected JSON: {e}"))
+}
+
+/// `POST url` with an optional JSON body, the answer read as JSON.
+pub async fn post_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    body: Option<&serde_json::Value>,
+) -> T {
+    let mut request = reqwest::Client::new().post(url);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    response.json().await.unwrap_or_else(|e| panic!("POST {url}: not the expected JSON: {e}"))
+}
+
 /// The state letter of a process in /proc (R running, S sleeping, T stopped, Z zombie).
 pub fn process_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
