@@ -111,6 +111,9 @@ struct Load {
     answered: u32,
     /// Answered only after a failed attempt on another server.
     retried: u32,
+    /// Orders in flight to a server that died under them: the client cannot know whether they
+    /// were placed, and must not retry them (they could be placed twice).
+    uncertain: u32,
     failed: Vec<String>,
     /// Answered by server A.
     by_a: u32,
@@ -135,6 +138,7 @@ fn order_load(
                     load.by_a += u32::from(answer.server == a_address);
                 }
                 Ok(answer) => load.failed.push(format!("{} {}", answer.status, answer.body)),
+                Err(crate::shop_client::ClientError::Uncertain { .. }) => load.uncertain += 1,
                 Err(err) => load.failed.push(err.to_string()),
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -187,13 +191,16 @@ async fn shop_failover(state: &ControlState) -> Result<Verdict, ControlError> {
     let back_in = back.map_or_else(|()| "not within 10 s".to_owned(), ms);
     let passed = load.failed.is_empty() && back.is_ok();
     let verdict = if load.failed.is_empty() {
-        format!("No order failed: {} retried on server B while the registry took {detected} to notice A was dead.", load.retried)
-    } else {
+        let unknown = match load.uncertain {
+            0 => String::new(),
+            n => format!(" {n} was in flight to A when it died: its outcome is unknown, and it was not retried (it could be placed twice)."),
+        };
         format!(
-            "{} of {} orders failed while A died (in flight when it was killed).",
-            load.failed.len(),
-            load.sent
+            "No order failed: {} retried on server B while the registry took {detected} to notice A was dead.{unknown}",
+            load.retried
         )
+    } else {
+        format!("{} of {} orders failed while A died.", load.failed.len(), load.sent)
     };
     Ok(Verdict {
         scenario: SHOP_FAILOVER.into(),
@@ -203,6 +210,7 @@ async fn shop_failover(state: &ControlState) -> Result<Verdict, ControlError> {
             ("orders sent".into(), load.sent.to_string()),
             ("orders placed".into(), load.answered.to_string()),
             ("failed".into(), load.failed.len().to_string()),
+            ("in flight when A died (outcome unknown)".into(), load.uncertain.to_string()),
             ("placed after a retry".into(), load.retried.to_string()),
             ("answered by A".into(), load.by_a.to_string()),
             ("kill → registry stops handing out A".into(), detected),
