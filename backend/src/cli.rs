@@ -335,8 +335,7 @@ impl ServeCommand {
                 };
                 let service = sync_node::service(&name);
                 let node = sync_node::node::SyncNode::open(config, &db, &service).await?;
-                tokio::spawn(node.clone().run_forever());
-                tokio::spawn(node.clone().push_forever());
+                node.spawn_background();
                 let events = service.events();
                 let (app, io) = sync_node::router(service, node);
                 // Open Socket.IO connections (long polls especially) would hold a graceful

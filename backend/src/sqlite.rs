@@ -191,6 +191,21 @@ impl Db {
         E: Send + 'static,
         F: FnOnce(&Connection) -> Result<Result<T, E>, rusqlite::Error> + Send + 'static,
     {
+        self.queue_write(f).await
+    }
+
+    /// [`Db::write`], queued at once (not when first polled): writes queued one after another
+    /// commit in that order, so a caller that queues under its own lock gets its changes on disk
+    /// in the order it made them.
+    pub fn queue_write<T, E, F>(
+        &self,
+        f: F,
+    ) -> impl std::future::Future<Output = Result<Result<T, E>, DbError>> + use<T, E, F>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Connection) -> Result<Result<T, E>, rusqlite::Error> + Send + 'static,
+    {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| match f(conn) {
             Ok(Ok(value)) => (
@@ -207,10 +222,13 @@ impl Db {
                 Box::new(move |_| drop(answer.send(Err(DbError::Sqlite(failed))))) as Deliver,
             ),
         });
-        self.writer.send(job).map_err(|_| DbError::Pool("the writer thread has stopped".into()))?;
-        answered.await.map_err(|_| {
-            DbError::Pool("the write could not start: the database is locked or failing".into())
-        })?
+        let queued = self.writer.send(job);
+        async move {
+            queued.map_err(|_| DbError::Pool("the writer thread has stopped".into()))?;
+            answered.await.map_err(|_| {
+                DbError::Pool("the write could not start: the database is locked or failing".into())
+            })?
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use shared::models::{
 use shared::registry::{GetServer, RegistryStatus};
 use shared::replication::{FailoverReport, ReplicationStatus, StoreDiff};
 use shared::shop::{NewProduct, Product};
-use shared::sync::{LoadInfo, NodeData, PaxosLogEntry, PersonRecord};
+use shared::sync::{Added, LoadInfo, NodeData, PaxosLogEntry, PersonRecord};
 use shared::{ErrorBody, LabEvent, ServiceKind, ServiceStatus};
 
 /// Why a call failed, in words for the page.
@@ -396,7 +396,7 @@ pub fn node_socket(
 }
 
 /// Add a person on one node (`POST /add_name`).
-pub async fn add_person(node: &str, person: &PersonRecord) -> Result<NodeData, ApiError> {
+pub async fn add_person(node: &str, person: &PersonRecord) -> Result<Added, ApiError> {
     send_json("add a person", Request::post(&format!("{node}/add_name")), Some(person)).await
 }
 

@@ -33,6 +33,23 @@ pub struct NodeData {
     pub mode: SyncMode,
 }
 
+/// `POST /add_name`: what became of the person added (the whole list is `GET /get_data`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Added {
+    pub node: String,
+    pub person: PersonRecord,
+    /// Persons this node holds now.
+    pub persons: usize,
+    pub highest_number: u64,
+    pub mode: SyncMode,
+    /// With Paxos (`crdt-paxos`): whether the nodes had agreed on a highest number at least this
+    /// person's before the answer went out (if not — no majority reachable in time — the
+    /// decision follows). `null` in CRDT-only mode, where nothing is agreed.
+    pub agreed: Option<bool>,
+}
+
 /// `GET /get_load`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -72,10 +89,13 @@ pub struct PaxosLogEntry {
     pub at_ms: u64,
     pub from: u64,
     pub to: u64,
-    /// `prepare`, `promise`, `accept`, `accepted`, `nack`, `decided`.
+    /// `prepare`, `promise`, `accept`, `accepted`, `nack`, `decided`, `forward`.
     pub kind: String,
-    pub instance: u64,
+    /// The log slot, for messages about one (accept, accepted, decided).
+    pub instance: Option<u64>,
     /// `round.node`, when the message has a ballot.
     pub ballot: Option<String>,
     pub value: Option<u64>,
+    /// What else the message says (a prepare's first instance, what a promise reports, ...).
+    pub note: Option<String>,
 }

@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shared::sync::{LoadInfo, NodeData, PaxosLogEntry, PersonRecord, SyncMode};
+use shared::sync::{Added, LoadInfo, NodeData, PaxosLogEntry, PersonRecord, SyncMode};
 use shared::EventKind;
 use tokio::sync::watch;
 
 use super::crdt::{Dot, MaxRegister, NodeId, Person, PersonSet};
-use super::paxos::{AcceptorState, Ballot, Durable, Message, Paxos, Value};
+use super::paxos::{Ballot, Changes, Durable, Message, Paxos, Value, GAP};
 use crate::service::{now_ms, EventBus, LinkFaults, Service};
 use crate::sqlite::rusqlite::{params, Connection};
 use crate::sqlite::{Db, DbError};
@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS paxos_instances (instance INTEGER PRIMARY KEY, accept
 
 /// Paxos messages kept for the dashboard's log.
 const PAXOS_LOG: usize = 200;
+/// Paxos requests in flight to one peer at a time (messages queued meanwhile go in one batch).
+const PAXOS_IN_FLIGHT: usize = 4;
 
 /// How a node runs.
 #[derive(Debug, Clone)]
@@ -86,18 +88,63 @@ struct Inner {
     /// Deltas not yet sent to each peer, merged: a burst of updates is one request per peer.
     outgoing: Mutex<Vec<Option<CrdtState>>>,
     send_now: tokio::sync::Notify,
+    /// Paxos messages not yet sent, per peer (in `config.peers` order).
+    paxos_out: Vec<PaxosQueue>,
 }
 
-fn kind(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>) {
-    match *message {
-        Message::Prepare { ballot, .. } => ("prepare", Some(ballot), None),
-        Message::Promise { ballot, accepted, .. } => {
-            ("promise", Some(ballot), accepted.map(|(_, v)| v))
+/// Paxos messages waiting for one peer; its sender takes them all in one request.
+#[derive(Debug, Default)]
+struct PaxosQueue {
+    messages: Mutex<Vec<Message>>,
+    wake: tokio::sync::Notify,
+}
+
+/// How one instance is stored (`paxos_instances.acceptor`). Databases written before the
+/// Multi-Paxos change hold a promise per instance too; it is read into the node-wide promise.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct StoredInstance {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    promised: Option<Ballot>,
+    #[serde(default)]
+    accepted: Option<(Ballot, Value)>,
+}
+
+/// A message as the dashboard's log shows it: kind, ballot, value, note.
+fn describe(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>, Option<String>) {
+    let gap = |value: Value| (value == GAP).then(|| "no-op (closes a gap)".to_owned());
+    match message {
+        Message::Prepare { ballot, from } => {
+            ("prepare", Some(*ballot), None, Some(format!("for instances ≥ {from}")))
         }
-        Message::Accept { ballot, value, .. } => ("accept", Some(ballot), Some(value)),
-        Message::Accepted { ballot, value, .. } => ("accepted", Some(ballot), Some(value)),
-        Message::Nack { ballot, .. } => ("nack", Some(ballot), None),
-        Message::Decided { value, .. } => ("decided", None, Some(value)),
+        Message::Promise { ballot, from, accepted, decided } => (
+            "promise",
+            Some(*ballot),
+            None,
+            Some(format!(
+                "instances ≥ {from}: {} accepted, {} decided",
+                accepted.len(),
+                decided.len()
+            )),
+        ),
+        Message::Accept { ballot, value, .. } => {
+            ("accept", Some(*ballot), Some(*value), gap(*value))
+        }
+        Message::Accepted { ballot, value, .. } => {
+            ("accepted", Some(*ballot), Some(*value), gap(*value))
+        }
+        Message::Nack { ballot, promised } => (
+            "nack",
+            Some(*ballot),
+            None,
+            Some(format!("promised {}.{}", promised.round, promised.node)),
+        ),
+        Message::Decided { value, .. } => ("decided", None, Some(*value), gap(*value)),
+        Message::Forward { value } => {
+            ("forward", None, Some(*value), Some("to the leader".to_owned()))
+        }
+        Message::Catchup { from } => {
+            ("catch-up", None, None, Some(format!("decisions from instance {from}")))
+        }
     }
 }
 
@@ -126,14 +173,28 @@ fn load_state(conn: &Connection) -> Result<(CrdtState, Durable), crate::sqlite::
         .map(|v| v as u64)
     };
     let mut durable = Durable { max_round: meta("max_round")?, ..Durable::default() };
+    let promised_round = meta("promised_round")?;
+    if promised_round > 0 {
+        durable.promised = Some(Ballot { round: promised_round, node: meta("promised_node")? });
+    }
     let mut rows = conn.prepare("SELECT instance, acceptor, decided FROM paxos_instances")?;
     let instances = rows.query_map([], |r| {
         Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?))
     })?;
     for row in instances {
         let (instance, acceptor, decided) = row?;
-        if let Ok(state) = serde_json::from_str::<AcceptorState>(&acceptor) {
-            durable.acceptors.insert(instance, state);
+        // Forgetting what an acceptor promised or accepted could let two values be chosen:
+        // unreadable state stops the node instead.
+        let stored: StoredInstance = serde_json::from_str(&acceptor).map_err(|err| {
+            crate::sqlite::rusqlite::Error::FromSqlConversionFailure(
+                1,
+                crate::sqlite::rusqlite::types::Type::Text,
+                Box::new(err),
+            )
+        })?;
+        durable.promised = durable.promised.max(stored.promised);
+        if let Some(accepted) = stored.accepted {
+            durable.accepted.insert(instance, accepted);
         }
         if let Some(value) = decided {
             durable.decided.insert(instance, value as u64);
@@ -183,6 +244,7 @@ impl SyncNode {
                 decided: watch::channel(0).0,
                 outgoing: Mutex::new(vec![None; config.peers.len()]),
                 send_now: tokio::sync::Notify::new(),
+                paxos_out: config.peers.iter().map(|_| PaxosQueue::default()).collect(),
                 config,
             }),
         })
@@ -306,8 +368,9 @@ impl SyncNode {
         }
     }
 
-    /// A client adds a person here.
-    pub async fn add(&self, person: PersonRecord) -> Result<NodeData, DbError> {
+    /// A client adds a person here. With Paxos, a number above the agreed highest is proposed
+    /// while the person is written, and the answer waits (a bounded while) for the agreement.
+    pub async fn add(&self, person: PersonRecord) -> Result<Added, DbError> {
         let delta = {
             let mut crdt = self.inner.crdt.lock().expect("crdt lock poisoned");
             let delta = crdt.persons.add(
@@ -317,25 +380,52 @@ impl SyncNode {
             crdt.max.merge(MaxRegister(person.number));
             CrdtState { persons: delta, max: crdt.max }
         };
-        self.persist(&delta).await?;
-        self.push(&delta);
-        if self.mode() == SyncMode::CrdtPaxos {
-            let highest = self.inner.paxos.lock().expect("paxos lock poisoned").highest();
-            if highest.is_none_or(|h| person.number > h) {
-                let mut decided = self.inner.decided.subscribe();
-                self.propose(person.number).await;
-                // Answer with the agreed number when the round completes soon (bounded: with no
-                // majority reachable the answer goes out and the decision follows later).
-                let wanted = person.number;
-                let _ = tokio::time::timeout(
-                    Duration::from_millis(500),
-                    decided.wait_for(|h| *h >= wanted),
-                )
-                .await;
+        let paxos = self.mode() == SyncMode::CrdtPaxos;
+        let highest = self.inner.paxos.lock().expect("paxos lock poisoned").highest();
+        let wanted = person.number;
+        let agree = async {
+            if !paxos {
+                return None;
             }
-        }
+            if wanted == GAP || highest.is_some_and(|h| h >= wanted) {
+                return Some(true);
+            }
+            let mut decided = self.inner.decided.subscribe();
+            self.propose(wanted).await;
+            // Bounded: with no majority reachable the answer goes out and the decision follows.
+            let agreed = tokio::time::timeout(
+                Duration::from_millis(500),
+                decided.wait_for(|h| *h >= wanted),
+            )
+            .await
+            .is_ok();
+            Some(agreed)
+        };
+        let (saved, agreed) = tokio::join!(self.persist(&delta), agree);
+        saved?;
+        self.push(&delta);
         self.notify();
-        Ok(self.data())
+        let mode = self.mode();
+        let (persons, max) = {
+            let crdt = self.inner.crdt.lock().expect("crdt lock poisoned");
+            (crdt.persons.len(), crdt.max.0)
+        };
+        let highest_number = match mode {
+            SyncMode::CrdtOnly => max,
+            SyncMode::CrdtPaxos => self.highest(),
+        };
+        Ok(Added {
+            node: self.inner.config.name.clone(),
+            person,
+            persons,
+            highest_number,
+            mode,
+            agreed,
+        })
+    }
+
+    fn highest(&self) -> u64 {
+        self.inner.paxos.lock().expect("paxos lock poisoned").highest().unwrap_or(0)
     }
 
     /// Merge a peer's state or delta; returns whether anything changed.
@@ -399,8 +489,8 @@ impl SyncNode {
         self.inner.send_now.notify_one();
     }
 
-    /// Send queued deltas to the peers, forever (spawn it).
-    pub async fn push_forever(self) {
+    /// Send queued deltas to the peers, forever.
+    async fn push_forever(self) {
         loop {
             self.inner.send_now.notified().await;
             let batches: Vec<(String, CrdtState)> = {
@@ -455,13 +545,24 @@ impl SyncNode {
 
     /// Propose a number to Paxos and drive the messages.
     pub async fn propose(&self, value: Value) {
+        let before = self.highest();
         self.inner.paxos.lock().expect("paxos lock poisoned").propose(value);
-        self.pump().await;
-        self.notify();
+        self.drain(None).await;
+        self.notify_if_moved(before);
+    }
+
+    /// Tell waiting writers and live clients when the agreed number moved.
+    fn notify_if_moved(&self, before: u64) {
+        if self.highest() != before {
+            self.notify();
+        }
     }
 
     fn log(&self, from: NodeId, to: NodeId, message: &Message) {
-        let (kind, ballot, value) = kind(message);
+        if matches!(message, Message::Catchup { .. }) {
+            return; // every node asks every peer every second: noise in the dashboard's log
+        }
+        let (kind, ballot, value, note) = describe(message);
         let entry = PaxosLogEntry {
             at_ms: now_ms(),
             from,
@@ -470,6 +571,7 @@ impl SyncNode {
             instance: message.instance(),
             ballot: ballot.map(|b| format!("{}.{}", b.round, b.node)),
             value,
+            note,
         };
         let mut log = self.inner.paxos_log.lock().expect("log lock poisoned");
         if log.len() == PAXOS_LOG {
@@ -482,121 +584,210 @@ impl SyncNode {
         self.inner.paxos_log.lock().expect("log lock poisoned").iter().cloned().collect()
     }
 
-    /// Handle a Paxos message from a peer; returns the replies to it.
-    pub async fn receive(&self, from: NodeId, message: Message) -> Vec<Message> {
-        self.log(from, self.inner.config.id, &message);
-        let before = self.inner.paxos.lock().expect("paxos lock poisoned").highest();
-        self.inner.paxos.lock().expect("paxos lock poisoned").step(from, message);
-        let replies = self.drain(Some(from)).await;
-        if self.inner.paxos.lock().expect("paxos lock poisoned").highest() != before {
-            self.notify();
+    /// Handle Paxos messages from a peer; returns the replies to it.
+    pub async fn receive(&self, from: NodeId, messages: Vec<Message>) -> Vec<Message> {
+        let before = self.highest();
+        {
+            let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+            for message in messages {
+                self.log(from, self.inner.config.id, &message);
+                paxos.step(from, message);
+            }
         }
+        self.notify_if_moved(before);
+        let replies = self.drain(Some(from)).await;
+        self.notify_if_moved(before);
         replies
     }
 
-    /// Persist what changed, then hand out the messages: to `reply_to` they are returned (the
-    /// HTTP answer), to self they are stepped here, to others they are sent.
+    /// Hand out what the state machine produced. Messages that state nothing the node could
+    /// forget leave at once (to self: stepped here; to `reply_to`: returned as the HTTP answer;
+    /// to others: queued for their sender); the durable changes are queued for the disk under
+    /// the same lock, so they reach it in the order they were made; the other messages leave
+    /// once their changes are on disk.
     async fn drain(&self, reply_to: Option<NodeId>) -> Vec<Message> {
-        let me = self.inner.config.id;
         let mut replies = Vec::new();
         loop {
-            let (changed, max_round, messages) = {
+            let (saved, late) = {
                 let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
-                (paxos.take_changed(), paxos.durable().max_round, paxos.take_messages())
+                let mut late = Vec::new();
+                loop {
+                    let messages = paxos.take_messages();
+                    if messages.is_empty() {
+                        break;
+                    }
+                    for (to, message) in messages {
+                        if message.needs_persisted_state() {
+                            late.push((to, message));
+                        } else {
+                            replies.extend(self.route(&mut paxos, to, message, reply_to));
+                        }
+                    }
+                }
+                (paxos.take_changed().map(|changes| self.persist_paxos(changes)), late)
             };
-            if messages.is_empty() && changed.is_empty() {
+            if saved.is_none() && late.is_empty() {
                 return replies;
             }
-            if !changed.is_empty() {
-                let saved = self
-                    .inner
-                    .db
-                    .write(move |conn| {
-                        let mut upsert = conn.prepare_cached(
-                            "INSERT INTO paxos_instances (instance, acceptor, decided) VALUES (?1, ?2, ?3)
-                             ON CONFLICT (instance) DO UPDATE SET acceptor = excluded.acceptor, decided = excluded.decided",
-                        )?;
-                        for (instance, acceptor, decided) in &changed {
-                            let acceptor = serde_json::to_string(acceptor).expect("acceptor state serializes");
-                            upsert.execute(params![*instance as i64, acceptor, decided.map(|v| v as i64)])?;
-                        }
-                        conn.execute(
-                            "INSERT INTO node_meta (key, value) VALUES ('max_round', ?1)
-                             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-                            [max_round as i64],
-                        )?;
-                        Ok(Ok::<_, ()>(()))
-                    })
-                    .await;
-                if let Err(err) = saved {
+            if let Some(saved) = saved {
+                if let Err(err) = saved.await {
                     // Not durable: do not send what depends on it.
                     tracing::error!(%err, "persisting Paxos state; messages dropped");
                     return replies;
                 }
             }
-            for (to, message) in messages {
-                self.log(me, to, &message);
-                if to == me {
-                    self.inner.paxos.lock().expect("paxos lock poisoned").step(me, message);
-                } else if Some(to) == reply_to {
-                    replies.push(message);
-                } else {
-                    self.send(to, message);
+            let before = self.highest();
+            {
+                let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+                for (to, message) in late {
+                    replies.extend(self.route(&mut paxos, to, message, reply_to));
                 }
+            }
+            self.notify_if_moved(before);
+        }
+    }
+
+    /// One outgoing message: to self it is stepped, to `reply_to` returned (the HTTP answer),
+    /// to another peer queued for its sender.
+    fn route(
+        &self,
+        paxos: &mut Paxos,
+        to: NodeId,
+        message: Message,
+        reply_to: Option<NodeId>,
+    ) -> Option<Message> {
+        let me = self.inner.config.id;
+        self.log(me, to, &message);
+        if to == me {
+            paxos.step(me, message);
+        } else if Some(to) == reply_to {
+            return Some(message);
+        } else {
+            self.queue(to, message);
+        }
+        None
+    }
+
+    /// Queue the durable changes for the disk now; the future answers once they are on it.
+    fn persist_paxos(
+        &self,
+        changes: Changes,
+    ) -> impl std::future::Future<Output = Result<(), DbError>> + use<> {
+        let write = self.inner.db.queue_write(move |conn| {
+            let mut upsert = conn.prepare_cached(
+                "INSERT INTO paxos_instances (instance, acceptor, decided) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (instance) DO UPDATE SET acceptor = excluded.acceptor, decided = excluded.decided",
+            )?;
+            for (instance, accepted, decided) in &changes.instances {
+                let stored = StoredInstance { promised: None, accepted: *accepted };
+                let stored = serde_json::to_string(&stored).expect("acceptor state serializes");
+                upsert.execute(params![*instance as i64, stored, decided.map(|v| v as i64)])?;
+            }
+            let mut meta = conn.prepare_cached(
+                "INSERT INTO node_meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?;
+            meta.execute(params!["max_round", changes.max_round as i64])?;
+            if let Some(promised) = changes.promised {
+                meta.execute(params!["promised_round", promised.round as i64])?;
+                meta.execute(params!["promised_node", promised.node as i64])?;
+            }
+            Ok(Ok::<_, ()>(()))
+        });
+        async move { write.await.map(|_| ()) }
+    }
+
+    /// Queue a Paxos message for a peer; its sender ships everything queued in one request.
+    fn queue(&self, to: NodeId, message: Message) {
+        let Some(index) = self.inner.config.peers.iter().position(|(id, _)| *id == to) else {
+            return;
+        };
+        let queue = &self.inner.paxos_out[index];
+        queue.messages.lock().expect("paxos queue lock poisoned").push(message);
+        queue.wake.notify_one();
+    }
+
+    /// Ship queued Paxos messages to the peer at `index`, forever: every message queued while
+    /// earlier requests are in flight goes in the next one (at most [`PAXOS_IN_FLIGHT`] at once).
+    async fn send_paxos_forever(self, index: usize) {
+        let limit = Arc::new(tokio::sync::Semaphore::new(PAXOS_IN_FLIGHT));
+        loop {
+            self.inner.paxos_out[index].wake.notified().await;
+            loop {
+                let Ok(permit) = limit.clone().acquire_owned().await else { return };
+                let batch = std::mem::take(
+                    &mut *self.inner.paxos_out[index]
+                        .messages
+                        .lock()
+                        .expect("paxos queue lock poisoned"),
+                );
+                if batch.is_empty() {
+                    break;
+                }
+                let node = self.clone();
+                tokio::spawn(async move {
+                    node.deliver(index, batch).await;
+                    drop(permit);
+                });
             }
         }
     }
 
-    /// Send a Paxos message to a peer; its replies are stepped here.
-    fn send(&self, to: NodeId, message: Message) {
-        let Some(peer) =
-            self.inner.config.peers.iter().find(|(id, _)| *id == to).map(|(_, url)| url.clone())
-        else {
+    /// One request with a batch of Paxos messages to a peer; its replies are stepped here (a cut
+    /// link or a silent peer loses them — Paxos retries).
+    async fn deliver(&self, index: usize, batch: Vec<Message>) {
+        let (to, peer) = &self.inner.config.peers[index];
+        if self.inner.links.pass(peer).await.is_err() {
             return;
-        };
-        let node = self.clone();
-        tokio::spawn(async move {
-            if node.inner.links.pass(&peer).await.is_err() {
-                return;
-            }
-            let envelope = serde_json::json!({ "from": node.inner.config.id, "message": message });
-            let answer = node
-                .inner
-                .client
-                .post(format!("{peer}/paxos"))
-                .json(&envelope)
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            let Ok(response) = answer else { return };
-            let Ok(replies) = response.json::<Vec<Message>>().await else { return };
-            if replies.is_empty() {
-                return;
-            }
-            let before = node.inner.paxos.lock().expect("paxos lock poisoned").highest();
+        }
+        let envelope = serde_json::json!({ "from": self.inner.config.id, "messages": batch });
+        let answer = self
+            .inner
+            .client
+            .post(format!("{peer}/paxos"))
+            .json(&envelope)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        let Ok(response) = answer else { return };
+        let Ok(replies) = response.json::<Vec<Message>>().await else { return };
+        if replies.is_empty() {
+            return;
+        }
+        let before = self.highest();
+        {
+            let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
             for reply in replies {
-                node.log(to, node.inner.config.id, &reply);
-                node.inner.paxos.lock().expect("paxos lock poisoned").step(to, reply);
+                self.log(*to, self.inner.config.id, &reply);
+                paxos.step(*to, reply);
             }
-            node.drain(None).await;
-            if node.inner.paxos.lock().expect("paxos lock poisoned").highest() != before {
-                node.notify();
-            }
-        });
-    }
-
-    async fn pump(&self) {
+        }
+        // A decision is safe once a majority accepted it: writers hear of it before this node
+        // has written it down.
+        self.notify_if_moved(before);
         self.drain(None).await;
     }
 
-    /// Background work: Paxos ticks, anti-entropy, load decay (spawn it).
-    pub async fn run_forever(self) {
+    /// Start the node's background work: Paxos ticks and anti-entropy, CRDT pushes, one Paxos
+    /// sender per peer.
+    pub fn spawn_background(&self) {
+        tokio::spawn(self.clone().run_forever());
+        tokio::spawn(self.clone().push_forever());
+        for index in 0..self.inner.config.peers.len() {
+            tokio::spawn(self.clone().send_paxos_forever(index));
+        }
+    }
+
+    /// Background work: Paxos ticks, anti-entropy, load decay.
+    async fn run_forever(self) {
         let tick = Duration::from_millis(100);
         let mut since_pull = Duration::ZERO;
         loop {
             tokio::time::sleep(tick).await;
+            let before = self.highest();
             self.inner.paxos.lock().expect("paxos lock poisoned").tick();
-            self.pump().await;
+            self.drain(None).await;
+            self.notify_if_moved(before);
             {
                 let mut load = self.inner.load.lock().expect("load lock poisoned");
                 let before = load.mode;

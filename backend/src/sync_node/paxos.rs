@@ -2,20 +2,27 @@
 //! messages out ([`Paxos::take_messages`]), time as logical ticks ([`Paxos::tick`]); no sockets,
 //! no disk, no clock inside. The node's loop does the I/O.
 //!
-//! One single-decree Paxos per *instance* (a log slot): each proposal of a number takes the next
-//! free instance. Ballots are `(round, node)`, unique per node and totally ordered.
-//! - Phase 1 (prepare/promise): a proposer asks a majority to promise to ignore lower ballots;
-//!   each promise carries the highest-ballot value the acceptor already accepted, and the
-//!   proposer must adopt the highest such value (Lamport, *Paxos Made Simple*, §2.2).
-//! - Phase 2 (accept/accepted): the proposer asks the acceptors to accept its value; a value
-//!   accepted by a majority under one ballot is chosen, and the proposer tells everyone.
-//! - An acceptor answers a prepare or accept for an instance it knows decided with the decision,
-//!   and every node re-announces its decisions now and then, so a node that missed them (a lost
-//!   message, a restart) catches up.
+//! Multi-Paxos over a log of *instances* (slots), one single-decree Paxos each, every proposal of
+//! a number taking the next free instance. Ballots are `(round, node)`, unique per node and
+//! totally ordered.
+//! - Phase 1 (prepare/promise) runs once per leadership, for every instance from the first one the
+//!   leader has not seen decided: acceptors promise to ignore lower ballots *everywhere* and report
+//!   what they accepted (and know decided) from there on. The leader adopts, in each instance, the
+//!   value accepted under the highest ballot (Lamport, *Paxos Made Simple*, §2.2 and §3), fills
+//!   instances nobody accepted anything in with [`GAP`], and from then on proposes each new value
+//!   with phase 2 alone.
+//! - Phase 2 (accept/accepted): a value accepted by a majority under one ballot is chosen; the
+//!   leader learns it and tells the others.
+//! - A node that is not the leader forwards values to the leader it knows (the owner of the ballot
+//!   it promised, if heard from lately); when that leader stays silent it runs phase 1 itself.
+//!   Outbid by a higher ballot, a leader steps down and hands its values on.
+//! - Every node asks its peers now and then for the decisions it is missing ([`Message::Catchup`]),
+//!   so a node that lost messages or restarted catches up.
 //!
 //! What an acceptor promised and accepted must survive a crash: [`Paxos::durable`] exports it and
-//! [`Paxos::restore`] rebuilds a node from it; the node persists it before sending what a step
-//! produced. The highest number is the largest value decided in any instance.
+//! [`Paxos::restore`] rebuilds a node from it; the node persists what [`Paxos::take_changed`]
+//! reports before it sends the messages that depend on it ([`Message::needs_persisted_state`]).
+//! The highest number is the largest value decided in any instance.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +32,10 @@ use super::crdt::NodeId;
 
 pub type Value = u64;
 
+/// What a new leader proposes in an instance nobody accepted anything in, to close the gap in the
+/// log. 0 never raises the highest number: for the max register it is a no-op.
+pub const GAP: Value = 0;
+
 /// A ballot: higher round wins, the node breaks ties, so no two nodes share one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Ballot {
@@ -32,31 +43,36 @@ pub struct Ballot {
     pub node: NodeId,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Message {
+    /// Phase 1a: promise to ignore ballots below `ballot`, in every instance from `from` on.
     Prepare {
-        instance: u64,
         ballot: Ballot,
+        from: u64,
     },
+    /// Phase 1b: the promise, with what this acceptor accepted (instance, ballot, value) and what
+    /// it knows decided (instance, value) from `from` on.
     Promise {
-        instance: u64,
         ballot: Ballot,
-        accepted: Option<(Ballot, Value)>,
+        from: u64,
+        accepted: Vec<(u64, Ballot, Value)>,
+        decided: Vec<(u64, Value)>,
     },
+    /// Phase 2a.
     Accept {
         instance: u64,
         ballot: Ballot,
         value: Value,
     },
+    /// Phase 2b.
     Accepted {
         instance: u64,
         ballot: Ballot,
         value: Value,
     },
-    /// The acceptor promised a higher ballot: try again higher.
+    /// The acceptor promised a higher ballot: whoever sent `ballot` is no longer the leader.
     Nack {
-        instance: u64,
         ballot: Ballot,
         promised: Ballot,
     },
@@ -64,58 +80,100 @@ pub enum Message {
         instance: u64,
         value: Value,
     },
+    /// A value for the leader to propose, from a node that is not the leader.
+    Forward {
+        value: Value,
+    },
+    /// "I know every decision before `from`": the receiver answers with what it knows from there.
+    Catchup {
+        from: u64,
+    },
 }
 
 impl Message {
-    pub fn instance(&self) -> u64 {
+    /// The instance a message is about, if it is about one.
+    pub fn instance(&self) -> Option<u64> {
         match self {
-            Message::Prepare { instance, .. }
-            | Message::Promise { instance, .. }
-            | Message::Accept { instance, .. }
+            Message::Accept { instance, .. }
             | Message::Accepted { instance, .. }
-            | Message::Nack { instance, .. }
-            | Message::Decided { instance, .. } => *instance,
+            | Message::Decided { instance, .. } => Some(*instance),
+            _ => None,
         }
     }
-}
 
-/// What one acceptor remembers of one instance.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AcceptorState {
-    pub promised: Option<Ballot>,
-    pub accepted: Option<(Ballot, Value)>,
+    /// Whether the changes of the step that produced this message must be on disk before it is
+    /// sent: an acceptor's answers (its promise or acceptance must outlive a crash) and a prepare
+    /// (its ballot round must never be reused after a restart). An accept, a decision, a forward or
+    /// a catch-up request states nothing the sender could forget, so it may leave at once.
+    pub fn needs_persisted_state(&self) -> bool {
+        matches!(
+            self,
+            Message::Prepare { .. }
+                | Message::Promise { .. }
+                | Message::Accepted { .. }
+                | Message::Nack { .. }
+        )
+    }
 }
 
 /// Everything that must survive a crash.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Durable {
-    pub acceptors: BTreeMap<u64, AcceptorState>,
+    /// The highest ballot this acceptor promised (for every instance).
+    pub promised: Option<Ballot>,
+    /// Per instance, the value accepted under the highest ballot.
+    pub accepted: BTreeMap<u64, (Ballot, Value)>,
     pub decided: BTreeMap<u64, Value>,
     /// The highest round this node has used or seen, so its next ballots are new.
     pub max_round: u64,
 }
 
-#[derive(Debug, Clone)]
-enum Phase {
-    Preparing { promises: BTreeMap<NodeId, Option<(Ballot, Value)>> },
-    Accepting { value: Value, accepted: BTreeSet<NodeId> },
+/// What changed in the durable state since the last [`Paxos::take_changed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// (instance, what is accepted there, what is decided there).
+    pub instances: Vec<(u64, Option<(Ballot, Value)>, Option<Value>)>,
+    pub promised: Option<Ballot>,
+    pub max_round: u64,
 }
 
-/// A value this node is trying to get decided in an instance.
+#[derive(Debug, Clone)]
+enum Role {
+    /// Not leading: values go to the leader, or wait for this node to run phase 1.
+    Follower,
+    /// Phase 1 under `ballot` for every instance from `from` on.
+    Preparing {
+        ballot: Ballot,
+        from: u64,
+        promises: BTreeMap<NodeId, Vec<(u64, Ballot, Value)>>,
+        idle: u32,
+    },
+    /// Phase 1 done: new values go straight to phase 2.
+    Leading { ballot: Ballot },
+}
+
+/// A value in phase 2 in one instance.
 #[derive(Debug, Clone)]
 struct Proposal {
-    value: Value,
     ballot: Ballot,
-    phase: Phase,
-    /// Ticks without progress; past the timeout the proposal starts over with a higher ballot.
+    value: Value,
+    accepted: BTreeSet<NodeId>,
+    /// Ticks without a decision; past the timeout the accepts go out again.
     idle: u32,
 }
 
-/// Ticks without progress before a proposer retries (staggered by node, so duelling proposers
+/// Ticks without progress before a proposer retries (staggered by node id, so duelling proposers
 /// stop duelling).
 const RETRY_AFTER: u32 = 4;
-/// Every this many ticks a node re-announces its decisions.
-const ANNOUNCE_EVERY: u64 = 8;
+/// Ticks a forwarded value may wait for its decision before this node stops trusting the leader.
+const FORWARD_TIMEOUT: u32 = 8;
+/// Every this many ticks a node asks its peers for the decisions it is missing.
+const CATCHUP_EVERY: u64 = 8;
+/// A leader not heard from for this many ticks is presumed gone (everyone sends catch-up
+/// requests every [`CATCHUP_EVERY`] ticks, so a live one is heard).
+const LEASE: u64 = 2 * CATCHUP_EVERY + 4;
+/// Decisions sent in answer to one catch-up request.
+const CATCHUP_BATCH: usize = 64;
 
 /// One node's Paxos.
 #[derive(Debug, Clone)]
@@ -124,11 +182,24 @@ pub struct Paxos {
     /// Every node of the cluster, this one included.
     nodes: Vec<NodeId>,
     durable: Durable,
+    role: Role,
     proposals: BTreeMap<u64, Proposal>,
+    /// Values to propose once this node leads (or to forward to the leader).
+    waiting: Vec<Value>,
+    /// Values handed to the leader, with ticks since.
+    forwarded: Vec<(Value, u32)>,
+    /// The tick each node was last heard from.
+    heard: BTreeMap<NodeId, u64>,
+    /// Ticks to wait before trying to lead again after being outbid.
+    backoff: u32,
     outbox: Vec<(NodeId, Message)>,
     ticks: u64,
-    /// Instances whose durable state changed since the last [`Paxos::take_changed`].
+    /// The largest decided value (cached: asked on every request).
+    highest: Option<Value>,
+    /// The first instance this node has not seen decided.
+    contiguous: u64,
     changed: BTreeSet<u64>,
+    meta_changed: bool,
 }
 
 impl Paxos {
@@ -136,17 +207,27 @@ impl Paxos {
         Self::restore(id, nodes, Durable::default())
     }
 
-    /// A node restarted from what it had persisted (in-flight proposals are forgotten).
+    /// A node restarted from what it had persisted (its role and in-flight values are forgotten).
     pub fn restore(id: NodeId, nodes: Vec<NodeId>, durable: Durable) -> Self {
-        Self {
+        let mut paxos = Self {
             id,
             nodes,
+            highest: durable.decided.values().max().copied(),
             durable,
+            role: Role::Follower,
             proposals: BTreeMap::new(),
+            waiting: Vec::new(),
+            forwarded: Vec::new(),
+            heard: BTreeMap::new(),
+            backoff: 0,
             outbox: Vec::new(),
             ticks: 0,
+            contiguous: 1,
             changed: BTreeSet::new(),
-        }
+            meta_changed: false,
+        };
+        paxos.advance_contiguous();
+        paxos
     }
 
     pub fn id(&self) -> NodeId {
@@ -171,23 +252,38 @@ impl Paxos {
 
     /// The largest value decided in any instance.
     pub fn highest(&self) -> Option<Value> {
-        self.durable.decided.values().max().copied()
+        self.highest
     }
 
-    /// Values this node is still trying to get decided.
+    /// Whether this node currently leads (phase 1 done, proposing with phase 2 alone).
+    pub fn is_leading(&self) -> bool {
+        matches!(self.role, Role::Leading { .. })
+    }
+
+    /// Values this node is still trying to get decided (in phase 2, waiting, or forwarded).
     pub fn pending(&self) -> Vec<Value> {
-        self.proposals.values().map(|p| p.value).collect()
+        let proposed = self.proposals.values().map(|p| p.value).filter(|v| *v != GAP);
+        let forwarded = self.forwarded.iter().map(|(v, _)| *v);
+        proposed.chain(self.waiting.iter().copied()).chain(forwarded).collect()
     }
 
-    /// The instances whose durable state changed since last asked (to persist before sending).
-    pub fn take_changed(&mut self) -> Vec<(u64, AcceptorState, Option<Value>)> {
+    /// What changed in the durable state since last asked (to persist before sending what
+    /// depends on it), or `None`.
+    pub fn take_changed(&mut self) -> Option<Changes> {
+        if self.changed.is_empty() && !self.meta_changed {
+            return None;
+        }
+        self.meta_changed = false;
         let changed = std::mem::take(&mut self.changed);
-        changed
+        let instances = changed
             .into_iter()
-            .map(|i| {
-                (i, self.durable.acceptors.get(&i).copied().unwrap_or_default(), self.decided(i))
-            })
-            .collect()
+            .map(|i| (i, self.durable.accepted.get(&i).copied(), self.decided(i)))
+            .collect();
+        Some(Changes {
+            instances,
+            promised: self.durable.promised,
+            max_round: self.durable.max_round,
+        })
     }
 
     pub fn take_messages(&mut self) -> Vec<(NodeId, Message)> {
@@ -195,184 +291,354 @@ impl Paxos {
     }
 
     fn broadcast(&mut self, message: &Message) {
-        for node in self.nodes.clone() {
-            self.outbox.push((node, *message));
+        for &node in &self.nodes {
+            self.outbox.push((node, message.clone()));
+        }
+    }
+
+    fn tell_others(&mut self, message: &Message) {
+        for &node in &self.nodes {
+            if node != self.id {
+                self.outbox.push((node, message.clone()));
+            }
         }
     }
 
     fn next_instance(&self) -> u64 {
         let last = [
             self.durable.decided.keys().next_back(),
-            self.durable.acceptors.keys().next_back(),
+            self.durable.accepted.keys().next_back(),
             self.proposals.keys().next_back(),
         ];
         last.into_iter().flatten().max().map_or(1, |i| i + 1)
     }
 
+    fn advance_contiguous(&mut self) {
+        while self.durable.decided.contains_key(&self.contiguous) {
+            self.contiguous += 1;
+        }
+    }
+
+    /// Whether a value still needs deciding: a number no higher than one decided already has
+    /// served its purpose (the highest number is at least it).
+    fn useful(&self, value: Value) -> bool {
+        value != GAP && self.highest.is_none_or(|h| value > h)
+    }
+
+    /// The leader this node knows (the owner of the ballot it promised), if heard from lately.
+    fn live_leader(&self) -> Option<NodeId> {
+        let leader = self.durable.promised?.node;
+        let heard = self.heard.get(&leader)?;
+        (leader != self.id && self.ticks - heard <= LEASE).then_some(leader)
+    }
+
+    /// Propose `value`: in the next instance if this node leads, else through the leader.
+    pub fn propose(&mut self, value: Value) {
+        self.waiting.push(value);
+        self.flush_waiting();
+    }
+
+    /// Move waiting values on: into phase 2 when leading, to the leader when there is a live
+    /// one, else start phase 1 (unless outbid a moment ago).
+    fn flush_waiting(&mut self) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        match self.role {
+            Role::Leading { ballot } => {
+                for value in std::mem::take(&mut self.waiting) {
+                    if self.useful(value) {
+                        let instance = self.next_instance();
+                        self.send_accept(instance, ballot, value);
+                    }
+                }
+            }
+            Role::Preparing { .. } => {}
+            Role::Follower => {
+                if let Some(leader) = self.live_leader() {
+                    for value in std::mem::take(&mut self.waiting) {
+                        if self.useful(value) {
+                            self.outbox.push((leader, Message::Forward { value }));
+                            self.forwarded.push((value, 0));
+                        }
+                    }
+                } else if self.backoff == 0 {
+                    self.prepare();
+                }
+            }
+        }
+    }
+
     fn new_ballot(&mut self) -> Ballot {
         self.durable.max_round += 1;
+        self.meta_changed = true;
         Ballot { round: self.durable.max_round, node: self.id }
     }
 
-    /// Propose `value` in the next free instance; returns the instance.
-    pub fn propose(&mut self, value: Value) -> u64 {
-        let instance = self.next_instance();
-        self.start(instance, value);
-        instance
+    /// Phase 1 for every instance this node has not seen decided.
+    fn prepare(&mut self) {
+        // Values in phase 2 under an older ballot go through the new leadership.
+        for (_, proposal) in std::mem::take(&mut self.proposals) {
+            if proposal.value != GAP {
+                self.waiting.push(proposal.value);
+            }
+        }
+        let ballot = self.new_ballot();
+        let from = self.contiguous;
+        self.role = Role::Preparing { ballot, from, promises: BTreeMap::new(), idle: 0 };
+        self.broadcast(&Message::Prepare { ballot, from });
     }
 
-    fn start(&mut self, instance: u64, value: Value) {
-        let ballot = self.new_ballot();
-        self.proposals.insert(
-            instance,
-            Proposal {
-                value,
-                ballot,
-                phase: Phase::Preparing { promises: BTreeMap::new() },
-                idle: 0,
-            },
-        );
-        self.broadcast(&Message::Prepare { instance, ballot });
+    fn send_accept(&mut self, instance: u64, ballot: Ballot, value: Value) {
+        let proposal = Proposal { ballot, value, accepted: BTreeSet::new(), idle: 0 };
+        self.proposals.insert(instance, proposal);
+        self.broadcast(&Message::Accept { instance, ballot, value });
+    }
+
+    /// Stop leading (outbid): values in flight wait for the next leader.
+    fn step_down(&mut self) {
+        self.role = Role::Follower;
+        for (_, proposal) in std::mem::take(&mut self.proposals) {
+            if proposal.value != GAP {
+                self.waiting.push(proposal.value);
+            }
+        }
+        self.backoff = RETRY_AFTER + self.id as u32;
+    }
+
+    /// A ballot of another node's above ours: our leadership (or attempt) is over.
+    fn outranked_by(&mut self, ballot: Ballot) {
+        let mine = match self.role {
+            Role::Preparing { ballot, .. } | Role::Leading { ballot } => ballot,
+            Role::Follower => return,
+        };
+        if ballot > mine {
+            self.step_down();
+        }
     }
 
     /// Handle one message from `from`.
     pub fn step(&mut self, from: NodeId, message: Message) {
+        self.heard.insert(from, self.ticks);
         if let Message::Prepare { ballot, .. }
         | Message::Accept { ballot, .. }
         | Message::Nack { promised: ballot, .. } = &message
         {
             self.durable.max_round = self.durable.max_round.max(ballot.round);
         }
-        let instance = message.instance();
-        if let Some(value) = self.decided(instance) {
-            // Decided here already: tell whoever is still working on it.
-            if matches!(message, Message::Prepare { .. } | Message::Accept { .. }) {
-                self.outbox.push((from, Message::Decided { instance, value }));
-                return;
-            }
-        }
         match message {
-            Message::Prepare { instance, ballot } => {
-                let state = self.durable.acceptors.entry(instance).or_default();
-                if state.promised.is_none_or(|p| ballot > p) {
-                    state.promised = Some(ballot);
-                    let accepted = state.accepted;
-                    self.changed.insert(instance);
-                    self.outbox.push((from, Message::Promise { instance, ballot, accepted }));
-                } else if let Some(promised) = state.promised {
-                    self.outbox.push((from, Message::Nack { instance, ballot, promised }));
-                }
+            Message::Prepare { ballot, from: start } => self.on_prepare(from, ballot, start),
+            Message::Promise { ballot, accepted, decided, .. } => {
+                self.on_promise(from, ballot, accepted, decided)
             }
             Message::Accept { instance, ballot, value } => {
-                let state = self.durable.acceptors.entry(instance).or_default();
-                if state.promised.is_none_or(|p| ballot >= p) {
-                    state.promised = Some(ballot);
-                    state.accepted = Some((ballot, value));
-                    self.changed.insert(instance);
-                    self.outbox.push((from, Message::Accepted { instance, ballot, value }));
-                } else if let Some(promised) = state.promised {
-                    self.outbox.push((from, Message::Nack { instance, ballot, promised }));
-                }
-            }
-            Message::Promise { instance, ballot, accepted } => {
-                self.on_promise(from, instance, ballot, accepted)
+                self.on_accept(from, instance, ballot, value)
             }
             Message::Accepted { instance, ballot, value } => {
                 self.on_accepted(from, instance, ballot, value)
             }
-            Message::Nack { instance, ballot, .. } => {
-                // Outbid: retry at the next tick past the timeout, with a higher ballot.
-                if let Some(p) = self.proposals.get_mut(&instance) {
-                    if p.ballot == ballot {
-                        p.idle = RETRY_AFTER + self.id as u32;
-                    }
+            Message::Nack { promised, .. } => self.outranked_by(promised),
+            Message::Decided { instance, value } => self.learn(instance, value),
+            Message::Forward { value } => self.on_forward(value),
+            Message::Catchup { from: start } => {
+                let known: Vec<(u64, Value)> = self
+                    .durable
+                    .decided
+                    .range(start..)
+                    .take(CATCHUP_BATCH)
+                    .map(|(i, v)| (*i, *v))
+                    .collect();
+                for (instance, value) in known {
+                    self.outbox.push((from, Message::Decided { instance, value }));
                 }
             }
-            Message::Decided { instance, value } => self.learn(instance, value),
         }
     }
 
+    /// Acceptor, phase 1b (§2.2 P1a): promise unless a higher ballot was promised.
+    fn on_prepare(&mut self, from: NodeId, ballot: Ballot, start: u64) {
+        if let Some(promised) = self.durable.promised.filter(|p| ballot < *p) {
+            self.outbox.push((from, Message::Nack { ballot, promised }));
+            return;
+        }
+        // Persisted even when unchanged, so this answer never overtakes the write of an earlier
+        // identical promise still in flight.
+        self.durable.promised = Some(ballot);
+        self.meta_changed = true;
+        self.outranked_by(ballot);
+        let decided = &self.durable.decided;
+        let accepted = (self.durable.accepted.range(start..))
+            .filter(|(i, _)| !decided.contains_key(i))
+            .map(|(i, (b, v))| (*i, *b, *v))
+            .collect();
+        let decided = decided.range(start..).map(|(i, v)| (*i, *v)).collect();
+        self.outbox.push((from, Message::Promise { ballot, from: start, accepted, decided }));
+    }
+
+    /// Acceptor, phase 2b: accept unless a higher ballot was promised.
+    fn on_accept(&mut self, from: NodeId, instance: u64, ballot: Ballot, value: Value) {
+        if let Some(value) = self.decided(instance) {
+            // Decided here already: tell whoever is still working on it.
+            self.outbox.push((from, Message::Decided { instance, value }));
+            return;
+        }
+        if let Some(promised) = self.durable.promised.filter(|p| ballot < *p) {
+            self.outbox.push((from, Message::Nack { ballot, promised }));
+            return;
+        }
+        if self.durable.promised != Some(ballot) {
+            self.durable.promised = Some(ballot);
+            self.meta_changed = true;
+        }
+        self.outranked_by(ballot);
+        self.durable.accepted.insert(instance, (ballot, value));
+        self.changed.insert(instance);
+        self.outbox.push((from, Message::Accepted { instance, ballot, value }));
+    }
+
+    /// Proposer: a majority of promises ends phase 1.
     fn on_promise(
         &mut self,
         from: NodeId,
-        instance: u64,
         ballot: Ballot,
-        accepted: Option<(Ballot, Value)>,
+        accepted: Vec<(u64, Ballot, Value)>,
+        decided: Vec<(u64, Value)>,
     ) {
+        for (instance, value) in decided {
+            self.learn(instance, value);
+        }
         let majority = self.majority();
-        let Some(p) = self.proposals.get_mut(&instance) else { return };
-        if p.ballot != ballot {
+        let Role::Preparing { ballot: mine, from: start, promises, .. } = &mut self.role else {
+            return;
+        };
+        if *mine != ballot {
             return;
         }
-        let Phase::Preparing { promises } = &mut p.phase else { return };
         promises.insert(from, accepted);
         if promises.len() < majority {
             return;
         }
-        // Adopt the value accepted under the highest ballot, if any (§2.2); else our own.
-        let value =
-            promises.values().flatten().max_by_key(|(b, _)| *b).map_or(p.value, |(_, v)| *v);
-        p.phase = Phase::Accepting { value, accepted: BTreeSet::new() };
-        p.idle = 0;
-        self.broadcast(&Message::Accept { instance, ballot, value });
+        let start = *start;
+        let promises = std::mem::take(promises);
+        self.role = Role::Leading { ballot };
+        // In each instance, the value accepted under the highest ballot (§2.2); the rest of the
+        // log up to the last instance anyone knows of is closed with no-ops.
+        let mut adopted: BTreeMap<u64, (Ballot, Value)> = BTreeMap::new();
+        for (instance, b, value) in promises.into_values().flatten() {
+            let entry = adopted.entry(instance).or_insert((b, value));
+            if b > entry.0 {
+                *entry = (b, value);
+            }
+        }
+        let top = adopted.keys().next_back().copied().unwrap_or(0).max(self.next_instance() - 1);
+        for instance in start..=top {
+            if self.decided(instance).is_none() {
+                let value = adopted.get(&instance).map_or(GAP, |(_, v)| *v);
+                self.send_accept(instance, ballot, value);
+            }
+        }
+        self.flush_waiting();
     }
 
+    /// Proposer: a majority of acceptances under one ballot decides the instance.
     fn on_accepted(&mut self, from: NodeId, instance: u64, ballot: Ballot, value: Value) {
         let majority = self.majority();
         let Some(p) = self.proposals.get_mut(&instance) else { return };
-        if p.ballot != ballot {
+        if p.ballot != ballot || p.value != value {
             return;
         }
-        let Phase::Accepting { value: proposed, accepted } = &mut p.phase else { return };
-        if *proposed != value {
-            return;
-        }
-        accepted.insert(from);
-        if accepted.len() >= majority {
+        p.accepted.insert(from);
+        if p.accepted.len() >= majority {
             self.learn(instance, value);
-            self.broadcast(&Message::Decided { instance, value });
+            self.tell_others(&Message::Decided { instance, value });
+        }
+    }
+
+    fn on_forward(&mut self, value: Value) {
+        self.waiting.push(value);
+        if matches!(self.role, Role::Follower) {
+            // The sender takes this node for the leader: lead (no second hop, so no loops).
+            if self.backoff == 0 && self.useful(value) {
+                self.prepare();
+            }
+        } else {
+            self.flush_waiting();
         }
     }
 
     fn learn(&mut self, instance: u64, value: Value) {
         let previous = self.durable.decided.insert(instance, value);
-        if previous.is_none() {
-            self.changed.insert(instance);
-        }
         debug_assert!(
             previous.is_none_or(|v| v == value),
             "instance {instance} decided twice differently"
         );
+        if previous.is_some() {
+            return;
+        }
+        self.changed.insert(instance);
+        self.highest = self.highest.max(Some(value));
+        self.advance_contiguous();
         if let Some(p) = self.proposals.remove(&instance) {
-            // Our value lost this instance to another: try again in a new instance, unless a
-            // number at least as high is decided already (then it has served its purpose).
-            if p.value != value && self.highest().is_none_or(|h| p.value > h) {
-                self.propose(p.value);
+            // Another value won this instance: ours goes into a new one.
+            if p.value != value && p.value != GAP {
+                self.waiting.push(p.value);
             }
         }
+        let highest = self.highest;
+        self.forwarded.retain(|(v, _)| highest.is_none_or(|h| *v > h));
     }
 
-    /// One unit of logical time: retry stalled proposals, re-announce decisions.
+    /// One unit of logical time: retry what stalled, ask peers for missed decisions.
     pub fn tick(&mut self) {
         self.ticks += 1;
+        self.backoff = self.backoff.saturating_sub(1);
         let timeout = RETRY_AFTER + self.id as u32;
-        let stalled: Vec<(u64, Value)> = self
-            .proposals
-            .iter_mut()
-            .filter_map(|(instance, p)| {
-                p.idle += 1;
-                (p.idle > timeout).then_some((*instance, p.value))
-            })
-            .collect();
-        for (instance, value) in stalled {
-            self.start(instance, value);
-        }
-        if self.ticks.is_multiple_of(ANNOUNCE_EVERY) {
-            let decided: Vec<(u64, Value)> =
-                self.durable.decided.iter().rev().take(32).map(|(i, v)| (*i, *v)).collect();
-            for (instance, value) in decided {
-                self.broadcast(&Message::Decided { instance, value });
+        match &mut self.role {
+            Role::Preparing { idle, .. } => {
+                *idle += 1;
+                if *idle > timeout {
+                    self.prepare();
+                }
             }
+            Role::Leading { .. } => {
+                let mut again = Vec::new();
+                for (instance, p) in &mut self.proposals {
+                    p.idle += 1;
+                    if p.idle > timeout {
+                        p.idle = 0;
+                        let message = Message::Accept {
+                            instance: *instance,
+                            ballot: p.ballot,
+                            value: p.value,
+                        };
+                        again.extend(
+                            (self.nodes.iter().filter(|n| !p.accepted.contains(n)))
+                                .map(|n| (*n, message.clone())),
+                        );
+                    }
+                }
+                self.outbox.extend(again);
+            }
+            Role::Follower => {}
+        }
+        // Forwarded values the leader did not get decided in time: stop trusting it, try again.
+        let mut late = false;
+        for (value, idle) in std::mem::take(&mut self.forwarded) {
+            if idle + 1 > FORWARD_TIMEOUT {
+                self.waiting.push(value);
+                late = true;
+            } else {
+                self.forwarded.push((value, idle + 1));
+            }
+        }
+        if late {
+            if let Some(leader) = self.durable.promised.map(|b| b.node) {
+                self.heard.remove(&leader);
+            }
+        }
+        self.flush_waiting();
+        if self.ticks.is_multiple_of(CATCHUP_EVERY) {
+            self.tell_others(&Message::Catchup { from: self.contiguous });
         }
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use shared::sync::{LoadInfo, NodeData, NodeInfo, PaxosLogEntry};
+use shared::sync::{Added, LoadInfo, NodeData, NodeInfo, PaxosLogEntry};
 use shared::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -56,7 +56,7 @@ async fn get_data(State(node): State<SyncNode>) -> ApiJson<NodeData> {
 
 /// Add a person: `{"name": "ana", "number": 7}`.
 #[utoipa::path(post, path = "/add_name", tag = "sync-node", request_body = shared::sync::PersonRecord, responses(
-    (status = 200, body = NodeData),
+    (status = 200, body = Added),
     (status = 400, body = ErrorBody),
 ))]
 async fn add_name(
@@ -108,19 +108,26 @@ async fn paxos_log(State(node): State<SyncNode>) -> ApiJson<Vec<PaxosLogEntry>> 
     ApiJson(node.paxos_log())
 }
 
+/// Paxos messages from a peer: `{"from": 2, "message": {...}}` (one, as the original's
+/// `/prepare` and `/accept` took them) or `{"from": 2, "messages": [...]}` (a batch).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Envelope {
     from: u64,
-    message: Message,
+    #[serde(default)]
+    message: Option<Message>,
+    #[serde(default)]
+    messages: Vec<Message>,
 }
 
-/// A Paxos message from a peer (`/prepare`, `/accept`, `/paxos`); answers the replies.
+/// Paxos messages from a peer (`/prepare`, `/accept`, `/paxos`); answers the replies.
 async fn paxos(
     State(node): State<SyncNode>,
     ApiJson(envelope): ApiJson<Envelope>,
 ) -> ApiJson<Vec<Message>> {
-    ApiJson(node.receive(envelope.from, envelope.message).await)
+    let mut messages = envelope.messages;
+    messages.extend(envelope.message);
+    ApiJson(node.receive(envelope.from, messages).await)
 }
 
 async fn crdt_state(State(node): State<SyncNode>) -> ApiJson<CrdtState> {

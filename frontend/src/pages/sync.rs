@@ -91,7 +91,20 @@ pub fn sync_page() -> Html {
             spawn_local(async move {
                 let outcome = api::add_person(&url, &person)
                     .await
-                    .map(|_| format!("{} added on {node}", person.name))
+                    .map(|added| match added.agreed {
+                        Some(true) => format!(
+                            "{} added on {node}; the nodes agree the highest number is {}",
+                            person.name, added.highest_number
+                        ),
+                        Some(false) => format!(
+                            "{} added on {node}; no majority agreed on {} in time (the decision follows)",
+                            person.name, person.number
+                        ),
+                        None => format!(
+                            "{} added on {node} (CRDT-only: the number spreads by CRDT, nothing is agreed)",
+                            person.name
+                        ),
+                    })
                     .map_err(|e| e.to_string());
                 dispatch.dispatch(SyncAction::Done(outcome));
             });
@@ -199,17 +212,19 @@ pub fn sync_page() -> Html {
                 }) }
             </div>
             <h2>{ "Paxos messages" }</h2>
+            <p class="summary">{ "Multi-Paxos: a leader runs phase 1 (prepare → promise) once, for every later instance; after that each number costs one accept → accepted round to a majority. The other nodes forward their numbers to the leader; when it goes silent, one of them runs phase 1 with a higher ballot and takes over." }</p>
             <table id="paxos-log" class="table compact">
-                <thead><tr><th>{ "time" }</th><th>{ "from → to" }</th><th>{ "message" }</th><th>{ "instance" }</th><th>{ "ballot" }</th><th>{ "value" }</th></tr></thead>
+                <thead><tr><th>{ "time" }</th><th>{ "from → to" }</th><th>{ "message" }</th><th>{ "instance" }</th><th>{ "ballot" }</th><th>{ "value" }</th><th>{ "" }</th></tr></thead>
                 <tbody>
                     { for state.log.iter().map(|e| html! {
                         <tr>
                             <td class="time">{ crate::components::timeline::clock(e.at_ms) }</td>
                             <td>{ format!("{} → {}", e.from, e.to) }</td>
                             <td>{ &e.kind }</td>
-                            <td>{ e.instance }</td>
+                            <td>{ e.instance.map(|i| i.to_string()).unwrap_or_default() }</td>
                             <td>{ e.ballot.clone().unwrap_or_default() }</td>
                             <td>{ e.value.map(|v| v.to_string()).unwrap_or_default() }</td>
+                            <td>{ e.note.clone().unwrap_or_default() }</td>
                         </tr>
                     }) }
                 </tbody>

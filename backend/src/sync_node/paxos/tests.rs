@@ -34,12 +34,43 @@ fn settle(nodes: &mut [Paxos]) {
 #[test]
 fn one_proposal_is_decided_everywhere() {
     let mut nodes = cluster();
-    let instance = nodes[0].propose(42);
+    nodes[0].propose(42);
     settle(&mut nodes);
     for node in &nodes {
-        assert_eq!(node.decided(instance), Some(42));
+        assert_eq!(node.decisions().values().copied().collect::<Vec<_>>(), vec![42]);
         assert_eq!(node.highest(), Some(42));
     }
+    assert!(nodes[0].is_leading());
+}
+
+#[test]
+fn a_stable_leader_skips_phase_one() {
+    // §3: once a leader has run phase 1 for every later instance, each new value costs phase 2.
+    let mut nodes = cluster();
+    nodes[0].propose(1);
+    settle(&mut nodes);
+    nodes[0].propose(2);
+    let sent = nodes[0].take_messages();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(sent.iter().all(|(_, m)| matches!(m, Message::Accept { instance: 2, value: 2, .. })));
+    nodes[0].outbox = sent;
+    settle(&mut nodes);
+    assert!(nodes.iter().all(|n| n.highest() == Some(2)));
+}
+
+#[test]
+fn a_follower_forwards_to_the_leader() {
+    let mut nodes = cluster();
+    nodes[0].propose(5);
+    settle(&mut nodes);
+    nodes[1].propose(9);
+    let sent = nodes[1].take_messages();
+    assert_eq!(sent, vec![(1, Message::Forward { value: 9 })]);
+    nodes[1].outbox = sent;
+    settle(&mut nodes);
+    assert!(nodes.iter().all(|n| n.highest() == Some(9)), "decided by the leader");
+    assert!(nodes[0].is_leading() && !nodes[1].is_leading(), "no leadership change");
+    assert!(nodes[1].pending().is_empty());
 }
 
 #[test]
@@ -48,51 +79,149 @@ fn an_acceptor_promises_only_higher_ballots() {
     let mut acceptor = Paxos::new(1, vec![1, 2, 3]);
     let high = Ballot { round: 5, node: 2 };
     let low = Ballot { round: 4, node: 3 };
-    acceptor.step(2, Message::Prepare { instance: 1, ballot: high });
-    acceptor.step(3, Message::Prepare { instance: 1, ballot: low });
+    acceptor.step(2, Message::Prepare { ballot: high, from: 1 });
+    acceptor.step(3, Message::Prepare { ballot: low, from: 1 });
     acceptor.step(3, Message::Accept { instance: 1, ballot: low, value: 9 });
     let out = acceptor.take_messages();
-    assert!(matches!(out[0], (2, Message::Promise { accepted: None, .. })));
-    assert!(matches!(out[1], (3, Message::Nack { promised, .. }) if promised == high));
+    assert!(matches!(&out[0], (2, Message::Promise { accepted, .. }) if accepted.is_empty()));
+    assert_eq!(out[1], (3, Message::Nack { ballot: low, promised: high }));
     assert!(matches!(out[2], (3, Message::Nack { .. })), "an accept below the promise is refused");
-    assert_eq!(acceptor.durable().acceptors[&1].accepted, None);
+    assert_eq!(acceptor.durable().accepted.get(&1), None);
+    assert_eq!(acceptor.durable().promised, Some(high), "one promise covers every instance");
 }
 
 #[test]
-fn a_proposer_adopts_the_highest_accepted_value() {
-    // §2.2: in phase 2 the proposer must use the value of the highest-numbered proposal among
-    // the promises, so a chosen value can never be replaced.
-    let mut proposer = Paxos::new(1, vec![1, 2, 3]);
-    let instance = proposer.propose(100);
-    let Message::Prepare { ballot, .. } = proposer.take_messages()[0].1 else { panic!() };
-    let older = Ballot { round: 1, node: 3 };
-    proposer.step(2, Message::Promise { instance, ballot, accepted: Some((older, 7)) });
-    proposer.step(3, Message::Promise { instance, ballot, accepted: None });
-    let accepts: Vec<_> = proposer.take_messages();
-    assert!(
-        accepts.iter().all(|(_, m)| matches!(m, Message::Accept { value: 7, .. })),
-        "{accepts:?}"
+fn a_promise_reports_what_was_accepted_and_decided() {
+    let mut acceptor = Paxos::new(1, vec![1, 2, 3]);
+    let b = Ballot { round: 1, node: 2 };
+    acceptor.step(2, Message::Accept { instance: 3, ballot: b, value: 30 });
+    acceptor.step(2, Message::Accept { instance: 4, ballot: b, value: 40 });
+    acceptor.step(2, Message::Decided { instance: 4, value: 40 });
+    acceptor.take_messages();
+    let higher = Ballot { round: 2, node: 3 };
+    acceptor.step(3, Message::Prepare { ballot: higher, from: 2 });
+    let out = acceptor.take_messages();
+    assert_eq!(
+        out,
+        vec![(
+            3,
+            Message::Promise {
+                ballot: higher,
+                from: 2,
+                accepted: vec![(3, b, 30)],
+                decided: vec![(4, 40)]
+            }
+        )]
     );
 }
 
 #[test]
-fn a_lost_instance_is_reproposed_and_a_restarted_node_catches_up() {
+fn a_new_leader_adopts_accepted_values_and_closes_gaps() {
+    // §2.2: in phase 2 the proposer must use the value of the highest-numbered proposal among
+    // the promises, so a chosen value can never be replaced; instances nobody accepted anything
+    // in get a no-op (§3).
+    let mut leader = Paxos::new(1, vec![1, 2, 3]);
+    leader.propose(100);
+    let Message::Prepare { ballot, from } = leader.take_messages()[0].1.clone() else { panic!() };
+    assert_eq!(from, 1);
+    let older = Ballot { round: 0, node: 2 };
+    let newer = Ballot { round: 0, node: 3 };
+    leader.step(
+        2,
+        Message::Promise {
+            ballot,
+            from,
+            accepted: vec![(1, older, 7), (3, older, 8)],
+            decided: vec![],
+        },
+    );
+    leader
+        .step(3, Message::Promise { ballot, from, accepted: vec![(1, newer, 6)], decided: vec![] });
+    let accepts: BTreeSet<(u64, Value)> = leader
+        .take_messages()
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            Message::Accept { instance, value, .. } => Some((instance, value)),
+            _ => None,
+        })
+        .collect();
+    let expected: BTreeSet<(u64, Value)> = [(1, 6), (2, GAP), (3, 8), (4, 100)].into();
+    assert_eq!(accepts, expected);
+}
+
+#[test]
+fn an_outbid_leader_hands_its_values_to_the_new_one() {
     let mut nodes = cluster();
-    // Two proposers race for the same instance: both values end up decided, in two instances.
-    let a = nodes[0].propose(10);
-    let b = nodes[1].propose(20);
-    assert_eq!(a, b);
+    nodes[0].propose(10);
+    settle(&mut nodes);
+    // Node 1 sends accepts for 30; before they arrive, node 2 takes over (say, node 1 looked
+    // gone to it).
+    nodes[0].propose(30);
+    let late = nodes[0].take_messages();
+    nodes[1].prepare();
+    settle(&mut nodes);
+    assert!(nodes[1].is_leading() && !nodes[0].is_leading());
+    for (to, message) in late {
+        nodes[(to - 1) as usize].step(1, message);
+    }
+    settle(&mut nodes);
+    assert_eq!(nodes[0].highest(), Some(10), "the old ballot's accepts are refused");
+    for _ in 0..20 {
+        nodes.iter_mut().for_each(Paxos::tick);
+        settle(&mut nodes);
+    }
+    assert!(nodes.iter().all(|n| n.highest() == Some(30)), "{:?}", nodes[2].decisions());
+    assert!(nodes[1].is_leading(), "handed on, not taken back");
+    assert!(nodes[0].pending().is_empty());
+}
+
+#[test]
+fn two_proposers_racing_both_get_their_values_decided_and_a_restart_keeps_them() {
+    let mut nodes = cluster();
+    nodes[0].propose(10);
+    nodes[1].propose(20);
     for _ in 0..30 {
         settle(&mut nodes);
         nodes.iter_mut().for_each(Paxos::tick);
     }
     settle(&mut nodes);
-    let values: BTreeSet<Value> = nodes[2].decisions().values().copied().collect();
-    assert!(values.contains(&20), "{:?}", nodes[2].decisions());
-    assert_eq!(nodes[0].highest(), Some(20));
+    assert_eq!(nodes[0].highest(), Some(20), "{:?}", nodes[0].decisions());
+    assert!(nodes.iter().all(|n| n.pending().is_empty()));
     // Node 3 restarts from its durable state and still knows every decision.
     let restored = Paxos::restore(3, vec![1, 2, 3], nodes[2].durable().clone());
     assert_eq!(restored.decisions(), nodes[0].decisions());
+    assert_eq!(restored.highest(), Some(20));
+}
+
+#[test]
+fn a_node_that_missed_decisions_catches_up() {
+    let mut nodes = cluster();
+    for value in 1..=100 {
+        nodes[0].propose(value);
+    }
+    // Node 3 hears nothing of it.
+    for _ in 0..1_000 {
+        let mut flying = Vec::new();
+        for node in nodes.iter_mut() {
+            let from = node.id();
+            flying.extend(node.take_messages().into_iter().map(|(to, m)| (from, to, m)));
+        }
+        if flying.is_empty() {
+            break;
+        }
+        for (from, to, message) in flying {
+            if to != 3 && from != 3 {
+                nodes[(to - 1) as usize].step(from, message);
+            }
+        }
+    }
+    assert!(nodes[2].decisions().is_empty());
+    for _ in 0..(2 * CATCHUP_EVERY) {
+        nodes.iter_mut().for_each(Paxos::tick);
+        settle(&mut nodes);
+    }
+    assert_eq!(nodes[2].decisions(), nodes[0].decisions());
+    assert_eq!(nodes[2].highest(), Some(100));
 }
 
 /// The simulated network of one run.
@@ -109,6 +238,8 @@ struct Sim {
     proposed: BTreeSet<Value>,
     /// The first value any node learned for each instance.
     learned: BTreeMap<u64, Value>,
+    /// Whether a node may crash between sending its early messages and persisting.
+    crash_mid_write: bool,
     seed: u64,
 }
 
@@ -128,17 +259,25 @@ impl Sim {
             duplication,
             proposed: BTreeSet::new(),
             learned: BTreeMap::new(),
+            crash_mid_write: true,
             seed,
         }
     }
 
-    /// After a node's step: persist, then release its messages, then check safety.
+    /// After a node's step: release what may leave at once, persist, release the rest, check
+    /// safety. Now and then the node crashes between the two releases (its write is lost).
     fn after_step(&mut self, id: NodeId) {
+        let crash = self.crash_mid_write && self.rng.random_bool(0.005);
         let Some(node) = self.nodes.get_mut(&id).and_then(Option::as_mut) else { return };
-        self.disks.insert(id, node.durable().clone());
-        for (to, message) in node.take_messages() {
-            self.flying.push((id, to, message));
+        let (late, early): (Vec<_>, Vec<_>) =
+            node.take_messages().into_iter().partition(|(_, m)| m.needs_persisted_state());
+        self.flying.extend(early.into_iter().map(|(to, m)| (id, to, m)));
+        if crash {
+            self.nodes.insert(id, None);
+            return;
         }
+        self.disks.insert(id, node.durable().clone());
+        self.flying.extend(late.into_iter().map(|(to, m)| (id, to, m)));
         for (instance, value) in node.decisions().clone() {
             let first = *self.learned.entry(instance).or_insert(value);
             assert_eq!(
@@ -147,7 +286,7 @@ impl Sim {
                 self.seed
             );
             assert!(
-                self.proposed.contains(&value),
+                value == GAP || self.proposed.contains(&value),
                 "seed {}: {value} was never proposed",
                 self.seed
             );
@@ -166,7 +305,7 @@ impl Sim {
         let (from, to, message) =
             self.flying.swap_remove(self.rng.random_range(0..self.flying.len()));
         if lossy && self.rng.random_bool(self.duplication) {
-            self.flying.push((from, to, message));
+            self.flying.push((from, to, message.clone()));
         }
         if self.cut.contains(&(from, to)) || (lossy && self.rng.random_bool(self.loss)) {
             return;
@@ -238,6 +377,7 @@ fn a_thousand_seeded_runs_never_learn_two_values_for_one_instance() {
 
         // Progress with one of three nodes down: node 3 stays crashed, the network heals.
         sim.cut.clear();
+        sim.crash_mid_write = false;
         sim.nodes.insert(3, None);
         for id in [1, 2] {
             if sim.nodes[&id].is_none() {
