@@ -233,6 +233,8 @@ struct Sim {
     flying: Vec<(NodeId, NodeId, Message)>,
     /// Links cut (from, to).
     cut: BTreeSet<(NodeId, NodeId)>,
+    /// Messages a partition holds until it heals.
+    held: Vec<(NodeId, NodeId, Message)>,
     loss: f64,
     duplication: f64,
     proposed: BTreeSet<Value>,
@@ -255,6 +257,7 @@ impl Sim {
             disks: BTreeMap::new(),
             flying: Vec::new(),
             cut: BTreeSet::new(),
+            held: Vec::new(),
             loss,
             duplication,
             proposed: BTreeSet::new(),
@@ -267,7 +270,7 @@ impl Sim {
     /// After a node's step: release what may leave at once, persist, release the rest, check
     /// safety. Now and then the node crashes between the two releases (its write is lost).
     fn after_step(&mut self, id: NodeId) {
-        let crash = self.crash_mid_write && self.rng.random_bool(0.005);
+        let crash = self.crash_mid_write && self.rng.random_bool(0.01);
         let Some(node) = self.nodes.get_mut(&id).and_then(Option::as_mut) else { return };
         let (late, early): (Vec<_>, Vec<_>) =
             node.take_messages().into_iter().partition(|(_, m)| m.needs_persisted_state());
@@ -307,7 +310,15 @@ impl Sim {
         if lossy && self.rng.random_bool(self.duplication) {
             self.flying.push((from, to, message.clone()));
         }
-        if self.cut.contains(&(from, to)) || (lossy && self.rng.random_bool(self.loss)) {
+        if self.cut.contains(&(from, to)) {
+            // A partition drops a message or holds it until it heals (TCP retransmits), so a
+            // deposed leader's accepts can arrive long after a new leader took over.
+            if self.rng.random_bool(0.5) {
+                self.held.push((from, to, message));
+            }
+            return;
+        }
+        if lossy && self.rng.random_bool(self.loss) {
             return;
         }
         if let Some(Some(node)) = self.nodes.get_mut(&to) {
@@ -351,6 +362,7 @@ impl Sim {
             } else if roll < 0.10 {
                 // Partition one node off (both directions), or heal everything.
                 self.cut.clear();
+                self.flying.append(&mut self.held);
                 if self.rng.random_bool(0.6) {
                     let isolated: NodeId = self.rng.random_range(1..=3);
                     for other in (1..=3).filter(|o| *o != isolated) {
@@ -358,6 +370,18 @@ impl Sim {
                         self.cut.insert((other, isolated));
                     }
                 }
+            } else if roll < 0.12 && !live.is_empty() {
+                // A node with a value gives up on its leader (timeouts are arbitrary in an
+                // asynchronous network) and runs phase 1: leaders compete while accepts are in
+                // flight.
+                let id = live[self.rng.random_range(0..live.len())];
+                let value = self.rng.random_range(1..1_000_000);
+                self.proposed.insert(value);
+                if let Some(Some(node)) = self.nodes.get_mut(&id) {
+                    node.prepare();
+                    node.propose(value);
+                }
+                self.after_step(id);
             } else {
                 self.deliver_one(true);
             }
@@ -377,6 +401,7 @@ fn a_thousand_seeded_runs_never_learn_two_values_for_one_instance() {
 
         // Progress with one of three nodes down: node 3 stays crashed, the network heals.
         sim.cut.clear();
+        sim.flying.append(&mut sim.held);
         sim.crash_mid_write = false;
         sim.nodes.insert(3, None);
         for id in [1, 2] {
