@@ -17,7 +17,7 @@ use shared::models::{
 use shared::registry::{GetServer, RegistryStatus};
 use shared::replication::{FailoverReport, ReplicationStatus, StoreDiff};
 use shared::shop::{NewProduct, Product};
-use shared::sync::{Added, LoadInfo, NodeData, PaxosLogEntry, PersonRecord};
+use shared::sync::{Added, LoadInfo, NodeData, PaxosLogEntry, PaxosStatus, PersonRecord};
 use shared::{ErrorBody, LabEvent, ServiceKind, ServiceStatus};
 
 /// Why a call failed, in words for the page.
@@ -402,6 +402,10 @@ pub async fn add_person(node: &str, person: &PersonRecord) -> Result<Added, ApiE
 
 pub async fn node_load(node: &str) -> Result<LoadInfo, ApiError> {
     get_json(&format!("{node}/get_load")).await
+}
+
+pub async fn paxos_status(node: &str) -> Result<PaxosStatus, ApiError> {
+    get_json(&format!("{node}/paxos/status")).await
 }
 
 pub async fn paxos_log(node: &str) -> Result<Vec<PaxosLogEntry>, ApiError> {

@@ -40,14 +40,35 @@ pub struct NodeData {
 pub struct Added {
     pub node: String,
     pub person: PersonRecord,
-    /// Persons this node holds now.
-    pub persons: usize,
     pub highest_number: u64,
     pub mode: SyncMode,
     /// With Paxos (`crdt-paxos`): whether the nodes had agreed on a highest number at least this
     /// person's before the answer went out (if not — no majority reachable in time — the
     /// decision follows). `null` in CRDT-only mode, where nothing is agreed.
     pub agreed: Option<bool>,
+}
+
+/// `GET /paxos/status`: this node's part in Multi-Paxos.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PaxosStatus {
+    pub node: String,
+    /// `leader` (phase 1 done: each value costs phase 2 only), `preparing` (running phase 1),
+    /// or `follower` (forwards values to the leader).
+    pub role: String,
+    /// The ballot it leads or prepares with, `round.node`.
+    pub ballot: Option<String>,
+    /// The node whose ballot this acceptor promised: the leader, as far as it knows.
+    pub leader: Option<u64>,
+    /// Instances this node has seen decided with a number, and with a no-op (gap closed).
+    pub decided: u64,
+    pub noops: u64,
+    /// The first instance it has not seen decided.
+    pub first_undecided: u64,
+    /// Values it is still trying to get decided.
+    pub pending: u64,
+    pub highest_number: u64,
 }
 
 /// `GET /get_load`.

@@ -32,40 +32,106 @@ pub struct Person {
 }
 
 /// An add-wins observed-remove set of persons.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "Wire", into = "Wire")]
 pub struct PersonSet {
-    /// On the wire as a list of (person, dots): JSON maps need string keys.
+    adds: BTreeMap<Person, BTreeSet<Dot>>,
+    tombstones: BTreeSet<Dot>,
+    /// Derived, kept so the hot paths need no scan: the highest counter seen per node (the next
+    /// add's dot) and how many dots the adds hold.
+    clock: BTreeMap<NodeId, u64>,
+    dots: usize,
+}
+
+/// The state as it travels: adds and tombstones (the caches are rebuilt on arrival).
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    /// A list of (person, dots): JSON maps need string keys.
     #[serde(with = "adds_as_list")]
     adds: BTreeMap<Person, BTreeSet<Dot>>,
     tombstones: BTreeSet<Dot>,
 }
 
+impl From<Wire> for PersonSet {
+    fn from(wire: Wire) -> Self {
+        let mut set = PersonSet::default();
+        for (person, dots) in wire.adds {
+            for dot in dots {
+                set.insert_add(person.clone(), dot);
+            }
+        }
+        for dot in wire.tombstones {
+            set.insert_tombstone(dot);
+        }
+        set
+    }
+}
+
+impl From<PersonSet> for Wire {
+    fn from(set: PersonSet) -> Self {
+        Wire { adds: set.adds, tombstones: set.tombstones }
+    }
+}
+
+/// Two replicas are equal when they hold the same adds and tombstones.
+impl PartialEq for PersonSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.adds == other.adds && self.tombstones == other.tombstones
+    }
+}
+
+impl Eq for PersonSet {}
+
 impl PersonSet {
+    fn see(&mut self, dot: Dot) {
+        let seen = self.clock.entry(dot.node).or_default();
+        *seen = (*seen).max(dot.counter);
+    }
+
+    fn insert_add(&mut self, person: Person, dot: Dot) {
+        if self.adds.entry(person).or_default().insert(dot) {
+            self.dots += 1;
+        }
+        self.see(dot);
+    }
+
+    fn insert_tombstone(&mut self, dot: Dot) {
+        self.tombstones.insert(dot);
+        self.see(dot);
+    }
+
     /// Add `person` at `node`, tagged with the next dot of that node; returns the delta (a set
     /// holding just this add) to send to peers.
     pub fn add(&mut self, node: NodeId, person: Person) -> PersonSet {
         let counter = self.max_counter(node) + 1;
         let dot = Dot { node, counter };
-        self.adds.entry(person.clone()).or_default().insert(dot);
-        PersonSet {
-            adds: BTreeMap::from([(person, BTreeSet::from([dot]))]),
-            tombstones: BTreeSet::new(),
-        }
+        self.insert_add(person.clone(), dot);
+        let mut delta = PersonSet::default();
+        delta.insert_add(person, dot);
+        delta
     }
 
     /// Remove `person` as this replica sees it (its observed adds); returns the delta.
     pub fn remove(&mut self, person: &Person) -> PersonSet {
         let observed: BTreeSet<Dot> = self.adds.get(person).cloned().unwrap_or_default();
-        self.tombstones.extend(observed.iter().copied());
-        PersonSet { adds: BTreeMap::new(), tombstones: observed }
+        let mut delta = PersonSet::default();
+        for dot in observed {
+            self.insert_tombstone(dot);
+            delta.insert_tombstone(dot);
+        }
+        delta
     }
 
     /// Merge another replica's state (or a delta) into this one.
     pub fn merge(&mut self, other: &PersonSet) {
         for (person, dots) in &other.adds {
-            self.adds.entry(person.clone()).or_default().extend(dots.iter().copied());
+            for dot in dots {
+                self.insert_add(person.clone(), *dot);
+            }
         }
-        self.tombstones.extend(other.tombstones.iter().copied());
+        for dot in &other.tombstones {
+            self.insert_tombstone(*dot);
+        }
     }
 
     /// The persons present, ordered.
@@ -88,14 +154,7 @@ impl PersonSet {
 
     /// The highest add counter seen from `node` (so a restarted node never reuses a dot).
     pub fn max_counter(&self, node: NodeId) -> u64 {
-        self.adds
-            .values()
-            .flatten()
-            .chain(&self.tombstones)
-            .filter(|d| d.node == node)
-            .map(|d| d.counter)
-            .max()
-            .unwrap_or(0)
+        self.clock.get(&node).copied().unwrap_or(0)
     }
 
     /// Every (person, dot) added, and every tombstoned dot: what a node persists.
@@ -115,15 +174,17 @@ impl PersonSet {
     ) -> Self {
         let mut set = PersonSet::default();
         for (person, dot) in adds {
-            set.adds.entry(person).or_default().insert(dot);
+            set.insert_add(person, dot);
         }
-        set.tombstones.extend(tombstones);
+        for dot in tombstones {
+            set.insert_tombstone(dot);
+        }
         set
     }
 
     /// How many adds and tombstones the state holds (its size on the wire).
     pub fn len(&self) -> usize {
-        self.adds.values().map(BTreeSet::len).sum::<usize>() + self.tombstones.len()
+        self.dots + self.tombstones.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -244,6 +305,24 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_kept_clock_and_size_match_the_state(a in set(), b in set()) {
+            let mut merged = a;
+            merged.merge(&b);
+            let (adds, tombstones) = merged.parts();
+            let all: Vec<Dot> = adds.iter().map(|(_, d)| *d).chain(tombstones.iter().copied()).collect();
+            let rebuilt = PersonSet::from_parts(adds.clone(), tombstones.clone());
+            let travelled: PersonSet = serde_json::from_str(&serde_json::to_string(&merged).unwrap()).unwrap();
+            for node in 1..4 {
+                let scanned = all.iter().filter(|d| d.node == node).map(|d| d.counter).max().unwrap_or(0);
+                prop_assert_eq!(merged.max_counter(node), scanned);
+                prop_assert_eq!(rebuilt.max_counter(node), scanned);
+                prop_assert_eq!(travelled.max_counter(node), scanned);
+            }
+            prop_assert_eq!(merged.len(), adds.len() + tombstones.len());
+            prop_assert_eq!(travelled.len(), merged.len());
+        }
+
         #[test]
         fn merge_is_commutative(a in set(), b in set()) {
             let (mut ab, mut ba) = (a.clone(), b.clone());

@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shared::sync::{Added, LoadInfo, NodeData, PaxosLogEntry, PersonRecord, SyncMode};
+use shared::sync::{Added, LoadInfo, NodeData, PaxosLogEntry, PaxosStatus, PersonRecord, SyncMode};
 use shared::EventKind;
 use tokio::sync::watch;
 
 use super::crdt::{Dot, MaxRegister, NodeId, Person, PersonSet};
-use super::paxos::{Ballot, Changes, Durable, Message, Paxos, Value, GAP};
+use super::paxos::{AcceptorChanges, Ballot, Durable, Message, Paxos, Value, GAP};
 use crate::service::{now_ms, EventBus, LinkFaults, Service};
 use crate::sqlite::rusqlite::{params, Connection};
 use crate::sqlite::{Db, DbError};
@@ -90,6 +90,9 @@ struct Inner {
     send_now: tokio::sync::Notify,
     /// Paxos messages not yet sent, per peer (in `config.peers` order).
     paxos_out: Vec<PaxosQueue>,
+    /// Decisions learned and not yet written (they go with the next acceptor write, or the
+    /// next tick: at most a tick of them is lost in a crash, and peers still hold them).
+    lazy_decided: Mutex<Vec<(u64, Value)>>,
 }
 
 /// Paxos messages waiting for one peer; its sender takes them all in one request.
@@ -245,6 +248,7 @@ impl SyncNode {
                 outgoing: Mutex::new(vec![None; config.peers.len()]),
                 send_now: tokio::sync::Notify::new(),
                 paxos_out: config.peers.iter().map(|_| PaxosQueue::default()).collect(),
+                lazy_decided: Mutex::new(Vec::new()),
                 config,
             }),
         })
@@ -401,27 +405,18 @@ impl SyncNode {
             .is_ok();
             Some(agreed)
         };
-        let (saved, agreed) = tokio::join!(self.persist(&delta), agree);
+        // The proposal goes first: its accepts travel while the person is being written.
+        let (agreed, saved) = tokio::join!(agree, self.persist(&delta));
         saved?;
         self.push(&delta);
         self.notify();
         let mode = self.mode();
-        let (persons, max) = {
-            let crdt = self.inner.crdt.lock().expect("crdt lock poisoned");
-            (crdt.persons.len(), crdt.max.0)
-        };
+        let max = self.inner.crdt.lock().expect("crdt lock poisoned").max.0;
         let highest_number = match mode {
             SyncMode::CrdtOnly => max,
             SyncMode::CrdtPaxos => self.highest(),
         };
-        Ok(Added {
-            node: self.inner.config.name.clone(),
-            person,
-            persons,
-            highest_number,
-            mode,
-            agreed,
-        })
+        Ok(Added { node: self.inner.config.name.clone(), person, highest_number, mode, agreed })
     }
 
     fn highest(&self) -> u64 {
@@ -580,6 +575,23 @@ impl SyncNode {
         log.push_back(entry);
     }
 
+    pub fn paxos_status(&self) -> PaxosStatus {
+        let paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+        let (role, ballot) = paxos.role();
+        let noops = paxos.decisions().values().filter(|v| **v == GAP).count() as u64;
+        PaxosStatus {
+            node: self.inner.config.name.clone(),
+            role: role.to_owned(),
+            ballot: ballot.map(|b| format!("{}.{}", b.round, b.node)),
+            leader: paxos.promised().map(|b| b.node),
+            decided: paxos.decisions().len() as u64 - noops,
+            noops,
+            first_undecided: paxos.first_undecided(),
+            pending: paxos.pending().len() as u64,
+            highest_number: paxos.highest().unwrap_or(0),
+        }
+    }
+
     pub fn paxos_log(&self) -> Vec<PaxosLogEntry> {
         self.inner.paxos_log.lock().expect("log lock poisoned").iter().cloned().collect()
     }
@@ -624,7 +636,14 @@ impl SyncNode {
                         }
                     }
                 }
-                (paxos.take_changed().map(|changes| self.persist_paxos(changes)), late)
+                let changes = paxos.take_changed();
+                let mut lazy = self.inner.lazy_decided.lock().expect("lazy lock poisoned");
+                lazy.extend(changes.decided);
+                // Decisions ride along with the next acceptor write (or the tick's).
+                let saved = changes
+                    .acceptor
+                    .map(|acceptor| self.persist_paxos(Some(acceptor), std::mem::take(&mut *lazy)));
+                (saved, late)
             };
             if saved.is_none() && late.is_empty() {
                 return replies;
@@ -668,33 +687,58 @@ impl SyncNode {
         None
     }
 
-    /// Queue the durable changes for the disk now; the future answers once they are on it.
+    /// Queue Paxos state for the disk now (call it under the Paxos lock, so writes land in the
+    /// order the state changed); the future answers once it is on disk.
     fn persist_paxos(
         &self,
-        changes: Changes,
+        acceptor: Option<AcceptorChanges>,
+        decided: Vec<(u64, Value)>,
     ) -> impl std::future::Future<Output = Result<(), DbError>> + use<> {
         let write = self.inner.db.queue_write(move |conn| {
-            let mut upsert = conn.prepare_cached(
-                "INSERT INTO paxos_instances (instance, acceptor, decided) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (instance) DO UPDATE SET acceptor = excluded.acceptor, decided = excluded.decided",
-            )?;
-            for (instance, accepted, decided) in &changes.instances {
-                let stored = StoredInstance { promised: None, accepted: *accepted };
-                let stored = serde_json::to_string(&stored).expect("acceptor state serializes");
-                upsert.execute(params![*instance as i64, stored, decided.map(|v| v as i64)])?;
+            if let Some(acceptor) = &acceptor {
+                let mut upsert = conn.prepare_cached(
+                    "INSERT INTO paxos_instances (instance, acceptor) VALUES (?1, ?2)
+                     ON CONFLICT (instance) DO UPDATE SET acceptor = excluded.acceptor",
+                )?;
+                for (instance, ballot, value) in &acceptor.accepted {
+                    let stored =
+                        StoredInstance { promised: None, accepted: Some((*ballot, *value)) };
+                    let stored = serde_json::to_string(&stored).expect("acceptor state serializes");
+                    upsert.execute(params![*instance as i64, stored])?;
+                }
+                let mut meta = conn.prepare_cached(
+                    "INSERT INTO node_meta (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?;
+                meta.execute(params!["max_round", acceptor.max_round as i64])?;
+                if let Some(promised) = acceptor.promised {
+                    meta.execute(params!["promised_round", promised.round as i64])?;
+                    meta.execute(params!["promised_node", promised.node as i64])?;
+                }
             }
-            let mut meta = conn.prepare_cached(
-                "INSERT INTO node_meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            let mut learned = conn.prepare_cached(
+                "INSERT INTO paxos_instances (instance, acceptor, decided) VALUES (?1, '{}', ?2)
+                 ON CONFLICT (instance) DO UPDATE SET decided = excluded.decided",
             )?;
-            meta.execute(params!["max_round", changes.max_round as i64])?;
-            if let Some(promised) = changes.promised {
-                meta.execute(params!["promised_round", promised.round as i64])?;
-                meta.execute(params!["promised_node", promised.node as i64])?;
+            for (instance, value) in &decided {
+                learned.execute(params![*instance as i64, *value as i64])?;
             }
             Ok(Ok::<_, ()>(()))
         });
         async move { write.await.map(|_| ()) }
+    }
+
+    /// Write the decisions learned since the last acceptor write.
+    async fn flush_decided(&self) {
+        let write = {
+            let _paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+            let decided =
+                std::mem::take(&mut *self.inner.lazy_decided.lock().expect("lazy lock poisoned"));
+            (!decided.is_empty()).then(|| self.persist_paxos(None, decided))
+        };
+        if let Some(Err(err)) = futures::future::OptionFuture::from(write).await {
+            tracing::warn!(%err, "writing decisions (peers still hold them)");
+        }
     }
 
     /// Queue a Paxos message for a peer; its sender ships everything queued in one request.
@@ -788,6 +832,7 @@ impl SyncNode {
             self.inner.paxos.lock().expect("paxos lock poisoned").tick();
             self.drain(None).await;
             self.notify_if_moved(before);
+            self.flush_decided().await;
             {
                 let mut load = self.inner.load.lock().expect("load lock poisoned");
                 let before = load.mode;

@@ -129,10 +129,20 @@ pub struct Durable {
 }
 
 /// What changed in the durable state since the last [`Paxos::take_changed`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
-    /// (instance, what is accepted there, what is decided there).
-    pub instances: Vec<(u64, Option<(Ballot, Value)>, Option<Value>)>,
+    /// The acceptor's state (a promise, an acceptance, a ballot round used): on disk before the
+    /// messages that depend on it leave.
+    pub acceptor: Option<AcceptorChanges>,
+    /// Decisions learned. A decision is a fact a majority of acceptors keeps durably already, so a
+    /// node may write these lazily: one that loses them re-learns them (catch-up, phase 1).
+    pub decided: Vec<(u64, Value)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptorChanges {
+    /// (instance, ballot, value) accepted.
+    pub accepted: Vec<(u64, Ballot, Value)>,
     pub promised: Option<Ballot>,
     pub max_round: u64,
 }
@@ -198,8 +208,11 @@ pub struct Paxos {
     highest: Option<Value>,
     /// The first instance this node has not seen decided.
     contiguous: u64,
+    /// Instances whose acceptance changed since the last [`Paxos::take_changed`].
     changed: BTreeSet<u64>,
+    /// The promise or the ballot round changed since then.
     meta_changed: bool,
+    learned: Vec<(u64, Value)>,
 }
 
 impl Paxos {
@@ -225,6 +238,7 @@ impl Paxos {
             contiguous: 1,
             changed: BTreeSet::new(),
             meta_changed: false,
+            learned: Vec::new(),
         };
         paxos.advance_contiguous();
         paxos
@@ -260,6 +274,25 @@ impl Paxos {
         matches!(self.role, Role::Leading { .. })
     }
 
+    /// `leader`, `preparing` or `follower`, with the ballot it leads or prepares with.
+    pub fn role(&self) -> (&'static str, Option<Ballot>) {
+        match self.role {
+            Role::Leading { ballot } => ("leader", Some(ballot)),
+            Role::Preparing { ballot, .. } => ("preparing", Some(ballot)),
+            Role::Follower => ("follower", None),
+        }
+    }
+
+    /// The ballot this acceptor promised.
+    pub fn promised(&self) -> Option<Ballot> {
+        self.durable.promised
+    }
+
+    /// The first instance this node has not seen decided.
+    pub fn first_undecided(&self) -> u64 {
+        self.contiguous
+    }
+
     /// Values this node is still trying to get decided (in phase 2, waiting, or forwarded).
     pub fn pending(&self) -> Vec<Value> {
         let proposed = self.proposals.values().map(|p| p.value).filter(|v| *v != GAP);
@@ -267,23 +300,19 @@ impl Paxos {
         proposed.chain(self.waiting.iter().copied()).chain(forwarded).collect()
     }
 
-    /// What changed in the durable state since last asked (to persist before sending what
-    /// depends on it), or `None`.
-    pub fn take_changed(&mut self) -> Option<Changes> {
-        if self.changed.is_empty() && !self.meta_changed {
-            return None;
-        }
-        self.meta_changed = false;
-        let changed = std::mem::take(&mut self.changed);
-        let instances = changed
-            .into_iter()
-            .map(|i| (i, self.durable.accepted.get(&i).copied(), self.decided(i)))
-            .collect();
-        Some(Changes {
-            instances,
+    /// What changed in the durable state since last asked (to persist — the acceptor's part
+    /// before sending what depends on it).
+    pub fn take_changed(&mut self) -> Changes {
+        let acceptor = (self.meta_changed || !self.changed.is_empty()).then(|| AcceptorChanges {
+            accepted: std::mem::take(&mut self.changed)
+                .into_iter()
+                .filter_map(|i| self.durable.accepted.get(&i).map(|(b, v)| (i, *b, *v)))
+                .collect(),
             promised: self.durable.promised,
             max_round: self.durable.max_round,
-        })
+        });
+        self.meta_changed = false;
+        Changes { acceptor, decided: std::mem::take(&mut self.learned) }
     }
 
     pub fn take_messages(&mut self) -> Vec<(NodeId, Message)> {
@@ -317,6 +346,12 @@ impl Paxos {
         while self.durable.decided.contains_key(&self.contiguous) {
             self.contiguous += 1;
         }
+    }
+
+    /// Whether this acceptor accepted a value in an instance it has not seen decided.
+    fn undecided_accepted(&self) -> bool {
+        let decided = &self.durable.decided;
+        self.durable.accepted.range(self.contiguous..).any(|(i, _)| !decided.contains_key(i))
     }
 
     /// Whether a value still needs deciding: a number no higher than one decided already has
@@ -575,7 +610,7 @@ impl Paxos {
         if previous.is_some() {
             return;
         }
-        self.changed.insert(instance);
+        self.learned.push((instance, value));
         self.highest = self.highest.max(Some(value));
         self.advance_contiguous();
         if let Some(p) = self.proposals.remove(&instance) {
@@ -619,7 +654,13 @@ impl Paxos {
                 }
                 self.outbox.extend(again);
             }
-            Role::Follower => {}
+            Role::Follower => {
+                // Accepted values nobody finishes (their leader died mid-instance, or this node
+                // restarted without its latest decisions): lead, and phase 1 finishes them.
+                if self.live_leader().is_none() && self.backoff == 0 && self.undecided_accepted() {
+                    self.prepare();
+                }
+            }
         }
         // Forwarded values the leader did not get decided in time: stop trusting it, try again.
         let mut late = false;

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use shared::sync::{Added, LoadInfo, NodeData, NodeInfo, PaxosLogEntry};
+use shared::sync::{Added, LoadInfo, NodeData, NodeInfo, PaxosLogEntry, PaxosStatus};
 use shared::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<SyncNode> {
         .routes(routes!(switch_to_normal))
         .routes(routes!(data_transfer))
         .routes(routes!(paxos_log))
+        .routes(routes!(paxos_status))
         .route("/prepare", axum::routing::post(paxos))
         .route("/accept", axum::routing::post(paxos))
         .route("/paxos", axum::routing::post(paxos))
@@ -100,6 +101,13 @@ async fn switch_to_normal(State(node): State<SyncNode>) -> ApiJson<LoadInfo> {
 async fn data_transfer(State(node): State<SyncNode>) -> ApiJson<NodeData> {
     node.pull_peers().await;
     ApiJson(node.data())
+}
+
+/// This node's role in Multi-Paxos (leader, preparing, follower), the leader it knows, how many
+/// instances it has seen decided.
+#[utoipa::path(get, path = "/paxos/status", tag = "sync-node", responses((status = 200, body = PaxosStatus)))]
+async fn paxos_status(State(node): State<SyncNode>) -> ApiJson<PaxosStatus> {
+    ApiJson(node.paxos_status())
 }
 
 /// The latest Paxos messages this node sent and received.

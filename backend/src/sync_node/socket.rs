@@ -34,6 +34,9 @@ pub fn layer(node: SyncNode) -> (SocketIoLayer, SocketIo) {
         while changes.changed().await.is_ok() {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             changes.borrow_and_update();
+            if relay_io.sockets().is_empty() {
+                continue; // nobody listening: do not build the whole list for no one
+            }
             if let Err(err) = relay_io.emit("data_updated", &node.data()).await {
                 tracing::debug!(%err, "relaying data_updated");
             }

@@ -62,6 +62,9 @@ pub fn sync_page() -> Html {
                         if let Ok(load) = api::node_load(&url).await {
                             dispatch.dispatch(SyncAction::Load(name.clone(), load));
                         }
+                        if let Ok(status) = api::paxos_status(&url).await {
+                            dispatch.dispatch(SyncAction::Paxos(name.clone(), status));
+                        }
                         if let Ok(log) = api::paxos_log(&url).await {
                             dispatch.dispatch(SyncAction::Log(log));
                         }
@@ -197,6 +200,12 @@ pub fn sync_page() -> Html {
                                 if n.connected { <span class="badge up">{ "live" }</span> } else { <span class="badge down">{ "offline" }</span> }
                             </h2>
                             <p class="highest">{ format!("highest number: {}", data.map_or_else(|| "—".into(), |d| d.highest_number.to_string())) }</p>
+                            <p class="summary paxos-role">{ n.paxos.as_ref().map(|p| match (p.role.as_str(), p.leader) {
+                                ("leader", _) => format!("Paxos leader (ballot {}) · {} decided", p.ballot.clone().unwrap_or_default(), p.decided),
+                                ("preparing", _) => format!("running phase 1 (ballot {}) · {} decided", p.ballot.clone().unwrap_or_default(), p.decided),
+                                (_, Some(leader)) => format!("follower of node {leader} · {} decided", p.decided),
+                                _ => format!("follower, no leader yet · {} decided", p.decided),
+                            }).unwrap_or_default() }</p>
                             <p class="summary">{ format!("mode: {mode}") }{ n.load.as_ref().map(|l| format!(" · load {} / {} per {} ms{}", l.requests, l.high, l.window_ms, if l.forced { " (forced)" } else { "" })).unwrap_or_default() }</p>
                             <ul id={format!("{}-persons", n.name)} class="persons">
                                 { for data.into_iter().flat_map(|d| d.persons.iter()).map(|p| html! { <li>{ format!("{} — {}", p.name, p.number) }</li> }) }

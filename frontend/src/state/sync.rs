@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use shared::sync::{LoadInfo, NodeData, PaxosLogEntry};
+use shared::sync::{LoadInfo, NodeData, PaxosLogEntry, PaxosStatus};
 use yew::Reducible;
 
 /// Paxos messages shown.
@@ -14,6 +14,7 @@ pub struct NodeView {
     pub url: String,
     pub data: Option<NodeData>,
     pub load: Option<LoadInfo>,
+    pub paxos: Option<PaxosStatus>,
     pub connected: bool,
 }
 
@@ -30,6 +31,7 @@ pub enum SyncAction {
     Nodes(Vec<(String, String)>),
     Data(String, NodeData),
     Load(String, LoadInfo),
+    Paxos(String, PaxosStatus),
     Connected(String, bool),
     Log(Vec<PaxosLogEntry>),
     Done(Result<String, String>),
@@ -49,6 +51,7 @@ impl Reducible for SyncState {
                         url,
                         data: None,
                         load: None,
+                        paxos: None,
                         connected: false,
                     })
                     .collect();
@@ -61,6 +64,11 @@ impl Reducible for SyncState {
             SyncAction::Load(name, load) => {
                 if let Some(view) = next.nodes.iter_mut().find(|n| n.name == name) {
                     view.load = Some(load);
+                }
+            }
+            SyncAction::Paxos(name, status) => {
+                if let Some(view) = next.nodes.iter_mut().find(|n| n.name == name) {
+                    view.paxos = Some(status);
                 }
             }
             SyncAction::Connected(name, connected) => {

@@ -279,7 +279,12 @@ impl Sim {
             self.nodes.insert(id, None);
             return;
         }
-        self.disks.insert(id, node.durable().clone());
+        // Decisions are written lazily: a crash may lose the latest ones.
+        let mut disk = node.durable().clone();
+        if self.rng.random_bool(0.5) {
+            disk.decided = self.disks.get(&id).map(|d| d.decided.clone()).unwrap_or_default();
+        }
+        self.disks.insert(id, disk);
         self.flying.extend(late.into_iter().map(|(to, m)| (id, to, m)));
         for (instance, value) in node.decisions().clone() {
             let first = *self.learned.entry(instance).or_insert(value);
