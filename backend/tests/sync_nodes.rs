@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shared::sync::{LoadInfo, NodeData, SyncMode};
+use shared::sync::{Added, LoadInfo, NodeData, PaxosStatus, SyncMode};
 use support::Lab;
 
 async fn data(url: &str) -> NodeData {
@@ -138,4 +138,65 @@ async fn nodes_converge_through_partitions_crashes_and_mode_switches() {
     assert_eq!(bad.status(), 400);
     let pulled: NodeData = support::get_json(&format!("{}/data_transfer", urls[2])).await;
     assert_eq!(pulled.persons.len(), 6);
+}
+
+async fn paxos(url: &str) -> PaxosStatus {
+    support::get_json(&format!("{url}/paxos/status")).await
+}
+
+async fn add_answer(url: &str, name: &str, number: u64) -> Added {
+    let person = json!({"name": name, "number": number});
+    support::post_json(&format!("{url}/add_name"), Some(&person)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_paxos_leader_fails_over_and_the_agreed_number_survives_a_full_restart() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let mut urls = Vec::new();
+    for n in 1..=3 {
+        urls.push(lab.service(&format!("node-{n}")).await.url);
+    }
+
+    // The first number makes node 1 the leader; a number added on node 2 is forwarded to it
+    // and agreed without a change of leader.
+    let first = add_answer(&urls[0], "ana", 10).await;
+    assert_eq!(first.agreed, Some(true), "{first:?}");
+    assert_eq!(paxos(&urls[0]).await.role, "leader");
+    let forwarded = add_answer(&urls[1], "bo", 20).await;
+    assert_eq!((forwarded.agreed, forwarded.highest_number), (Some(true), 20), "{forwarded:?}");
+    let (one, two) = (paxos(&urls[0]).await, paxos(&urls[1]).await);
+    assert_eq!((one.role.as_str(), two.role.as_str(), two.leader), ("leader", "follower", Some(1)));
+    assert_eq!(one.decided, 2, "{one:?}");
+
+    // The leader dies: node 2's next number waits for its forward to time out, then node 2 (or
+    // 3) runs phase 1 and the two survivors agree on it.
+    let (code, _) = lab.post("/api/services/node-1/kill").await;
+    assert_eq!(code, 200);
+    add(&urls[1], "cy", 30).await;
+    converged(&urls[1..], 3, 30).await;
+    let leaders = [paxos(&urls[1]).await, paxos(&urls[2]).await];
+    assert!(leaders.iter().any(|s| s.role == "leader"), "a new leader: {leaders:?}");
+
+    // Node 1 comes back and follows the new leader.
+    lab.post("/api/services/node-1/restart").await;
+    lab.wait_all_up().await;
+    converged(&urls, 3, 30).await;
+    add(&urls[0], "di", 40).await;
+    converged(&urls, 4, 40).await;
+    assert_ne!(paxos(&urls[0]).await.role, "leader", "the old leader does not take over again");
+
+    // Every node killed at once and restarted: the agreed number comes back from the disks.
+    for n in 1..=3 {
+        let (code, _) = lab.post(&format!("/api/services/node-{n}/kill")).await;
+        assert_eq!(code, 200);
+    }
+    for n in 1..=3 {
+        lab.post(&format!("/api/services/node-{n}/restart")).await;
+    }
+    lab.wait_all_up().await;
+    converged(&urls, 4, 40).await;
+    let after = add_answer(&urls[2], "ed", 50).await;
+    assert_eq!(after.agreed, Some(true), "Paxos works after a full restart: {after:?}");
+    converged(&urls, 5, 50).await;
 }

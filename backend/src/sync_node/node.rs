@@ -145,7 +145,7 @@ fn describe(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>, 
         Message::Forward { value } => {
             ("forward", None, Some(*value), Some("to the leader".to_owned()))
         }
-        Message::Catchup { from } => {
+        Message::Catchup { from, .. } => {
             ("catch-up", None, None, Some(format!("decisions from instance {from}")))
         }
     }

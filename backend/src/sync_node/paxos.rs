@@ -84,9 +84,12 @@ pub enum Message {
     Forward {
         value: Value,
     },
-    /// "I know every decision before `from`": the receiver answers with what it knows from there.
+    /// "I know every decision before `from`, and the newest ballot I promised is `promised`":
+    /// the receiver answers with the decisions it knows from there, and with a catch-up of its
+    /// own if it knows a newer ballot (so a restarted node learns who leads).
     Catchup {
         from: u64,
+        promised: Option<Ballot>,
     },
 }
 
@@ -200,8 +203,10 @@ pub struct Paxos {
     forwarded: Vec<(Value, u32)>,
     /// The tick each node was last heard from.
     heard: BTreeMap<NodeId, u64>,
-    /// Ticks to wait before trying to lead again after being outbid.
+    /// Ticks to wait before trying to lead (after being outbid, or just restarted).
     backoff: u32,
+    /// The newest ballot peers told of (volatile, unlike a promise): who leads, as far as known.
+    leader_hint: Option<Ballot>,
     outbox: Vec<(NodeId, Message)>,
     ticks: u64,
     /// The largest decided value (cached: asked on every request).
@@ -226,13 +231,15 @@ impl Paxos {
             id,
             nodes,
             highest: durable.decided.values().max().copied(),
+            // A node restarted from its disk first hears whether somebody leads already.
+            backoff: if durable == Durable::default() { 0 } else { RETRY_AFTER },
             durable,
             role: Role::Follower,
             proposals: BTreeMap::new(),
             waiting: Vec::new(),
             forwarded: Vec::new(),
             heard: BTreeMap::new(),
-            backoff: 0,
+            leader_hint: None,
             outbox: Vec::new(),
             ticks: 0,
             contiguous: 1,
@@ -360,9 +367,10 @@ impl Paxos {
         value != GAP && self.highest.is_none_or(|h| value > h)
     }
 
-    /// The leader this node knows (the owner of the ballot it promised), if heard from lately.
+    /// The leader this node knows (the owner of the newest ballot it promised or was told of),
+    /// if heard from lately.
     fn live_leader(&self) -> Option<NodeId> {
-        let leader = self.durable.promised?.node;
+        let leader = self.durable.promised.max(self.leader_hint)?.node;
         let heard = self.heard.get(&leader)?;
         (leader != self.id && self.ticks - heard <= LEASE).then_some(leader)
     }
@@ -475,7 +483,12 @@ impl Paxos {
             Message::Nack { promised, .. } => self.outranked_by(promised),
             Message::Decided { instance, value } => self.learn(instance, value),
             Message::Forward { value } => self.on_forward(value),
-            Message::Catchup { from: start } => {
+            Message::Catchup { from: start, promised } => {
+                self.leader_hint = self.leader_hint.max(promised);
+                if self.durable.promised > promised {
+                    let promised = self.durable.promised;
+                    self.outbox.push((from, Message::Catchup { from: self.contiguous, promised }));
+                }
                 let known: Vec<(u64, Value)> = self
                     .durable
                     .decided
@@ -673,13 +686,14 @@ impl Paxos {
             }
         }
         if late {
-            if let Some(leader) = self.durable.promised.map(|b| b.node) {
+            if let Some(leader) = self.durable.promised.max(self.leader_hint).map(|b| b.node) {
                 self.heard.remove(&leader);
             }
         }
         self.flush_waiting();
-        if self.ticks.is_multiple_of(CATCHUP_EVERY) {
-            self.tell_others(&Message::Catchup { from: self.contiguous });
+        if self.ticks == 1 || self.ticks.is_multiple_of(CATCHUP_EVERY) {
+            let promised = self.durable.promised;
+            self.tell_others(&Message::Catchup { from: self.contiguous, promised });
         }
     }
 }

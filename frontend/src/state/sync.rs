@@ -102,9 +102,10 @@ mod tests {
             from: 1,
             to: 2,
             kind: kind.into(),
-            instance: 1,
+            instance: Some(1),
             ballot: None,
             value: None,
+            note: None,
         }
     }
 

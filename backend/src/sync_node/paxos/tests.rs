@@ -15,6 +15,11 @@ fn cluster() -> Vec<Paxos> {
 
 /// Deliver every message (to everyone, reliably) until quiet.
 fn settle(nodes: &mut [Paxos]) {
+    settle_without(nodes, 0);
+}
+
+/// Deliver every message until quiet, except to and from `cut` (its messages are lost).
+fn settle_without(nodes: &mut [Paxos], cut: NodeId) {
     for _ in 0..1_000 {
         let mut flying: Vec<(NodeId, NodeId, Message)> = Vec::new();
         for node in nodes.iter_mut() {
@@ -25,7 +30,9 @@ fn settle(nodes: &mut [Paxos]) {
             return;
         }
         for (from, to, message) in flying {
-            nodes[(to - 1) as usize].step(from, message);
+            if from != cut && to != cut {
+                nodes[(to - 1) as usize].step(from, message);
+            }
         }
     }
     panic!("never quiet");
@@ -176,6 +183,25 @@ fn an_outbid_leader_hands_its_values_to_the_new_one() {
 }
 
 #[test]
+fn a_restarted_leader_learns_who_leads_now_and_forwards_to_it() {
+    let mut nodes = cluster();
+    nodes[0].propose(5);
+    settle(&mut nodes);
+    let disk = nodes[0].durable().clone();
+    // Node 1 crashes; node 2 takes over with node 3.
+    nodes[1].prepare();
+    settle_without(&mut nodes, 1);
+    assert!(nodes[1].is_leading());
+    // Node 1 restarts: its promise names its own old ballot, but its first catch-up exchange
+    // tells it who leads now.
+    nodes[0] = Paxos::restore(1, vec![1, 2, 3], disk);
+    nodes[0].tick();
+    settle(&mut nodes);
+    nodes[0].propose(9);
+    assert_eq!(nodes[0].take_messages(), vec![(2, Message::Forward { value: 9 })]);
+}
+
+#[test]
 fn two_proposers_racing_both_get_their_values_decided_and_a_restart_keeps_them() {
     let mut nodes = cluster();
     nodes[0].propose(10);
@@ -200,21 +226,7 @@ fn a_node_that_missed_decisions_catches_up() {
         nodes[0].propose(value);
     }
     // Node 3 hears nothing of it.
-    for _ in 0..1_000 {
-        let mut flying = Vec::new();
-        for node in nodes.iter_mut() {
-            let from = node.id();
-            flying.extend(node.take_messages().into_iter().map(|(to, m)| (from, to, m)));
-        }
-        if flying.is_empty() {
-            break;
-        }
-        for (from, to, message) in flying {
-            if to != 3 && from != 3 {
-                nodes[(to - 1) as usize].step(from, message);
-            }
-        }
-    }
+    settle_without(&mut nodes, 3);
     assert!(nodes[2].decisions().is_empty());
     for _ in 0..(2 * CATCHUP_EVERY) {
         nodes.iter_mut().for_each(Paxos::tick);
@@ -417,7 +429,9 @@ fn a_thousand_seeded_runs_never_learn_two_values_for_one_instance() {
         }
         let last = 1_000_000 + seed;
         sim.proposed.insert(last);
-        sim.nodes.get_mut(&1).and_then(Option::as_mut).map(|n| n.propose(last));
+        if let Some(node) = sim.nodes.get_mut(&1).and_then(Option::as_mut) {
+            node.propose(last);
+        }
         sim.after_step(1);
         let mut rounds = 0;
         loop {
