@@ -13,9 +13,15 @@ async fn the_predict_form_shows_the_consensus_the_backend_returned() {
     browser.goto(&lab.url("/models")).await;
     browser.wait_for_count("#stakes tbody tr", 3).await;
 
-    for (id, value) in [("#sl", "5.9"), ("#sw", "3.0"), ("#pl", "4.2"), ("#pw", "1.5")] {
+    for (id, value) in [("#sl", "5.9"), ("#sw", "3.0"), ("#pl", "4.2")] {
         browser.fill(id, value).await;
     }
+    // A field emptied, then the page re-renders (it polls every 2 s), then typed into: what was
+    // typed must be what is sent. (A field bound to state got its old text back from that
+    // re-render — WebDriver's clear sends no input event — and sent "0.21.5", i.e. NaN.)
+    browser.fill("#pw", "").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    browser.type_text("#pw", "1.5").await;
     browser.click("#predict").await;
     let shown = browser.wait_for_text("#consensus", |t| t.starts_with("Consensus:")).await;
     let answer: shared::models::MetaPrediction =

@@ -76,6 +76,13 @@ impl Browser {
         input.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
+    /// Type `text` into the input without clearing it first.
+    pub async fn type_text(&self, css: &str, text: &str) {
+        let input =
+            self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+        input.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
     pub async fn click(&self, css: &str) {
         let element =
             self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));

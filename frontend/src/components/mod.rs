@@ -1,5 +1,6 @@
 pub mod bar_chart;
 pub mod cart_panel;
+pub mod field;
 pub mod health_badge;
 pub mod line_chart;
 pub mod link_table;

@@ -4,6 +4,8 @@ use shared::shop::{Money, Product};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::components::field::Field;
+
 /// What the form produces, checked as far as the page can.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProductDraft {
@@ -22,44 +24,16 @@ pub struct Props {
     pub oncancel: Callback<()>,
 }
 
-fn text_field(state: &UseStateHandle<String>) -> Callback<InputEvent> {
-    let state = state.clone();
-    Callback::from(move |e: InputEvent| {
-        state.set(e.target_unchecked_into::<HtmlInputElement>().value())
-    })
-}
-
 #[function_component(ProductForm)]
 pub fn product_form(props: &Props) -> Html {
-    let name = use_state(String::new);
-    let price = use_state(String::new);
-    let category = use_state(String::new);
-    let description = use_state(String::new);
     let in_stock = use_state(|| true);
     let problem = use_state(|| None::<String>);
 
     {
-        // Fill the fields from the product being edited (or clear them).
-        let fields =
-            (name.clone(), price.clone(), category.clone(), description.clone(), in_stock.clone());
+        // The stock box follows the product being edited (the text fields do by `initial`).
+        let in_stock = in_stock.clone();
         use_effect_with(props.editing.clone(), move |editing| {
-            let (name, price, category, description, in_stock) = fields;
-            match editing {
-                Some(p) => {
-                    name.set(p.name.clone());
-                    price.set(p.price.to_string());
-                    category.set(p.category.clone());
-                    description.set(p.description.clone());
-                    in_stock.set(p.in_stock);
-                }
-                None => {
-                    name.set(String::new());
-                    price.set(String::new());
-                    category.set(String::new());
-                    description.set(String::new());
-                    in_stock.set(true);
-                }
-            }
+            in_stock.set(editing.as_ref().is_none_or(|p| p.in_stock));
         });
     }
 
@@ -97,15 +71,18 @@ pub fn product_form(props: &Props) -> Html {
         })
     };
     let editing = props.editing.is_some();
+    let initial = |field: fn(&Product) -> String| {
+        AttrValue::from(props.editing.as_ref().map(field).unwrap_or_default())
+    };
     let cancel = props.oncancel.reform(|_: MouseEvent| ());
 
     html! {
         <form id="product-form" class="form" {onsubmit}>
             <h3>{ if editing { "Edit product" } else { "Add a product" } }</h3>
-            <input id="product-name" placeholder="name" value={(*name).clone()} oninput={text_field(&name)} />
-            <input id="product-price" placeholder="price, e.g. 299.99" value={(*price).clone()} oninput={text_field(&price)} />
-            <input id="product-category" placeholder="category" value={(*category).clone()} oninput={text_field(&category)} />
-            <input id="product-description" placeholder="description" value={(*description).clone()} oninput={text_field(&description)} />
+            <Field id="product-name" placeholder="name" initial={initial(|p| p.name.clone())} />
+            <Field id="product-price" placeholder="price, e.g. 299.99" initial={initial(|p| p.price.to_string())} />
+            <Field id="product-category" placeholder="category" initial={initial(|p| p.category.clone())} />
+            <Field id="product-description" placeholder="description" initial={initial(|p| p.description.clone())} />
             <label><input id="product-in-stock" type="checkbox" checked={*in_stock} onchange={toggle_stock} />{ " in stock" }</label>
             <button id="product-submit" type="submit">{ if editing { "Save" } else { "Add" } }</button>
             if editing { <button type="button" onclick={cancel}>{ "Cancel" }</button> }

@@ -9,10 +9,11 @@ use gloo_timers::callback::Interval;
 use shared::models::{Behavior, RegisterModel, LABELS};
 use shared::ServiceKind;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use crate::api;
+use crate::components::field::Field;
 use crate::components::line_chart::LineChart;
 use crate::state::models::{ModelsAction, ModelsState};
 
@@ -40,28 +41,10 @@ async fn refresh(dispatch: &Dispatch, meta: &str) {
     }
 }
 
-fn input(id: &'static str, state: &UseStateHandle<String>) -> Html {
-    let oninput = {
-        let state = state.clone();
-        Callback::from(move |e: InputEvent| {
-            state.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
-    html! { <input id={id} class="narrow" value={(**state).clone()} {oninput} /> }
-}
-
 #[function_component(ModelsPage)]
 pub fn models_page() -> Html {
     let state = use_reducer(ModelsState::default);
     let meta = use_state(|| None::<String>);
-    let measurements = [
-        use_state(|| "5.1".to_owned()),
-        use_state(|| "3.5".to_owned()),
-        use_state(|| "1.4".to_owned()),
-        use_state(|| "0.2".to_owned()),
-    ];
-    let (new_name, new_url, new_deposit) =
-        (use_state(String::new), use_state(String::new), use_state(|| "1000".to_owned()));
 
     {
         let (meta, dispatch) = (meta.clone(), state.dispatcher());
@@ -134,13 +117,12 @@ pub fn models_page() -> Html {
     };
     let onregister = {
         let with_meta = with_meta.clone();
-        let (name, url, deposit) = (new_name.clone(), new_url.clone(), new_deposit.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let new = RegisterModel {
-                name: (*name).clone(),
-                url: (*url).clone(),
-                deposit: deposit.trim().parse().ok(),
+                name: crate::dom::input("register-name").trim().to_owned(),
+                url: crate::dom::input("register-url").trim().to_owned(),
+                deposit: crate::dom::input("register-deposit").trim().parse().ok(),
             };
             with_meta(Box::new(move |d, meta| {
                 Box::pin(async move {
@@ -186,12 +168,6 @@ pub fn models_page() -> Html {
         })
     };
 
-    let text = |state: &UseStateHandle<String>| {
-        let state = state.clone();
-        Callback::from(move |e: InputEvent| {
-            state.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
     let floor = 500.0;
 
     html! {
@@ -202,10 +178,10 @@ pub fn models_page() -> Html {
             if let Some(notice) = &state.notice { <p id="models-notice" class="notice">{ notice }</p> }
             <form id="predict-form" class="form" onsubmit={onpredict}>
                 <h3>{ "Measure an iris (cm)" }</h3>
-                { "sepal length " }{ input("sl", &measurements[0]) }
-                { "sepal width " }{ input("sw", &measurements[1]) }
-                { "petal length " }{ input("pl", &measurements[2]) }
-                { "petal width " }{ input("pw", &measurements[3]) }
+                { "sepal length " }<Field id="sl" class="narrow" initial="5.1" />
+                { "sepal width " }<Field id="sw" class="narrow" initial="3.5" />
+                { "petal length " }<Field id="pl" class="narrow" initial="1.4" />
+                { "petal width " }<Field id="pw" class="narrow" initial="0.2" />
                 <button id="predict" type="submit">{ "Predict" }</button>
             </form>
             if let Some(p) = &state.prediction {
@@ -254,9 +230,9 @@ pub fn models_page() -> Html {
                     </table>
                     <form id="register-form" class="form" onsubmit={onregister}>
                         <h3>{ "Register a model" }</h3>
-                        <input id="register-name" placeholder="name" value={(*new_name).clone()} oninput={text(&new_name)} />
-                        <input id="register-url" placeholder="http://host:port" value={(*new_url).clone()} oninput={text(&new_url)} />
-                        <input id="register-deposit" class="narrow" value={(*new_deposit).clone()} oninput={text(&new_deposit)} />
+                        <Field id="register-name" placeholder="name" />
+                        <Field id="register-url" placeholder="http://host:port" />
+                        <Field id="register-deposit" class="narrow" initial="1000" />
                         <button type="submit">{ "Register" }</button>
                     </form>
                 </div>

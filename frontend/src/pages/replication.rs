@@ -8,10 +8,10 @@ use shared::replication::ReplicationStatus;
 use shared::shop::{Money, NewProduct};
 use shared::ServiceKind;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::api;
+use crate::components::field::Field;
 use crate::components::line_chart::LineChart;
 use crate::state::replication::{ReplicationAction, ReplicationState, Side, Which};
 
@@ -84,8 +84,6 @@ fn status_rows(s: &ReplicationStatus) -> Html {
 fn side_panel(props: &SideProps) -> Html {
     let (title, primary, mirror) = names(props.which);
     let which = props.which;
-    let name = use_state(|| "Tablet".to_owned());
-    let price = use_state(|| "9.99".to_owned());
     let act = |job: std::rc::Rc<dyn Fn(String, Dispatch)>| {
         let (front, dispatch) = (props.front.clone(), props.dispatch.clone());
         Callback::from(move |_: MouseEvent| {
@@ -133,13 +131,15 @@ fn side_panel(props: &SideProps) -> Html {
             dispatch.dispatch(ReplicationAction::Message(which, outcome));
         });
     }));
+    let id =
+        |suffix: &str| format!("{}-{suffix}", if which == Which::Sync { "sync" } else { "async" });
     let onwrite = {
-        let (front, dispatch, name, price) =
-            (props.front.clone(), props.dispatch.clone(), name.clone(), price.clone());
+        let (front, dispatch) = (props.front.clone(), props.dispatch.clone());
+        let (name_field, price_field) = (id("name"), id("price"));
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let (Some(front), dispatch) = (front.clone(), dispatch.clone()) else { return };
-            let price = match Money::parse_decimal(price.trim()) {
+            let price = match Money::parse_decimal(crate::dom::input(&price_field).trim()) {
                 Ok(price) => price,
                 Err(why) => {
                     return dispatch
@@ -147,7 +147,7 @@ fn side_panel(props: &SideProps) -> Html {
                 }
             };
             let product = NewProduct {
-                name: (*name).clone(),
+                name: crate::dom::input(&name_field).trim().to_owned(),
                 description: String::new(),
                 price,
                 category: "general".into(),
@@ -162,21 +162,13 @@ fn side_panel(props: &SideProps) -> Html {
             });
         })
     };
-    let text = |state: &UseStateHandle<String>| {
-        let state = state.clone();
-        Callback::from(move |e: InputEvent| {
-            state.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
-    let id =
-        |suffix: &str| format!("{}-{suffix}", if which == Which::Sync { "sync" } else { "async" });
     let side = &props.side;
     html! {
         <section id={id("side")} class="replica">
             <h2>{ title }</h2>
             <form id={id("write")} class="form" onsubmit={onwrite}>
-                <input id={id("name")} value={(*name).clone()} oninput={text(&name)} />
-                <input id={id("price")} class="narrow" value={(*price).clone()} oninput={text(&price)} />
+                <Field id={id("name")} initial="Tablet" />
+                <Field id={id("price")} class="narrow" initial="9.99" />
                 <button type="submit">{ "Write" }</button>
             </form>
             <table id={id("status")} class="table compact">

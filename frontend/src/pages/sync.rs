@@ -7,18 +7,17 @@ use shared::control::{LinkFault, ProcessAction};
 use shared::sync::{PersonRecord, SyncMode};
 use shared::ServiceKind;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use crate::api;
+use crate::components::field::Field;
 use crate::state::sync::{SyncAction, SyncState};
 
 #[function_component(SyncPage)]
 pub fn sync_page() -> Html {
     let state = use_reducer(SyncState::default);
     let nodes = use_state(Vec::<(String, String)>::new);
-    let name = use_state(String::new);
-    let number = use_state(String::new);
     let target = use_state(|| 0usize);
 
     {
@@ -113,12 +112,6 @@ pub fn sync_page() -> Html {
             });
         })
     };
-    let text = |state: &UseStateHandle<String>| {
-        let state = state.clone();
-        Callback::from(move |e: InputEvent| {
-            state.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
     let onnode = {
         let target = target.clone();
         Callback::from(move |e: Event| {
@@ -174,8 +167,8 @@ pub fn sync_page() -> Html {
             <h1>{ "Sync nodes" }</h1>
             <p class="summary">{ "Names converge through an add-wins OR-Set CRDT; the highest account number is agreed by Paxos — or by a max-register CRDT when a node is loaded past HIGH_REQUEST (or forced). The lists below update live over Socket.IO." }</p>
             <form id="person-form" class="form" {onsubmit}>
-                <input id="person-name" placeholder="name" value={(*name).clone()} oninput={text(&name)} />
-                <input id="person-number" class="narrow" placeholder="account number" value={(*number).clone()} oninput={text(&number)} />
+                <Field id="person-name" placeholder="name" />
+                <Field id="person-number" class="narrow" placeholder="account number" />
                 <select id="person-node" onchange={onnode}>
                     { for nodes.iter().enumerate().map(|(i, (n, _))| html! { <option value={i.to_string()} selected={i == *target}>{ n }</option> }) }
                 </select>

@@ -1,0 +1,38 @@
+//! An uncontrolled text field: the page sets its text when it first shows and whenever `initial`
+//! changes, and never otherwise; a form reads it at submit ([`crate::dom::input`]).
+//!
+//! A controlled field (`value={state}`) does not work for forms here: on every re-render Yew
+//! writes the rendered value into the field when the two differ, and a re-render driven by
+//! something else (a poll every second or two) can run with a state older than the last
+//! keystrokes — wiping what was just typed before the submit reads it.
+
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+#[derive(Debug, Properties, PartialEq)]
+pub struct FieldProps {
+    pub id: AttrValue,
+    #[prop_or_default]
+    pub class: Classes,
+    #[prop_or_default]
+    pub placeholder: AttrValue,
+    /// The text it shows first, and again whenever this changes.
+    #[prop_or_default]
+    pub initial: AttrValue,
+}
+
+#[function_component(Field)]
+pub fn field(props: &FieldProps) -> Html {
+    let node = use_node_ref();
+    {
+        let node = node.clone();
+        use_effect_with(props.initial.clone(), move |initial| {
+            if let Some(input) = node.cast::<HtmlInputElement>() {
+                input.set_value(initial);
+            }
+        });
+    }
+    html! {
+        <input ref={node} id={props.id.clone()} class={props.class.clone()} placeholder={props.placeholder.clone()} />
+    }
+}
