@@ -19,6 +19,14 @@ pub struct FieldProps {
     /// The text it shows first, and again whenever this changes.
     #[prop_or_default]
     pub initial: AttrValue,
+    /// The input's `type` (`text` if empty).
+    #[prop_or_default]
+    pub kind: AttrValue,
+    #[prop_or_default]
+    pub min: Option<AttrValue>,
+    /// Called with the text when the user commits a change (enter, or leaving the field).
+    #[prop_or_default]
+    pub onchange: Option<Callback<String>>,
 }
 
 #[function_component(Field)]
@@ -32,7 +40,14 @@ pub fn field(props: &FieldProps) -> Html {
             }
         });
     }
+    let onchange = props.onchange.clone().map(|emit| {
+        Callback::from(move |e: Event| {
+            emit.emit(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    });
+    let kind = if props.kind.is_empty() { AttrValue::Static("text") } else { props.kind.clone() };
     html! {
-        <input ref={node} id={props.id.clone()} class={props.class.clone()} placeholder={props.placeholder.clone()} />
+        <input ref={node} id={props.id.clone()} type={kind} min={props.min.clone()} class={props.class.clone()}
+            placeholder={props.placeholder.clone()} {onchange} />
     }
 }

@@ -10,12 +10,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared::shop::{Cart, CartAdd, NewOrder, NewProduct, Order, OrderItem, Product, ProductPatch};
 use wasm_bindgen_futures::spawn_local;
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::api::{self, Method};
 use crate::components::bar_chart::BarChart;
 use crate::components::cart_panel::CartPanel;
+use crate::components::field::Field;
 use crate::components::product_form::{ProductDraft, ProductForm};
 use crate::components::product_table::ProductTable;
 use crate::components::registry_table::RegistryTable;
@@ -246,8 +246,7 @@ pub fn shop_page() -> Html {
     };
     let onuser = {
         let user = user.clone();
-        Callback::from(move |e: Event| {
-            let value = e.target_unchecked_into::<HtmlInputElement>().value();
+        Callback::from(move |value: String| {
             if let Ok(id) = value.trim().parse::<u64>() {
                 if id > 0 {
                     user.set(id);
@@ -272,7 +271,7 @@ pub fn shop_page() -> Html {
             <ProductTable products={state.products.clone()} {onedit} {ondelete} {oncart} {onorder} />
             <h2>
                 { "User " }
-                <input id="user-id" class="narrow" type="number" min="1" value={user.to_string()} onchange={onuser} />
+                <Field id="user-id" class="narrow" kind="number" min="1" initial={user.to_string()} onchange={onuser} />
             </h2>
             <CartPanel cart={state.cart.clone()} orders={state.orders.clone()} {onremove} />
             <div class="columns">
