@@ -102,8 +102,8 @@ pub struct NodeInfo {
     pub mode: SyncMode,
 }
 
-/// One Paxos message a node sent or received (for the dashboard's message log).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One Paxos message a node sent (for the dashboard's message log).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PaxosLogEntry {

@@ -110,7 +110,7 @@ async fn paxos_status(State(node): State<SyncNode>) -> ApiJson<PaxosStatus> {
     ApiJson(node.paxos_status())
 }
 
-/// The latest Paxos messages this node sent and received.
+/// The latest Paxos messages this node sent (each message is logged once, by its sender).
 #[utoipa::path(get, path = "/paxos/log", tag = "sync-node", responses((status = 200, body = [PaxosLogEntry])))]
 async fn paxos_log(State(node): State<SyncNode>) -> ApiJson<Vec<PaxosLogEntry>> {
     ApiJson(node.paxos_log())

@@ -79,9 +79,8 @@ impl Reducible for SyncState {
             SyncAction::Log(entries) => {
                 let mut all = next.log.clone();
                 all.extend(entries);
-                all.sort_by(|a, b| {
-                    b.at_ms.cmp(&a.at_ms).then(a.from.cmp(&b.from)).then(a.to.cmp(&b.to))
-                });
+                // A total order, so that the same entry from two polls ends up adjacent.
+                all.sort_by(|a, b| b.at_ms.cmp(&a.at_ms).then_with(|| a.cmp(b)));
                 all.dedup();
                 all.truncate(LOG_LEN);
                 next.log = all;
@@ -116,5 +115,12 @@ mod tests {
             .reduce(SyncAction::Log(vec![entry(3, "accept"), entry(2, "promise")]));
         let kinds: Vec<&str> = state.log.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, ["accept", "promise", "prepare"]);
+        // Entries of one millisecond, polled again: each still once.
+        let same_time = vec![entry(5, "accept"), entry(5, "decided"), entry(5, "forward")];
+        let state = state
+            .reduce(SyncAction::Log(same_time.clone()))
+            .reduce(SyncAction::Log(same_time.into_iter().rev().collect()));
+        let kinds: Vec<&str> = state.log.iter().take(4).map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["accept", "decided", "forward", "accept"]);
     }
 }
