@@ -296,6 +296,23 @@ async fn the_async_primary_loss_scenario_loses_exactly_the_lag_shown() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_paxos_leader_loss_scenario_elects_a_new_leader_and_the_old_one_follows() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let (status, verdict) = lab.post("/api/scenarios/paxos-leader-loss").await;
+    assert_eq!(status, 200, "{verdict}");
+    assert_eq!(verdict["passed"], true, "{verdict}");
+    let measured: std::collections::HashMap<String, String> =
+        serde_json::from_value::<shared::control::Verdict>(verdict.clone())
+            .unwrap()
+            .measurements
+            .into_iter()
+            .collect();
+    assert_ne!(measured["new leader"], measured["leader killed"], "{verdict}");
+    assert!(lab.service(&measured["leader killed"]).await.pid.is_some(), "restarted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_node_partition_scenario_converges_after_the_heal() {
     let lab = Lab::up();
     lab.wait_all_up().await;

@@ -16,6 +16,7 @@ const REGISTRY_PARTITION: &str = "registry-partition";
 const DISHONEST_MODEL: &str = "dishonest-model";
 const ASYNC_PRIMARY_LOSS: &str = "async-primary-loss";
 const NODE_PARTITION: &str = "node-partition";
+const PAXOS_LEADER_LOSS: &str = "paxos-leader-loss";
 
 /// How long a scenario waits for the lab to react before it calls the reaction missing.
 const REACTION_LIMIT: Duration = Duration::from_secs(10);
@@ -39,6 +40,10 @@ pub fn list() -> Vec<ScenarioInfo> {
             question: "Partition sync node 3 from nodes 1 and 2, add a person on node 1 and another on node 3, heal: how long until all three hold the same persons and the same highest number?".into(),
         },
         ScenarioInfo {
+            name: PAXOS_LEADER_LOSS.into(),
+            question: "Kill the Paxos leader (SIGKILL) and add a number on another node: how long until the survivors agree on it under a new leader, what does the next number cost, and does the old leader come back as a follower?".into(),
+        },
+        ScenarioInfo {
             name: REGISTRY_PARTITION.into(),
             question: "Cut the registry off from shop server A (A itself stays up): how long until clients stop being sent to A, and until A is back after the link heals?".into(),
         },
@@ -56,6 +61,7 @@ pub async fn run(name: &str, state: &ControlState) -> Result<Verdict, ControlErr
         DISHONEST_MODEL => dishonest_model(state).await,
         ASYNC_PRIMARY_LOSS => async_primary_loss(state).await,
         NODE_PARTITION => node_partition(state).await,
+        PAXOS_LEADER_LOSS => paxos_leader_loss(state).await,
         _ => Err(ControlError::NotFound(format!("no scenario named {name:?}"))),
     }
 }
@@ -530,5 +536,164 @@ async fn node_partition(state: &ControlState) -> Result<Verdict, ControlError> {
             ("highest number agreed".into(), right.to_string()),
         ],
         passed: isolated && converged.is_some(),
+    })
+}
+
+/// The three sync nodes' (service name, URL), all of which must be running.
+fn running_nodes(state: &ControlState) -> Result<Vec<(String, String)>, ControlError> {
+    (1..=3)
+        .map(|n| {
+            let name = format!("node-{n}");
+            let row = super::row(state, &name)?;
+            match row.pid {
+                Some(_) => Ok((name, row.url)),
+                None => Err(ControlError::Conflict(format!(
+                    "{name} must be running (restart it first)"
+                ))),
+            }
+        })
+        .collect()
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    state: &ControlState,
+    url: String,
+) -> Result<T, ControlError> {
+    let response =
+        state.client.get(url).send().await.map_err(|e| ControlError::Upstream(e.to_string()))?;
+    response.json::<T>().await.map_err(|e| ControlError::Upstream(e.to_string()))
+}
+
+async fn add_person(
+    state: &ControlState,
+    url: &str,
+    name: &str,
+    number: u64,
+) -> Result<shared::sync::Added, ControlError> {
+    let response = state
+        .client
+        .post(format!("{url}/add_name"))
+        .json(&json!({"name": name, "number": number}))
+        .send()
+        .await
+        .map_err(|e| ControlError::Upstream(format!("adding a person on {url}: {e}")))?;
+    response
+        .json()
+        .await
+        .map_err(|e| ControlError::Upstream(format!("adding a person on {url}: {e}")))
+}
+
+async fn paxos_leader_loss(state: &ControlState) -> Result<Verdict, ControlError> {
+    use shared::sync::PaxosStatus;
+    let nodes = running_nodes(state)?;
+    let status = |url: String| get_json::<PaxosStatus>(state, format!("{url}/paxos/status"));
+    let stamp = crate::service::now_ms();
+    // Make sure somebody leads: a number added on node 1 is decided by the leader (node 1
+    // becomes it if there is none).
+    let base = status(nodes[0].1.clone()).await?.highest_number;
+    add_person(state, &nodes[0].1, &format!("before {stamp}"), base + 1).await?;
+    let mut leader = None;
+    for (name, url) in &nodes {
+        if status(url.clone()).await?.role == "leader" {
+            leader = Some((name.clone(), url.clone()));
+        }
+    }
+    let Some((leader, _)) = leader else {
+        return Err(ControlError::Conflict("no node leads Paxos right now (try again)".into()));
+    };
+    let (follower, follower_url) =
+        nodes.iter().find(|(name, _)| *name != leader).cloned().expect("three nodes");
+
+    state.supervisor.act(&leader, ProcessAction::Kill).await?;
+    let killed = Instant::now();
+    let first = base + 2;
+    let answer = add_person(state, &follower_url, &format!("after {stamp}"), first).await?;
+    let answered = killed.elapsed();
+    let mut agreed = None;
+    while killed.elapsed() < REACTION_LIMIT {
+        if status(follower_url.clone()).await?.highest_number >= first {
+            agreed = Some(killed.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut new_leader = "none".to_owned();
+    for (name, url) in nodes.iter().filter(|(name, _)| *name != leader) {
+        if status(url.clone()).await?.role == "leader" {
+            new_leader = name.clone();
+        }
+    }
+    let next = Instant::now();
+    let second = add_person(state, &follower_url, &format!("next {stamp}"), base + 3).await?;
+    let next_took = next.elapsed();
+
+    state.supervisor.act(&leader, ProcessAction::Restart).await?;
+    let restarted = Instant::now();
+    let old_url = nodes
+        .iter()
+        .find(|(name, _)| *name == leader)
+        .map(|(_, url)| url.clone())
+        .expect("the leader is a node");
+    let mut rejoined = None;
+    while restarted.elapsed() < REACTION_LIMIT {
+        if let Ok(s) = status(old_url.clone()).await {
+            if s.highest_number >= base + 3 && s.role == "follower" {
+                rejoined = Some(restarted.elapsed());
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let agreed_text = agreed.map_or_else(|| "not within 10 s".to_owned(), ms);
+    let verdict = match agreed {
+        Some(t) => format!(
+            "{leader} (the leader) was killed; {follower}'s number {first} was agreed {} ms later under {new_leader}, which ran phase 1 once; the next number took {} ms (phase 2 only).{}",
+            t.as_millis(),
+            next_took.as_millis(),
+            match rejoined {
+                Some(r) => format!(" {leader} came back as a follower and caught up in {} ms.", r.as_millis()),
+                None => format!(" {leader} did not rejoin as a caught-up follower within 10 s."),
+            }
+        ),
+        None => format!("With {leader} dead, the survivors did not agree on {first} within 10 s."),
+    };
+    Ok(Verdict {
+        scenario: PAXOS_LEADER_LOSS.into(),
+        question: question(PAXOS_LEADER_LOSS),
+        verdict,
+        measurements: vec![
+            ("leader killed".into(), leader.clone()),
+            ("number added on".into(), follower.clone()),
+            (
+                "its answer".into(),
+                format!(
+                    "after {} ms: {}",
+                    answered.as_millis(),
+                    if answer.agreed == Some(true) {
+                        "agreed"
+                    } else {
+                        "not agreed yet (the decision follows)"
+                    }
+                ),
+            ),
+            ("kill → number agreed".into(), agreed_text),
+            ("new leader".into(), new_leader.clone()),
+            (
+                "next number, with the new leader".into(),
+                format!(
+                    "{} ({})",
+                    ms(next_took),
+                    if second.agreed == Some(true) { "agreed" } else { "not agreed" }
+                ),
+            ),
+            (
+                "restart → old leader caught up as follower".into(),
+                rejoined.map_or_else(|| "not within 10 s".into(), ms),
+            ),
+        ],
+        passed: agreed.is_some()
+            && new_leader != "none"
+            && second.agreed == Some(true)
+            && rejoined.is_some(),
     })
 }

@@ -513,12 +513,11 @@ impl SyncNode {
     }
 
     /// Pull every peer's state and merge it (anti-entropy; also `GET /data_transfer`).
+    /// The peers are asked at once: a silent one (paused, cut off) delays the answer by its
+    /// timeout, not by the sum of them.
     pub async fn pull_peers(&self) -> usize {
-        let mut reached = 0;
-        for (_, peer) in self.inner.config.peers.clone() {
-            if self.inner.links.pass(&peer).await.is_err() {
-                continue;
-            }
+        let pulls = self.inner.config.peers.iter().map(|(_, peer)| async move {
+            self.inner.links.pass(peer).await.ok()?;
             let answer = self
                 .inner
                 .client
@@ -526,16 +525,16 @@ impl SyncNode {
                 .timeout(Duration::from_secs(2))
                 .send()
                 .await;
-            if let Ok(response) = answer {
-                if let Ok(state) = response.json::<CrdtState>().await {
-                    reached += 1;
-                    if let Err(err) = self.merge(state).await {
-                        tracing::warn!(%err, "merging a peer's state");
-                    }
-                }
+            answer.ok()?.json::<CrdtState>().await.ok()
+        });
+        let states: Vec<CrdtState> =
+            futures::future::join_all(pulls).await.into_iter().flatten().collect();
+        for state in &states {
+            if let Err(err) = self.merge(state.clone()).await {
+                tracing::warn!(%err, "merging a peer's state");
             }
         }
-        reached
+        states.len()
     }
 
     /// Propose a number to Paxos and drive the messages.
@@ -585,7 +584,7 @@ impl SyncNode {
             node: self.inner.config.name.clone(),
             role: role.to_owned(),
             ballot: ballot.map(|b| format!("{}.{}", b.round, b.node)),
-            leader: paxos.promised().map(|b| b.node),
+            leader: paxos.leader(),
             decided: paxos.decisions().len() as u64 - noops,
             noops,
             first_undecided: paxos.first_undecided(),
@@ -783,7 +782,7 @@ impl SyncNode {
     async fn deliver(&self, index: usize, batch: Vec<Message>) {
         let (to, peer) = &self.inner.config.peers[index];
         if self.inner.links.pass(peer).await.is_err() {
-            return;
+            return self.unreachable(*to).await;
         }
         let envelope = serde_json::json!({ "from": self.inner.config.id, "messages": batch });
         let answer = self
@@ -794,7 +793,13 @@ impl SyncNode {
             .timeout(Duration::from_secs(2))
             .send()
             .await;
-        let Ok(response) = answer else { return };
+        let response = match answer {
+            Ok(response) => response,
+            // Nobody there (refused, reset): tell Paxos now. A timeout says less (a slow or
+            // paused peer): Paxos's own timeouts deal with that.
+            Err(err) if err.is_connect() => return self.unreachable(*to).await,
+            Err(_) => return,
+        };
         let Ok(replies) = response.json::<Vec<Message>>().await else { return };
         if replies.is_empty() {
             return;
@@ -812,20 +817,26 @@ impl SyncNode {
         self.drain(None).await;
     }
 
-    /// Start the node's background work: Paxos ticks and anti-entropy, CRDT pushes, one Paxos
+    async fn unreachable(&self, peer: NodeId) {
+        self.inner.paxos.lock().expect("paxos lock poisoned").unreachable(peer);
+        self.drain(None).await;
+    }
+
+    /// Start the node's background work: Paxos ticks, anti-entropy, CRDT pushes, one Paxos
     /// sender per peer.
     pub fn spawn_background(&self) {
         tokio::spawn(self.clone().run_forever());
+        tokio::spawn(self.clone().anti_entropy_forever());
         tokio::spawn(self.clone().push_forever());
         for index in 0..self.inner.config.peers.len() {
             tokio::spawn(self.clone().send_paxos_forever(index));
         }
     }
 
-    /// Background work: Paxos ticks, anti-entropy, load decay.
+    /// Background work: Paxos ticks, load decay. Never waits on a peer (anti-entropy runs in
+    /// its own task), so Paxos's timeouts keep time while a peer is silent.
     async fn run_forever(self) {
         let tick = Duration::from_millis(100);
-        let mut since_pull = Duration::ZERO;
         loop {
             tokio::time::sleep(tick).await;
             let before = self.highest();
@@ -842,11 +853,14 @@ impl SyncNode {
                     self.notify();
                 }
             }
-            since_pull += tick;
-            if since_pull >= self.inner.config.anti_entropy {
-                since_pull = Duration::ZERO;
-                self.pull_peers().await;
-            }
+        }
+    }
+
+    /// Pull every peer's state now and then, forever.
+    async fn anti_entropy_forever(self) {
+        loop {
+            tokio::time::sleep(self.inner.config.anti_entropy).await;
+            self.pull_peers().await;
         }
     }
 }

@@ -290,9 +290,21 @@ impl Paxos {
         }
     }
 
-    /// The ballot this acceptor promised.
-    pub fn promised(&self) -> Option<Ballot> {
-        self.durable.promised
+    /// The leader as far as this node knows: the owner of the newest ballot it promised or was
+    /// told of (alive or not).
+    pub fn leader(&self) -> Option<NodeId> {
+        self.durable.promised.max(self.leader_hint).map(|b| b.node)
+    }
+
+    /// The transport could not reach `node` at all (connection refused, link cut): stop counting
+    /// on it now rather than after a timeout. If it was the leader, the values forwarded to it go
+    /// through a new leadership at once.
+    pub fn unreachable(&mut self, node: NodeId) {
+        self.heard.remove(&node);
+        if self.leader() == Some(node) && node != self.id && !self.forwarded.is_empty() {
+            self.waiting.extend(self.forwarded.drain(..).map(|(value, _)| value));
+            self.flush_waiting();
+        }
     }
 
     /// The first instance this node has not seen decided.
@@ -686,7 +698,7 @@ impl Paxos {
             }
         }
         if late {
-            if let Some(leader) = self.durable.promised.max(self.leader_hint).map(|b| b.node) {
+            if let Some(leader) = self.leader() {
                 self.heard.remove(&leader);
             }
         }

@@ -81,6 +81,23 @@ fn a_follower_forwards_to_the_leader() {
 }
 
 #[test]
+fn a_follower_whose_leader_is_gone_runs_phase_one_at_once() {
+    let mut nodes = cluster();
+    nodes[0].propose(5);
+    settle(&mut nodes);
+    nodes[1].propose(9);
+    assert_eq!(nodes[1].take_messages(), vec![(1, Message::Forward { value: 9 })]);
+    // The forward found nobody (node 1's process is gone): no waiting for a timeout.
+    nodes[1].unreachable(1);
+    let sent = nodes[1].take_messages();
+    assert!(sent.iter().any(|(_, m)| matches!(m, Message::Prepare { .. })), "{sent:?}");
+    nodes[1].outbox = sent;
+    settle_without(&mut nodes, 1);
+    assert!(nodes[1].is_leading());
+    assert_eq!(nodes[2].highest(), Some(9));
+}
+
+#[test]
 fn an_acceptor_promises_only_higher_ballots() {
     // §2.2 P1a: an acceptor can accept a proposal numbered n iff it has not promised a higher one.
     let mut acceptor = Paxos::new(1, vec![1, 2, 3]);
@@ -341,6 +358,12 @@ impl Sim {
         if let Some(Some(node)) = self.nodes.get_mut(&to) {
             node.step(from, message);
             self.after_step(to);
+        } else if self.rng.random_bool(0.5) {
+            // Sent to a crashed node: its sender may learn so at once (connection refused).
+            if let Some(Some(sender)) = self.nodes.get_mut(&from) {
+                sender.unreachable(to);
+            }
+            self.after_step(from);
         }
     }
 
