@@ -186,7 +186,7 @@ const CATCHUP_EVERY: u64 = 8;
 /// requests every [`CATCHUP_EVERY`] ticks, so a live one is heard).
 const LEASE: u64 = 2 * CATCHUP_EVERY + 4;
 /// Decisions sent in answer to one catch-up request.
-const CATCHUP_BATCH: usize = 64;
+const CATCHUP_BATCH: usize = 256;
 
 /// One node's Paxos.
 #[derive(Debug, Clone)]
@@ -209,8 +209,9 @@ pub struct Paxos {
     leader_hint: Option<Ballot>,
     outbox: Vec<(NodeId, Message)>,
     ticks: u64,
-    /// The largest decided value (cached: asked on every request).
-    highest: Option<Value>,
+    /// The largest decided value and its instance (cached: asked on every request, and sent
+    /// with every catch-up answer).
+    highest: Option<(Value, u64)>,
     /// The first instance this node has not seen decided.
     contiguous: u64,
     /// Instances whose acceptance changed since the last [`Paxos::take_changed`].
@@ -230,7 +231,7 @@ impl Paxos {
         let mut paxos = Self {
             id,
             nodes,
-            highest: durable.decided.values().max().copied(),
+            highest: durable.decided.iter().map(|(i, v)| (*v, *i)).max(),
             // A node restarted from its disk first hears whether somebody leads already.
             backoff: if durable == Durable::default() { 0 } else { RETRY_AFTER },
             durable,
@@ -273,7 +274,7 @@ impl Paxos {
 
     /// The largest value decided in any instance.
     pub fn highest(&self) -> Option<Value> {
-        self.highest
+        self.highest.map(|(value, _)| value)
     }
 
     /// Whether this node currently leads (phase 1 done, proposing with phase 2 alone).
@@ -376,7 +377,7 @@ impl Paxos {
     /// Whether a value still needs deciding: a number no higher than one decided already has
     /// served its purpose (the highest number is at least it).
     fn useful(&self, value: Value) -> bool {
-        value != GAP && self.highest.is_none_or(|h| value > h)
+        value != GAP && self.highest().is_none_or(|h| value > h)
     }
 
     /// The leader this node knows (the owner of the newest ballot it promised or was told of),
@@ -501,13 +502,20 @@ impl Paxos {
                     let promised = self.durable.promised;
                     self.outbox.push((from, Message::Catchup { from: self.contiguous, promised }));
                 }
-                let known: Vec<(u64, Value)> = self
+                let mut known: Vec<(u64, Value)> = self
                     .durable
                     .decided
                     .range(start..)
                     .take(CATCHUP_BATCH)
                     .map(|(i, v)| (*i, *v))
                     .collect();
+                // The decision holding the highest number goes along whatever the gap: a node
+                // that missed thousands shows the right number after one exchange.
+                if let Some((value, instance)) = self.highest {
+                    if instance >= start && known.last().is_some_and(|(last, _)| *last < instance) {
+                        known.push((instance, value));
+                    }
+                }
                 for (instance, value) in known {
                     self.outbox.push((from, Message::Decided { instance, value }));
                 }
@@ -636,7 +644,7 @@ impl Paxos {
             return;
         }
         self.learned.push((instance, value));
-        self.highest = self.highest.max(Some(value));
+        self.highest = self.highest.max(Some((value, instance)));
         self.advance_contiguous();
         if let Some(p) = self.proposals.remove(&instance) {
             // Another value won this instance: ours goes into a new one.
@@ -644,7 +652,7 @@ impl Paxos {
                 self.waiting.push(p.value);
             }
         }
-        let highest = self.highest;
+        let highest = self.highest();
         self.forwarded.retain(|(v, _)| highest.is_none_or(|h| *v > h));
     }
 
