@@ -15,7 +15,8 @@ pub const PAGE_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Browser {
     pub client: Client,
     driver: Child,
-    _profile: tempfile::TempDir,
+    /// Also names this browser's Chromium processes (`--user-data-dir=...`).
+    profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -61,7 +62,7 @@ impl Browser {
                 }
             }
         };
-        Browser { client, driver, _profile: profile }
+        Browser { client, driver, profile }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -150,10 +151,32 @@ impl Browser {
     }
 }
 
+/// The PIDs of the processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmdline).contains(needle).then_some(pid)
+        })
+        .collect()
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
-        // A test that panicked before `close`: still stop chromedriver (which ends Chromium).
+        // A test that panicked before `close` left its session open: chromedriver dies with a
+        // kill, but the Chromium it started would not (it is reparented and lives on). Its
+        // processes are the ones that name this browser's own profile directory.
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let profile = format!("--user-data-dir={}", self.profile.path().display());
+        for pid in processes_with(&profile) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 }
