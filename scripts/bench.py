@@ -235,8 +235,8 @@ end
             threads=1, p50_ms=2.0, group="sync")
         load = rows[-1][1]
         print(f"  the 1-connection run: {decided() - before} decisions for {load['requests']} requests", flush=True)
-        decided = [http("GET", f"http://127.0.0.1:{p}/get_data")["highestNumber"] for p in ports]
-        print(f"  highest number agreed on the three nodes: {decided}", flush=True)
+        agreed = [http("GET", f"http://127.0.0.1:{p}/get_data")["highestNumber"] for p in ports]
+        print(f"  highest number agreed on the three nodes: {agreed}", flush=True)
     finally:
         for node in nodes:
             node.send_signal(signal.SIGTERM)

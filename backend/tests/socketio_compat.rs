@@ -12,10 +12,7 @@ async fn the_official_python_client_talks_to_every_node() {
     let python = std::env::var("LAB_PYTHON").unwrap_or_else(|_| "python3".into());
     let lab = Lab::up();
     lab.wait_all_up().await;
-    let mut urls = Vec::new();
-    for n in 1..=3 {
-        urls.push(lab.service(&format!("node-{n}")).await.url);
-    }
+    let urls = lab.node_urls().await;
     let script = support::repo_root().join("backend/tests/socketio/client.py");
     let output =
         tokio::task::spawn_blocking(move || Command::new(&python).arg(script).args(&urls).output())

@@ -59,7 +59,8 @@ pub struct PaxosStatus {
     pub role: String,
     /// The ballot it leads or prepares with, `round.node`.
     pub ballot: Option<String>,
-    /// The node whose ballot this acceptor promised: the leader, as far as it knows.
+    /// The owner of the newest ballot this node promised or was told of: the leader, as far as
+    /// it knows (alive or not).
     pub leader: Option<u64>,
     /// Instances this node has seen decided with a number, and with a no-op (gap closed).
     pub decided: u64,

@@ -54,16 +54,11 @@ struct Wire {
 
 impl From<Wire> for PersonSet {
     fn from(wire: Wire) -> Self {
-        let mut set = PersonSet::default();
-        for (person, dots) in wire.adds {
-            for dot in dots {
-                set.insert_add(person.clone(), dot);
-            }
-        }
-        for dot in wire.tombstones {
-            set.insert_tombstone(dot);
-        }
-        set
+        let adds = wire
+            .adds
+            .into_iter()
+            .flat_map(|(p, dots)| dots.into_iter().map(move |d| (p.clone(), d)));
+        PersonSet::from_parts(adds, wire.tombstones)
     }
 }
 
@@ -134,22 +129,28 @@ impl PersonSet {
         }
     }
 
+    /// Whether some add of these dots is not tombstoned.
+    fn alive(&self, dots: &BTreeSet<Dot>) -> bool {
+        dots.iter().any(|d| !self.tombstones.contains(d))
+    }
+
+    /// The persons present, ordered.
+    pub fn present(&self) -> impl Iterator<Item = &Person> {
+        self.adds.iter().filter(|(_, dots)| self.alive(dots)).map(|(p, _)| p)
+    }
+
     /// The persons present, ordered.
     pub fn persons(&self) -> Vec<Person> {
-        self.adds
-            .iter()
-            .filter(|(_, dots)| dots.iter().any(|d| !self.tombstones.contains(d)))
-            .map(|(p, _)| p.clone())
-            .collect()
+        self.present().cloned().collect()
     }
 
     pub fn contains(&self, person: &Person) -> bool {
-        self.adds.get(person).is_some_and(|dots| dots.iter().any(|d| !self.tombstones.contains(d)))
+        self.adds.get(person).is_some_and(|dots| self.alive(dots))
     }
 
     /// The highest account number among the persons present (0 if none).
     pub fn highest_number(&self) -> u64 {
-        self.persons().iter().map(|p| p.number).max().unwrap_or(0)
+        self.present().map(|p| p.number).max().unwrap_or(0)
     }
 
     /// The highest add counter seen from `node` (so a restarted node never reuses a dot).

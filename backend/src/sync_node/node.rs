@@ -79,7 +79,7 @@ struct Inner {
     crdt: Mutex<CrdtState>,
     paxos: Mutex<Paxos>,
     load: Mutex<Load>,
-    paxos_log: Mutex<VecDeque<PaxosLogEntry>>,
+    paxos_log: Mutex<VecDeque<Sent>>,
     /// Counts changes of the node's data; live clients (Socket.IO) are sent the latest state
     /// when it moves — a burst of changes costs one send, not one per change.
     changes: watch::Sender<u64>,
@@ -112,6 +112,15 @@ struct StoredInstance {
     accepted: Option<(Ballot, Value)>,
 }
 
+/// A Paxos message this node sent, as its log keeps it.
+#[derive(Debug)]
+struct Sent {
+    at_ms: u64,
+    from: NodeId,
+    to: NodeId,
+    message: Message,
+}
+
 /// A message as the dashboard's log shows it: kind, ballot, value, note.
 fn describe(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>, Option<String>) {
     let gap = |value: Value| (value == GAP).then(|| "no-op (closes a gap)".to_owned());
@@ -135,12 +144,9 @@ fn describe(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>, 
         Message::Accepted { ballot, value, .. } => {
             ("accepted", Some(*ballot), Some(*value), gap(*value))
         }
-        Message::Nack { ballot, promised } => (
-            "nack",
-            Some(*ballot),
-            None,
-            Some(format!("promised {}.{}", promised.round, promised.node)),
-        ),
+        Message::Nack { ballot, promised } => {
+            ("nack", Some(*ballot), None, Some(format!("promised {promised}")))
+        }
         Message::Decided { value, .. } => ("decided", None, Some(*value), gap(*value)),
         Message::Forward { value } => {
             ("forward", None, Some(*value), Some("to the leader".to_owned()))
@@ -220,7 +226,7 @@ impl SyncNode {
         let paxos = Paxos::restore(config.id, nodes, durable);
         tracing::info!(
             node = config.id,
-            persons = crdt.persons.persons().len(),
+            persons = crdt.persons.present().count(),
             decided = paxos.decisions().len(),
             "sync node state loaded"
         );
@@ -269,30 +275,29 @@ impl SyncNode {
 
     /// The node's persons and highest number, as the current mode has them.
     pub fn data(&self) -> NodeData {
-        let crdt = self.inner.crdt.lock().expect("crdt lock poisoned").clone();
         let mode = self.mode();
-        let highest = match mode {
-            SyncMode::CrdtOnly => crdt.max.0,
-            SyncMode::CrdtPaxos => {
-                self.inner.paxos.lock().expect("paxos lock poisoned").highest().unwrap_or(0)
-            }
-        };
+        let persons = (self.inner.crdt.lock().expect("crdt lock poisoned").persons.present())
+            .map(|p| PersonRecord { name: p.name.clone(), number: p.number })
+            .collect();
         NodeData {
             node: self.inner.config.name.clone(),
-            persons: crdt
-                .persons
-                .persons()
-                .into_iter()
-                .map(|p| PersonRecord { name: p.name, number: p.number })
-                .collect(),
-            highest_number: highest,
+            persons,
+            highest_number: self.highest_number(mode),
             mode,
+        }
+    }
+
+    /// The highest number as `mode` has it: the max register's in CRDT-only, Paxos's otherwise.
+    pub fn highest_number(&self, mode: SyncMode) -> u64 {
+        match mode {
+            SyncMode::CrdtOnly => self.inner.crdt.lock().expect("crdt lock poisoned").max.0,
+            SyncMode::CrdtPaxos => self.highest(),
         }
     }
 
     fn notify(&self) {
         self.inner.changes.send_modify(|version| *version += 1);
-        let highest = self.inner.paxos.lock().expect("paxos lock poisoned").highest().unwrap_or(0);
+        let highest = self.highest();
         self.inner.decided.send_if_modified(|seen| {
             let moved = highest > *seen;
             *seen = highest.max(*seen);
@@ -411,11 +416,7 @@ impl SyncNode {
         self.push(&delta);
         self.notify();
         let mode = self.mode();
-        let max = self.inner.crdt.lock().expect("crdt lock poisoned").max.0;
-        let highest_number = match mode {
-            SyncMode::CrdtOnly => max,
-            SyncMode::CrdtPaxos => self.highest(),
-        };
+        let highest_number = self.highest_number(mode);
         Ok(Added { node: self.inner.config.name.clone(), person, highest_number, mode, agreed })
     }
 
@@ -529,12 +530,13 @@ impl SyncNode {
         });
         let states: Vec<CrdtState> =
             futures::future::join_all(pulls).await.into_iter().flatten().collect();
-        for state in &states {
-            if let Err(err) = self.merge(state.clone()).await {
+        let reached = states.len();
+        for state in states {
+            if let Err(err) = self.merge(state).await {
                 tracing::warn!(%err, "merging a peer's state");
             }
         }
-        states.len()
+        reached
     }
 
     /// Propose a number to Paxos and drive the messages.
@@ -554,26 +556,17 @@ impl SyncNode {
 
     /// Log a message this node sends (its sender logs each message once: the dashboard merges
     /// the three nodes' logs).
+    /// (It keeps the message as it is: the text is made when the log is read, not per message.)
     fn log(&self, from: NodeId, to: NodeId, message: &Message) {
         if matches!(message, Message::Catchup { .. }) {
             return; // every node asks every peer every second: noise in the dashboard's log
         }
-        let (kind, ballot, value, note) = describe(message);
-        let entry = PaxosLogEntry {
-            at_ms: now_ms(),
-            from,
-            to,
-            kind: kind.to_owned(),
-            instance: message.instance(),
-            ballot: ballot.map(|b| format!("{}.{}", b.round, b.node)),
-            value,
-            note,
-        };
+        let sent = Sent { at_ms: now_ms(), from, to, message: message.clone() };
         let mut log = self.inner.paxos_log.lock().expect("log lock poisoned");
         if log.len() == PAXOS_LOG {
             log.pop_front();
         }
-        log.push_back(entry);
+        log.push_back(sent);
     }
 
     pub fn paxos_status(&self) -> PaxosStatus {
@@ -583,7 +576,7 @@ impl SyncNode {
         PaxosStatus {
             node: self.inner.config.name.clone(),
             role: role.to_owned(),
-            ballot: ballot.map(|b| format!("{}.{}", b.round, b.node)),
+            ballot: ballot.map(|b| b.to_string()),
             leader: paxos.leader(),
             decided: paxos.decisions().len() as u64 - noops,
             noops,
@@ -594,7 +587,22 @@ impl SyncNode {
     }
 
     pub fn paxos_log(&self) -> Vec<PaxosLogEntry> {
-        self.inner.paxos_log.lock().expect("log lock poisoned").iter().cloned().collect()
+        let log = self.inner.paxos_log.lock().expect("log lock poisoned");
+        log.iter()
+            .map(|sent| {
+                let (kind, ballot, value, note) = describe(&sent.message);
+                PaxosLogEntry {
+                    at_ms: sent.at_ms,
+                    from: sent.from,
+                    to: sent.to,
+                    kind: kind.to_owned(),
+                    instance: sent.message.instance(),
+                    ballot: ballot.map(|b| b.to_string()),
+                    value,
+                    note,
+                }
+            })
+            .collect()
     }
 
     /// Handle Paxos messages from a peer; returns the replies to it.

@@ -13,8 +13,9 @@
 //!   with phase 2 alone.
 //! - Phase 2 (accept/accepted): a value accepted by a majority under one ballot is chosen; the
 //!   leader learns it and tells the others.
-//! - A node that is not the leader forwards values to the leader it knows (the owner of the ballot
-//!   it promised, if heard from lately); when that leader stays silent it runs phase 1 itself.
+//! - A node that is not the leader forwards values to the leader it knows (the owner of the newest
+//!   ballot it promised or was told of, if heard from lately); when that leader stays silent or
+//!   cannot be reached it runs phase 1 itself.
 //!   Outbid by a higher ballot, a leader steps down and hands its values on.
 //! - Every node asks its peers now and then for the decisions it is missing ([`Message::Catchup`]),
 //!   so a node that lost messages or restarted catches up.
@@ -41,6 +42,13 @@ pub const GAP: Value = 0;
 pub struct Ballot {
     pub round: u64,
     pub node: NodeId,
+}
+
+/// `round.node`, as the dashboard shows ballots.
+impl std::fmt::Display for Ballot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.round, self.node)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,7 +391,7 @@ impl Paxos {
     /// The leader this node knows (the owner of the newest ballot it promised or was told of),
     /// if heard from lately.
     fn live_leader(&self) -> Option<NodeId> {
-        let leader = self.durable.promised.max(self.leader_hint)?.node;
+        let leader = self.leader()?;
         let heard = self.heard.get(&leader)?;
         (leader != self.id && self.ticks - heard <= LEASE).then_some(leader)
     }
@@ -434,15 +442,17 @@ impl Paxos {
     /// Phase 1 for every instance this node has not seen decided.
     fn prepare(&mut self) {
         // Values in phase 2 under an older ballot go through the new leadership.
-        for (_, proposal) in std::mem::take(&mut self.proposals) {
-            if proposal.value != GAP {
-                self.waiting.push(proposal.value);
-            }
-        }
+        self.requeue_proposals();
         let ballot = self.new_ballot();
         let from = self.contiguous;
         self.role = Role::Preparing { ballot, from, promises: BTreeMap::new(), idle: 0 };
         self.broadcast(&Message::Prepare { ballot, from });
+    }
+
+    /// Values in phase 2 go back to waiting (no-ops are dropped: a new leader closes gaps anew).
+    fn requeue_proposals(&mut self) {
+        let values = std::mem::take(&mut self.proposals).into_values().map(|p| p.value);
+        self.waiting.extend(values.filter(|v| *v != GAP));
     }
 
     fn send_accept(&mut self, instance: u64, ballot: Ballot, value: Value) {
@@ -454,11 +464,7 @@ impl Paxos {
     /// Stop leading (outbid): values in flight wait for the next leader.
     fn step_down(&mut self) {
         self.role = Role::Follower;
-        for (_, proposal) in std::mem::take(&mut self.proposals) {
-            if proposal.value != GAP {
-                self.waiting.push(proposal.value);
-            }
-        }
+        self.requeue_proposals();
         self.backoff = RETRY_AFTER + self.id as u32;
     }
 

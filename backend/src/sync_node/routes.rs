@@ -1,6 +1,6 @@
 //! A sync node's HTTP routes: the original project's (`/`, `/get_data`, `/add_name`,
 //! `/get_load`, `/switch_to_crdt_only`, `/prepare`, `/accept`, `/data_transfer`) plus what peers
-//! and the dashboard use (`/paxos`, `/crdt/state`, `/crdt/merge`, `/paxos/log`,
+//! and the dashboard use (`/paxos`, `/crdt/state`, `/crdt/merge`, `/paxos/log`, `/paxos/status`,
 //! `/switch_to_normal`).
 
 use axum::extract::State;

@@ -93,7 +93,7 @@ fn register(socket: &SocketRef, node: SyncNode) {
         let node = n.clone();
         async move {
             node.hit();
-            let _ = socket.emit("highest_number", &node.data().highest_number);
+            let _ = socket.emit("highest_number", &node.highest_number(node.mode()));
         }
     });
     socket.on("get_socket_list", move |socket: SocketRef, io: SocketIo| async move {

@@ -58,7 +58,7 @@ def main():
         a.sio.emit("update_data", person)
         for client in (a, b, c):
             data = client.wait("data_updated", has(person))
-            assert data["highestNumber"] >= 0
+            assert isinstance(data["highestNumber"], int), data
         # The original's form sent the number as a string: accepted.
         a.sio.emit("update_data", {"name": "string bo", "number": "42"})
         c.wait("data_updated", has({"name": "string bo", "number": 42}))
@@ -68,7 +68,7 @@ def main():
         c.sio.emit("get_socket_list")
         assert c.sio.get_sid("/") in c.wait("socket_list")
         a.sio.emit("get_highest_number")
-        assert a.wait("highest_number", lambda n: n >= 777) >= 777
+        a.wait("highest_number", lambda n: n >= 777)
 
         for bad in [{"number": 7}, {"name": "x", "number": "abc"}, {"name": "x", "number": -1}, "not json", 42, [1, 2]]:
             a.sio.emit("update_data", bad)

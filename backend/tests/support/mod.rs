@@ -123,6 +123,15 @@ impl Lab {
             .unwrap_or_else(|| panic!("no service {name}"))
     }
 
+    /// The three sync nodes' URLs, node-1 first.
+    pub async fn node_urls(&self) -> Vec<String> {
+        let mut urls = Vec::new();
+        for n in 1..=3 {
+            urls.push(self.service(&format!("node-{n}")).await.url);
+        }
+        urls
+    }
+
     /// Wait (bounded) until the registry's own checks see every shop server up: the control
     /// plane's checks and the registry's are independent.
     pub async fn wait_registry_ready(&self) -> String {
