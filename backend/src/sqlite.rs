@@ -1,5 +1,6 @@
 //! SQLite access shared by every service that keeps data: a pool of connections used from
-//! blocking threads, so no query ever blocks the async runtime.
+//! blocking threads, and one writer thread per database, so queries stay off the async runtime
+//! (one exception: [`ChangeWatch::version`], a shared-memory read, documented there).
 
 use std::path::Path;
 
@@ -81,12 +82,9 @@ fn write_groups(mut conn: Connection, jobs: &std::sync::mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let delivers = run_group(&mut conn, group);
-        let committed = match delivers.1 {
-            Some(err) => Err(err),
-            None => Ok(()),
-        };
-        for deliver in delivers.0 {
+        let (delivers, failure) = run_group(&mut conn, group);
+        let committed = failure.map_or(Ok(()), Err);
+        for deliver in delivers {
             deliver(committed.clone());
         }
     }
@@ -95,12 +93,8 @@ fn write_groups(mut conn: Connection, jobs: &std::sync::mpsc::Receiver<Job>) {
 fn run_group(conn: &mut Connection, group: Vec<Job>) -> (Vec<Deliver>, Option<String>) {
     let mut delivers = Vec::with_capacity(group.len());
     if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
-        for job in group {
-            // Not run: tell each write the group could not start.
-            let (_, deliver) = (false, Box::new(|_: Result<(), String>| ()) as Deliver);
-            drop(job);
-            delivers.push(deliver);
-        }
+        // Not run: each write's caller hears so when its job (and its answer channel) is dropped.
+        drop(group);
         return (delivers, Some(format!("could not begin a write: {err}")));
     }
     for job in group {

@@ -22,6 +22,15 @@ async fn wait_health(lab: &Lab, name: &str, health: Health) -> shared::ServiceSt
     }
 }
 
+/// A scenario verdict's measurements, by name.
+fn measurements(verdict: &serde_json::Value) -> std::collections::HashMap<String, String> {
+    serde_json::from_value::<shared::control::Verdict>(verdict.clone())
+        .unwrap()
+        .measurements
+        .into_iter()
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_process_action_really_reaches_the_process() {
     let lab = Lab::up();
@@ -177,12 +186,7 @@ async fn the_shop_failover_scenario_measures_no_failed_order() {
     lab.wait_registry_ready().await;
     let (status, verdict) = lab.post("/api/scenarios/shop-failover").await;
     assert_eq!(status, 200, "{verdict}");
-    let measured: std::collections::HashMap<String, String> =
-        serde_json::from_value::<shared::control::Verdict>(verdict.clone())
-            .unwrap()
-            .measurements
-            .into_iter()
-            .collect();
+    let measured = measurements(&verdict);
     assert_eq!(measured["failed"], "0", "{verdict}");
     // One client, one order at a time: at most the order in flight at the kill is unknown.
     assert!(
@@ -285,12 +289,7 @@ async fn the_async_primary_loss_scenario_loses_exactly_the_lag_shown() {
     let (status, verdict) = lab.post("/api/scenarios/async-primary-loss").await;
     assert_eq!(status, 200, "{verdict}");
     assert_eq!(verdict["passed"], true, "{verdict}");
-    let measured: std::collections::HashMap<String, String> =
-        serde_json::from_value::<shared::control::Verdict>(verdict)
-            .unwrap()
-            .measurements
-            .into_iter()
-            .collect();
+    let measured = measurements(&verdict);
     assert_eq!(measured["entries lost (RPO)"], measured["lag shown before (entries)"]);
     assert_eq!(measured["entries lost (RPO)"], "30");
 }
@@ -302,12 +301,7 @@ async fn the_paxos_leader_loss_scenario_elects_a_new_leader_and_the_old_one_foll
     let (status, verdict) = lab.post("/api/scenarios/paxos-leader-loss").await;
     assert_eq!(status, 200, "{verdict}");
     assert_eq!(verdict["passed"], true, "{verdict}");
-    let measured: std::collections::HashMap<String, String> =
-        serde_json::from_value::<shared::control::Verdict>(verdict.clone())
-            .unwrap()
-            .measurements
-            .into_iter()
-            .collect();
+    let measured = measurements(&verdict);
     assert_ne!(measured["new leader"], measured["leader killed"], "{verdict}");
     assert!(lab.service(&measured["leader killed"]).await.pid.is_some(), "restarted");
 }

@@ -51,7 +51,7 @@ async fn a_dead_service_shows_as_down_without_a_pid() {
     .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let row = lab.services().await.into_iter().find(|s| s.name == "shop-b").unwrap();
+        let row = lab.service("shop-b").await;
         if row.pid.is_none() && row.health == shared::Health::Down {
             assert!(row.detail.unwrap_or_default().contains("signal"), "the row says how it ended");
             break;

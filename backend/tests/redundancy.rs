@@ -18,6 +18,7 @@ async fn status(front: &str) -> ReplicationStatus {
     support::get_json(&format!("{front}/replication")).await
 }
 
+/// The store's state with its integrity checked (`PRAGMA quick_check` reads the whole file).
 async fn state(store: &str) -> StoreState {
     support::get_json(&format!("{store}/replication/state?check=true")).await
 }
@@ -75,7 +76,7 @@ async fn sync_mirroring_acknowledges_only_what_both_stores_hold() {
     // Mirror back: it catches up from the change log, with no gap and no duplicate.
     lab.post("/api/services/store-sync-mirror/restart").await;
     wait_until("the mirror catching up", || async {
-        let p = state(&primary).await;
+        let p: StoreState = support::get_json(&format!("{primary}/replication/state")).await;
         let Ok(response) = reqwest::get(format!("{mirror}/replication/state")).await else {
             return false;
         };

@@ -39,15 +39,7 @@ async fn killing_server_a_fails_no_request_and_a_restarted_a_is_served_again() {
     let a_port = shop_a.url.rsplit_once(':').unwrap().1.to_owned();
     let a_address = format!("localhost:{a_port}");
 
-    // The control plane's checks and the registry's are independent: wait for the registry's.
-    let b_address = format!("localhost:{}", find("shop-b").url.rsplit_once(':').unwrap().1);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while registry_state(&registry.url, &a_address).await != "up"
-        || registry_state(&registry.url, &b_address).await != "up"
-    {
-        assert!(Instant::now() < deadline, "the registry never saw both servers up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    lab.wait_registry_ready().await;
 
     let client = ShopClient::new(&registry.url);
     let created = client

@@ -2,8 +2,8 @@
 //!
 //! Every request and response body that crosses the network — between two services, or between a
 //! service and the Yew dashboard — is defined here once, so the two sides cannot drift. The crate
-//! depends on serde only (plus `utoipa`, for OpenAPI schemas, behind the `openapi` feature the
-//! backend turns on).
+//! depends on serde and serde_json only (plus `utoipa`, for OpenAPI schemas, behind the `openapi`
+//! feature the backend turns on).
 
 pub mod control;
 pub mod error;

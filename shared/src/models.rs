@@ -99,7 +99,7 @@ pub struct Vote {
     /// Weight in [0, 1] and balance when the vote was counted.
     pub weight: f64,
     pub balance: f64,
-    /// Voting power: weight × balance (0 when ejected).
+    /// Voting power: weight × balance (an ejected model is not asked, so it has no vote).
     pub power: f64,
     /// Whether its class is the consensus.
     pub agreed: bool,
@@ -152,7 +152,8 @@ pub struct LedgerEvent {
     pub id: u64,
     pub at_ms: u64,
     pub model: String,
-    /// `deposit`, `reward`, `slash`, `eject`, `withdraw`, `evaluate`.
+    /// `deposit`, `reward`, `slash`, `eject`, `withdraw` (settling against the truth in
+    /// `POST /evaluate` writes rewards and slashes too).
     pub kind: String,
     /// Change of balance (negative for a slash or a withdrawal).
     pub amount: f64,

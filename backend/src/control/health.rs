@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use shared::{EventKind, Health, LabEvent, ServiceKind};
+use shared::{EventKind, Health, ServiceKind};
 
+use super::supervisor::event;
 use super::table::ServiceTable;
 use crate::service::{check_health, now_ms, EventBus};
 
@@ -42,21 +43,11 @@ pub async fn poll(
             if let Some(before) = table.record_health(&name, health, detail.clone(), now_ms()) {
                 if health == Health::Up {
                     tracing::info!(service = %name, ?before, "service is up");
-                    events.publish(LabEvent {
-                        at_ms: now_ms(),
-                        service: name,
-                        kind: EventKind::Up,
-                        message: "health check passes".into(),
-                    });
+                    events.publish(event(&name, EventKind::Up, "health check passes".into()));
                 } else {
                     tracing::warn!(service = %name, ?before, reason = ?detail, "service is down");
                     let message = format!("health check fails: {}", detail.unwrap_or_default());
-                    events.publish(LabEvent {
-                        at_ms: now_ms(),
-                        service: name,
-                        kind: EventKind::Down,
-                        message,
-                    });
+                    events.publish(event(&name, EventKind::Down, message));
                 }
             }
         }

@@ -113,7 +113,6 @@ impl Supervisor {
             .iter()
             .map(|to| Link { to: to.clone(), fault: Default::default() })
             .collect();
-        let previous_links = self.table.get(&spec.name).map(|row| row.links);
         self.table.upsert(ServiceStatus {
             name: spec.name.clone(),
             kind: spec.kind,
@@ -124,9 +123,7 @@ impl Supervisor {
             detail: None,
             paused: false,
             // A restarted process starts with healthy links: its fault table was in memory.
-            links: previous_links.map_or(links, |old: Vec<Link>| {
-                old.into_iter().map(|l| Link { fault: Default::default(), ..l }).collect()
-            }),
+            links,
         });
 
         let (exited_tx, exited_rx) = watch::channel(false);
@@ -244,7 +241,7 @@ impl Supervisor {
     }
 }
 
-fn event(service: &str, kind: EventKind, message: String) -> shared::LabEvent {
+pub(super) fn event(service: &str, kind: EventKind, message: String) -> shared::LabEvent {
     shared::LabEvent { at_ms: crate::service::now_ms(), service: service.to_owned(), kind, message }
 }
 

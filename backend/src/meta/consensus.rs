@@ -17,8 +17,9 @@
 //!    balance; one that failed or timed out loses [`Rules::slash_failure`].
 //! 5. **Weight**, settled per batch: an exponential moving average (Yuma's bonds) of agreement,
 //!    one step per answer: after a batch of `n` answers with agreement rate `r`,
-//!    `w ← w·(1 − α)ⁿ + r·(1 − (1 − α)ⁿ)` — the same whether answers are settled one by one or
-//!    a hundred at a time. Always within [0, 1].
+//!    `w ← w·(1 − α)ⁿ + r·(1 − (1 − α)ⁿ)`. For a batch of alike answers (all agreeing, or all
+//!    deviating) that is exactly what settling them one by one gives; for a mixed batch it is the
+//!    average over the orders its answers could have come in. Always within [0, 1].
 //! 6. **Ejection**: a balance under [`Rules::floor`] takes the model out of the consensus.
 //!
 //! With labelled data (`POST /evaluate`) the same rules run with the truth in place of the
@@ -270,7 +271,7 @@ mod tests {
     }
 
     #[test]
-    fn the_weight_does_not_depend_on_how_answers_are_batched() {
+    fn a_batch_of_alike_answers_moves_the_weight_as_answers_one_by_one_would() {
         let rules = Rules::default();
         let one = BatchTally { asked: 1, deviated: 1, ..BatchTally::default() };
         let mut stake = Stake { balance: 1000.0, weight: 1.0 };

@@ -56,7 +56,6 @@ pub enum LedgerError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settled {
     pub model: String,
-    pub tally: BatchTally,
     pub reward: f64,
     pub slash: f64,
     pub balance: f64,
@@ -254,17 +253,18 @@ impl StakeLedger {
                     }
                     settled.push(Settled {
                         model: model.name,
-                        tally,
                         reward: s.reward,
                         slash: s.slash,
                         balance: s.balance,
                         ejected: s.ejected,
                     });
                 }
-                Ok(Ok::<_, ()>(settled))
+                Ok(Ok::<_, std::convert::Infallible>(settled))
             })
             .await
-            .map(|outcome| outcome.unwrap_or_default())
+            .map(|outcome| match outcome {
+                Ok(settled) => settled,
+            })
     }
 
     /// The ledger, oldest first: the last `limit` events, of one model or of all.

@@ -265,7 +265,7 @@ impl Meta {
         let polled = self.poll(&models, &x).await;
         let ballots: Vec<Ballot> = polled.iter().map(|(b, _)| *b).collect();
         let outcome = consensus(&ballots).ok_or(MetaError::NoAnswer)?;
-        let tallies = score(&self.inner.ledger.rules().clone(), &ballots, outcome.class);
+        let tallies = score(self.inner.ledger.rules(), &ballots, outcome.class);
         {
             let mut pending = self.inner.pending.lock().expect("pending lock poisoned");
             for (model, tally) in models.iter().zip(&tallies) {

@@ -452,8 +452,8 @@ async fn proxy(
             }
         }
     };
-    let status =
-        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    // reqwest and axum share the `http` crate: status and headers pass through as they are.
+    let status = response.status();
     let seq = response.headers().get(CHANGE_SEQ).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).cloned();
     let bytes = match response.bytes().await {
@@ -478,7 +478,7 @@ async fn proxy(
         front.inner.acked.fetch_max(seq, Ordering::SeqCst);
     }
     let mut answer = (status, bytes).into_response();
-    if let Some(kind) = content_type.and_then(|k| HeaderValue::from_bytes(k.as_bytes()).ok()) {
+    if let Some(kind) = content_type {
         answer.headers_mut().insert(axum::http::header::CONTENT_TYPE, kind);
     }
     answer.headers_mut().insert("x-served-by", HeaderValue::from_static(served_by));

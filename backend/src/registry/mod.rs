@@ -124,7 +124,9 @@ impl Registry {
             });
             for (address, outcome) in futures::future::join_all(checks).await {
                 let reason = outcome.as_ref().err().cloned();
-                if let Some(change) = self.pool().record(&address, outcome, now_ms()) {
+                // The lock is released before the change is reported (not held through the block).
+                let change = self.pool().record(&address, outcome, now_ms());
+                if let Some(change) = change {
                     if change.to == ServerState::Up {
                         tracing::info!(server = %address, from = ?change.from, "server is up: handed out again");
                         self.events.emit(

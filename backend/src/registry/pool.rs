@@ -40,7 +40,6 @@ pub struct Server {
 /// A state change caused by a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
-    pub address: String,
     pub from: ServerState,
     pub to: ServerState,
 }
@@ -67,10 +66,6 @@ impl From<&Server> for RegistryServer {
 }
 
 impl ServerPool {
-    pub fn thresholds(&self) -> Thresholds {
-        self.thresholds
-    }
-
     pub fn new(thresholds: Thresholds) -> Self {
         Self { servers: Vec::new(), thresholds, next: 0 }
     }
@@ -136,7 +131,7 @@ impl ServerPool {
         };
         server.state = to;
         server.streak = 0;
-        Some(Transition { address: address.to_owned(), from, to })
+        Some(Transition { from, to })
     }
 
     /// The next up server in round robin, or `None` when no server is up.

@@ -4,10 +4,10 @@
 //! loses nothing. Every write is one transaction: it happens whole or not at all. Ids come from
 //! `AUTOINCREMENT`, so a deleted product's id is never handed out again.
 
+use crate::service::now_ms;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use shared::shop::{
     Cart, CartAdd, CartLine, Money, NewOrder, NewProduct, Order, OrderLine, Product, ProductFilter,
@@ -137,13 +137,15 @@ impl ShopStore {
     /// Set the role kept in the database (`primary` or `mirror`).
     pub(crate) async fn set_role(&self, mirror: bool) -> Result<(), DbError> {
         let role = if mirror { "mirror" } else { "primary" };
+        // Through the writer thread, like every write (a pooled connection would compete with
+        // it for SQLite's lock).
         self.db
-            .call(move |conn| {
+            .write(move |conn| {
                 conn.execute(
                     "INSERT INTO store_meta (key, value) VALUES ('role', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     [role],
                 )
-                .map(|_| ())
+                .map(|_| Ok::<_, std::convert::Infallible>(()))
             })
             .await?;
         self.mirror.store(mirror, Ordering::SeqCst);
@@ -452,10 +454,6 @@ pub(crate) fn apply_change(tx: &Connection, change: &Change) -> Result<(), SqlEr
 
 fn no_product(id: u64) -> ShopError {
     ShopError::NotFound(format!("no product with id {id}"))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A product from the row's columns `first..first + 6`, in `PRODUCT_COLUMNS` order.
