@@ -53,16 +53,6 @@ pub async fn services() -> Result<Vec<ServiceStatus>, ApiError> {
     get_json("/api/services").await
 }
 
-/// The registry's URL, from the control plane's list.
-pub async fn registry_url() -> Result<String, ApiError> {
-    services()
-        .await?
-        .into_iter()
-        .find(|s| s.kind == ServiceKind::Registry)
-        .map(|s| s.url)
-        .ok_or_else(|| ApiError("the lab runs no registry".into()))
-}
-
 pub async fn registry_status(registry: &str) -> Result<RegistryStatus, ApiError> {
     get_json(&format!("{registry}/servers")).await
 }

@@ -1,5 +1,5 @@
 //! What happens in the lab, as one stream of events (`GET /events` of every service, merged by
-//! the control plane into `GET /api/events`).
+//! the control plane into its own `GET /events`).
 
 use serde::{Deserialize, Serialize};
 

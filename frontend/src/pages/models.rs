@@ -43,7 +43,7 @@ async fn refresh(dispatch: &Dispatch, meta: &str) {
 
 #[function_component(ModelsPage)]
 pub fn models_page() -> Html {
-    let state = use_reducer(ModelsState::default);
+    let state = use_reducer_eq(ModelsState::default);
     let meta = use_state(|| None::<String>);
 
     {

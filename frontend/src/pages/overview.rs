@@ -30,7 +30,7 @@ fn reload(dispatch: &Dispatch) {
 
 #[function_component(Overview)]
 pub fn overview() -> Html {
-    let state = use_reducer(ServicesState::default);
+    let state = use_reducer_eq(ServicesState::default);
 
     {
         let dispatch = state.dispatcher();

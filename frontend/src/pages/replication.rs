@@ -214,7 +214,7 @@ fn side_panel(props: &SideProps) -> Html {
 
 #[function_component(ReplicationPage)]
 pub fn replication_page() -> Html {
-    let state = use_reducer(ReplicationState::default);
+    let state = use_reducer_eq(ReplicationState::default);
     let fronts = use_state(Fronts::default);
     let opened = use_state(now_s);
 

@@ -9,6 +9,7 @@ use gloo_timers::callback::Interval;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared::shop::{Cart, CartAdd, NewOrder, NewProduct, Order, OrderItem, Product, ProductPatch};
+use shared::ServiceKind;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
@@ -69,7 +70,7 @@ async fn refresh(dispatch: &Dispatch, registry: &str, user: u64) {
 
 #[function_component(ShopPage)]
 pub fn shop_page() -> Html {
-    let state = use_reducer(ShopState::default);
+    let state = use_reducer_eq(ShopState::default);
     let registry = use_state(|| None::<String>);
     let user = use_state(|| 1u64);
 
@@ -77,7 +78,7 @@ pub fn shop_page() -> Html {
         let (registry, dispatch) = (registry.clone(), state.dispatcher());
         use_effect_with((), move |()| {
             spawn_local(async move {
-                match api::registry_url().await {
+                match api::service_url(ServiceKind::Registry).await {
                     Ok(url) => registry.set(Some(url)),
                     Err(err) => dispatch.dispatch(ShopAction::Failed(err.to_string())),
                 }
@@ -259,6 +260,9 @@ pub fn shop_page() -> Html {
         Callback::from(move |_: MouseEvent| act(Box::new(|_, _, _| Box::pin(async {}))))
     };
     let bars: Vec<(String, u32)> = state.served.iter().map(|(s, n)| (s.clone(), *n)).collect();
+    // A fresh form per product edited: its fields start from that product, not from what was
+    // typed for the previous one.
+    let form_key = editing.as_ref().map_or_else(|| "new".to_owned(), |p| p.id.to_string());
 
     html! {
         <main>
@@ -266,7 +270,7 @@ pub fn shop_page() -> Html {
             <p class="summary">{ "Every request asks the registry for a healthy server first; a server that fails is skipped and the request retried on the next." }</p>
             if let Some(error) = &state.error { <p id="shop-error" class="error">{ error }</p> }
             if let Some(notice) = &state.notice { <p id="shop-notice" class="notice">{ notice }</p> }
-            <ProductForm editing={editing} {onsubmit} {oncancel} />
+            <ProductForm key={form_key} editing={editing} {onsubmit} {oncancel} />
             <p><button id="reload" onclick={onreload}>{ "Reload" }</button></p>
             <ProductTable products={state.products.clone()} {onedit} {ondelete} {oncart} {onorder} />
             <h2>

@@ -7,7 +7,6 @@ use shared::control::{LinkFault, ProcessAction};
 use shared::sync::{PersonRecord, SyncMode};
 use shared::ServiceKind;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use crate::api;
@@ -16,9 +15,8 @@ use crate::state::sync::{SyncAction, SyncState};
 
 #[function_component(SyncPage)]
 pub fn sync_page() -> Html {
-    let state = use_reducer(SyncState::default);
+    let state = use_reducer_eq(SyncState::default);
     let nodes = use_state(Vec::<(String, String)>::new);
-    let target = use_state(|| 0usize);
 
     {
         let (nodes, dispatch) = (nodes.clone(), state.dispatcher());
@@ -112,12 +110,6 @@ pub fn sync_page() -> Html {
             });
         })
     };
-    let onnode = {
-        let target = target.clone();
-        Callback::from(move |e: Event| {
-            target.set(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(0))
-        })
-    };
     let act = |service: String, action: ProcessAction| {
         let dispatch = state.dispatcher();
         Callback::from(move |_: MouseEvent| {
@@ -169,8 +161,8 @@ pub fn sync_page() -> Html {
             <form id="person-form" class="form" {onsubmit}>
                 <Field id="person-name" placeholder="name" />
                 <Field id="person-number" class="narrow" placeholder="account number" />
-                <select id="person-node" onchange={onnode}>
-                    { for nodes.iter().enumerate().map(|(i, (n, _))| html! { <option value={i.to_string()} selected={i == *target}>{ n }</option> }) }
+                <select id="person-node">
+                    { for nodes.iter().enumerate().map(|(i, (n, _))| html! { <option value={i.to_string()}>{ n }</option> }) }
                 </select>
                 <button id="person-submit" type="submit">{ "Add" }</button>
             </form>
