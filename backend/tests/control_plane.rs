@@ -54,7 +54,7 @@ async fn every_process_action_really_reaches_the_process() {
 
     let (status, body) = lab.post("/api/services/shop-b/kill").await;
     assert_eq!(status, 200, "{body}");
-    assert!(wait_gone(&[pid], Duration::from_secs(5)).is_empty(), "SIGKILL arrived");
+    assert!(wait_gone(&[pid], Duration::from_secs(5)).await.is_empty(), "SIGKILL arrived");
     let row = wait_health(&lab, "shop-b", Health::Down).await;
     assert_eq!(row.pid, None);
     assert!(row.detail.unwrap().contains("SIGKILL"));

@@ -24,7 +24,7 @@ async fn each_service_is_its_own_process_and_sigterm_leaves_no_orphan() {
     assert_eq!(services.iter().find(|s| s.name == "control").and_then(|s| s.pid), Some(lab.pid()));
 
     assert!(lab.terminate(Duration::from_secs(10)), "up did not exit within 10 s of SIGTERM");
-    let left = wait_gone(&children, Duration::from_secs(2));
+    let left = wait_gone(&children, Duration::from_secs(2)).await;
     assert!(left.is_empty(), "children still running after up exited: {left:?}");
 }
 
@@ -34,7 +34,7 @@ async fn children_stop_even_when_up_is_killed_with_sigkill() {
     let children = child_pids(&lab.wait_all_up().await, lab.pid());
     lab.kill_hard();
     // up had no chance to clean up: the kernel's parent-death signal must stop the children.
-    let left = wait_gone(&children, Duration::from_secs(10));
+    let left = wait_gone(&children, Duration::from_secs(10)).await;
     assert!(left.is_empty(), "orphans left after SIGKILL of up: {left:?}");
 }
 

@@ -84,7 +84,7 @@ async fn killing_server_a_fails_no_request_and_a_restarted_a_is_served_again() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let a_pid = shop_a.pid.unwrap();
     kill(Pid::from_raw(a_pid as i32), Signal::SIGKILL).unwrap();
-    assert!(wait_gone(&[a_pid], Duration::from_secs(5)).is_empty(), "A is really dead");
+    assert!(wait_gone(&[a_pid], Duration::from_secs(5)).await.is_empty(), "A is really dead");
     let (answered, failures, servers) = load.await.unwrap();
     assert!(failures.is_empty(), "{} failed requests: {failures:?}", failures.len());
     assert!(answered > 50, "the load ran ({answered} answers)");

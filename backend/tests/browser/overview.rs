@@ -42,7 +42,7 @@ async fn a_service_killed_from_the_page_shows_down_and_comes_back_on_restart() {
     browser.wait_for_text(&format!("{row} .badge"), |t| t == "down").await;
     browser.wait_for_text(&format!("{row} td.pid"), |t| t == "—").await;
     assert!(
-        crate::support::wait_gone(&[old_pid], std::time::Duration::from_secs(5)).is_empty(),
+        crate::support::wait_gone(&[old_pid], std::time::Duration::from_secs(5)).await.is_empty(),
         "really killed"
     );
     browser.wait_for_text("#timeline", |t| t.contains("shop-b") && t.contains("SIGKILL")).await;

@@ -217,13 +217,13 @@ pub fn alive(pid: u32) -> bool {
 }
 
 /// Wait (bounded) until none of `pids` is running.
-pub fn wait_gone(pids: &[u32], within: Duration) -> Vec<u32> {
+pub async fn wait_gone(pids: &[u32], within: Duration) -> Vec<u32> {
     let deadline = Instant::now() + within;
     loop {
         let left: Vec<u32> = pids.iter().copied().filter(|pid| alive(*pid)).collect();
         if left.is_empty() || Instant::now() > deadline {
             return left;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
