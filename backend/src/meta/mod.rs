@@ -304,9 +304,18 @@ impl Meta {
         let mut right = vec![0u32; models.len()];
         let mut consensus_right = 0u32;
         let mut truth_tallies: HashMap<u64, BatchTally> = HashMap::new();
-        for (x, truth) in &self.inner.holdout {
-            let ballots: Vec<Ballot> =
-                self.poll(&models, x).await.into_iter().map(|(b, _)| b).collect();
+        // Eight samples in flight at a time, answers in order: a slow model costs its timeout
+        // per eight samples, not per sample.
+        use futures::StreamExt;
+        let asked = &models;
+        let samples: Vec<[f64; 4]> = self.inner.holdout.iter().map(|(x, _)| *x).collect();
+        let polls: Vec<_> = futures::stream::iter(samples)
+            .map(|x| async move { self.poll(asked, &x).await })
+            .buffered(8)
+            .collect()
+            .await;
+        for (answers, (_, truth)) in polls.into_iter().zip(&self.inner.holdout) {
+            let ballots: Vec<Ballot> = answers.into_iter().map(|(b, _)| b).collect();
             for (i, b) in ballots.iter().enumerate() {
                 right[i] += u32::from(b.answer.is_some_and(|(c, _)| c == *truth));
             }

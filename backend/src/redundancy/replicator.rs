@@ -66,7 +66,9 @@ impl Front {
         Ok(shipped)
     }
 
-    /// Ship until caught up (bounded by `within`).
+    /// Ship until caught up. `within` is checked between rounds; one round (`ship_once`) goes on
+    /// until the primary has nothing newer, so under writes faster than shipping it is not a hard
+    /// bound.
     pub async fn ship_until_caught_up(&self, within: Duration) -> Result<u64, String> {
         let deadline = Instant::now() + within;
         let mut total = 0;

@@ -112,6 +112,13 @@ struct StoredInstance {
     accepted: Option<(Ballot, Value)>,
 }
 
+/// Paxos messages to a peer, as `POST /paxos` takes them.
+#[derive(serde::Serialize)]
+struct Batch<'a> {
+    from: NodeId,
+    messages: &'a [Message],
+}
+
 /// A Paxos message this node sent, as its log keeps it.
 #[derive(Debug)]
 struct Sent {
@@ -572,7 +579,7 @@ impl SyncNode {
     pub fn paxos_status(&self) -> PaxosStatus {
         let paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
         let (role, ballot) = paxos.role();
-        let noops = paxos.decisions().values().filter(|v| **v == GAP).count() as u64;
+        let noops = paxos.noops();
         PaxosStatus {
             node: self.inner.config.name.clone(),
             role: role.to_owned(),
@@ -792,7 +799,7 @@ impl SyncNode {
         if self.inner.links.pass(peer).await.is_err() {
             return self.unreachable(*to).await;
         }
-        let envelope = serde_json::json!({ "from": self.inner.config.id, "messages": batch });
+        let envelope = Batch { from: self.inner.config.id, messages: &batch };
         let answer = self
             .inner
             .client

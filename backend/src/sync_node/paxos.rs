@@ -222,6 +222,8 @@ pub struct Paxos {
     highest: Option<(Value, u64)>,
     /// The first instance this node has not seen decided.
     contiguous: u64,
+    /// How many decided instances hold a no-op.
+    noops: u64,
     /// Instances whose acceptance changed since the last [`Paxos::take_changed`].
     changed: BTreeSet<u64>,
     /// The promise or the ballot round changed since then.
@@ -240,6 +242,7 @@ impl Paxos {
             id,
             nodes,
             highest: durable.decided.iter().map(|(i, v)| (*v, *i)).max(),
+            noops: durable.decided.values().filter(|v| **v == GAP).count() as u64,
             // A node restarted from its disk first hears whether somebody leads already.
             backoff: if durable == Durable::default() { 0 } else { RETRY_AFTER },
             durable,
@@ -314,6 +317,11 @@ impl Paxos {
             self.waiting.extend(self.forwarded.drain(..).map(|(value, _)| value));
             self.flush_waiting();
         }
+    }
+
+    /// How many decided instances hold a no-op (a closed gap).
+    pub fn noops(&self) -> u64 {
+        self.noops
     }
 
     /// The first instance this node has not seen decided.
@@ -650,6 +658,7 @@ impl Paxos {
             return;
         }
         self.learned.push((instance, value));
+        self.noops += u64::from(value == GAP);
         self.highest = self.highest.max(Some((value, instance)));
         self.advance_contiguous();
         if let Some(p) = self.proposals.remove(&instance) {

@@ -321,6 +321,8 @@ impl Sim {
         }
         self.disks.insert(id, disk);
         self.flying.extend(late.into_iter().map(|(to, m)| (id, to, m)));
+        let gaps = node.decisions().values().filter(|v| **v == GAP).count() as u64;
+        assert_eq!(node.noops(), gaps, "seed {}: the kept no-op count", self.seed);
         for (instance, value) in node.decisions().clone() {
             let first = *self.learned.entry(instance).or_insert(value);
             assert_eq!(
