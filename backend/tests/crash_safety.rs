@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -66,19 +66,11 @@ async fn assert_sound(store: &str, round: usize) -> StoreState {
     state
 }
 
-async fn wait_for(what: &str, mut probe: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !probe().await {
-        assert!(Instant::now() < deadline, "{what} within 20 s");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 async fn restart(lab: &Lab, name: &str) {
     let (code, body) = lab.post(&format!("/api/services/{name}/restart")).await;
     assert_eq!(code, 200, "{body}");
     let url = lab.service(name).await.url;
-    wait_for(&format!("{name} back"), async || {
+    support::wait_until(&format!("{name} back"), Duration::from_secs(20), async || {
         reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status() == 200)
     })
     .await;
@@ -136,7 +128,7 @@ async fn killing_the_sync_front_or_its_mirror_never_loses_an_acknowledged_write(
         }
     }
     // Replication resumes: the mirror converges to the primary, without gaps or duplicates.
-    wait_for("the mirror converging", async || {
+    support::wait_until("the mirror converging", Duration::from_secs(20), async || {
         let _ = reqwest::Client::new()
             .post(format!("{front}/products"))
             .json(&json!({"name": "last", "price": 1}))

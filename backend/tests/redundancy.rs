@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use shared::replication::{FailoverReport, ReplicationStatus, StoreState};
@@ -26,17 +26,6 @@ async fn state(store: &str) -> StoreState {
 async fn product_ids(store: &str) -> Vec<u64> {
     let products: Vec<Value> = support::get_json(&format!("{store}/products")).await;
     products.iter().map(|p| p["id"].as_u64().unwrap()).collect()
-}
-
-async fn wait_until<F: std::future::Future<Output = bool>>(
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !probe().await {
-        assert!(Instant::now() < deadline, "{what} did not happen within 15 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -75,7 +64,7 @@ async fn sync_mirroring_acknowledges_only_what_both_stores_hold() {
 
     // Mirror back: it catches up from the change log, with no gap and no duplicate.
     lab.post("/api/services/store-sync-mirror/restart").await;
-    wait_until("the mirror catching up", || async {
+    support::wait_until("the mirror catching up", Duration::from_secs(15), async || {
         let p: StoreState = support::get_json(&format!("{primary}/replication/state")).await;
         let Ok(response) = reqwest::get(format!("{mirror}/replication/state")).await else {
             return false;

@@ -1,6 +1,8 @@
 //! The registry: routes in-process, active health checks against real shop servers, and DNS
 //! answers over a real UDP socket.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -46,14 +48,6 @@ async fn shop_server(db: &std::path::Path) -> (String, tokio::sync::oneshot::Sen
         let _ = stopped.await;
     }));
     (address, stop)
-}
-
-async fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} did not happen within {within:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]
@@ -110,13 +104,19 @@ async fn a_dead_server_stops_being_handed_out_and_returns_when_healthy() {
     let registry = Registry::new(config(), &[a.clone(), b.clone()], &service);
     let checker = tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
 
-    wait_for("both servers up", Duration::from_secs(5), || registry.up_servers().len() == 2).await;
+    support::wait_until("both servers up", Duration::from_secs(5), async || {
+        registry.up_servers().len() == 2
+    })
+    .await;
     let picks: Vec<String> = (0..4).map(|_| registry.next_server().unwrap()).collect();
     assert_eq!(picks, [a.clone(), b.clone(), a.clone(), b.clone()], "round robin");
 
     drop(stop_a);
     let started = Instant::now();
-    wait_for("A taken out", Duration::from_secs(5), || registry.up_servers() == [b.clone()]).await;
+    support::wait_until("A taken out", Duration::from_secs(5), async || {
+        registry.up_servers() == [b.clone()]
+    })
+    .await;
     let took = started.elapsed();
     assert!((0..10).all(|_| registry.next_server().as_deref() == Some(b.as_str())));
     let row = registry.status().servers.into_iter().find(|s| s.address == a).unwrap();
@@ -140,7 +140,10 @@ async fn a_dead_server_stops_being_handed_out_and_returns_when_healthy() {
         backend::shop::router("shop", store),
         std::future::pending(),
     ));
-    wait_for("A back", Duration::from_secs(5), || registry.up_servers().len() == 2).await;
+    support::wait_until("A back", Duration::from_secs(5), async || {
+        registry.up_servers().len() == 2
+    })
+    .await;
     checker.abort();
 }
 
@@ -165,7 +168,10 @@ async fn dns_answers_srv_and_a_records_of_the_up_servers_only() {
     let dead = "127.0.0.1:1".to_owned();
     let registry = Registry::new(config(), &[a.clone(), dead], &registry::service("registry"));
     tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
-    wait_for("A up", Duration::from_secs(5), || registry.up_servers() == [a.clone()]).await;
+    support::wait_until("A up", Duration::from_secs(5), async || {
+        registry.up_servers() == [a.clone()]
+    })
+    .await;
 
     let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dns_addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -199,12 +205,19 @@ async fn a_cut_link_takes_a_healthy_server_out_until_healed() {
     let links = service.links();
     let registry = Registry::new(config(), std::slice::from_ref(&a), &service);
     tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
-    wait_for("A up", Duration::from_secs(5), || registry.up_servers() == [a.clone()]).await;
+    support::wait_until("A up", Duration::from_secs(5), async || {
+        registry.up_servers() == [a.clone()]
+    })
+    .await;
 
     links.set(&a, shared::control::LinkFault { cut: true, ..Default::default() });
-    wait_for("A out", Duration::from_secs(5), || registry.up_servers().is_empty()).await;
+    support::wait_until("A out", Duration::from_secs(5), async || registry.up_servers().is_empty())
+        .await;
     let row = registry.status().servers.remove(0);
     assert!(row.last_error.unwrap().contains("cut"), "the registry says why");
     links.set(&a, shared::control::LinkFault::default());
-    wait_for("A back", Duration::from_secs(5), || registry.up_servers() == [a.clone()]).await;
+    support::wait_until("A back", Duration::from_secs(5), async || {
+        registry.up_servers() == [a.clone()]
+    })
+    .await;
 }

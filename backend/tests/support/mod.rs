@@ -216,6 +216,15 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// Poll `probe` until it holds; fail the test with `what` if it does not within `within`.
+pub async fn wait_until(what: &str, within: Duration, mut probe: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !probe().await {
+        assert!(Instant::now() < deadline, "{what} did not happen within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Wait (bounded) until none of `pids` is running.
 pub async fn wait_gone(pids: &[u32], within: Duration) -> Vec<u32> {
     let deadline = Instant::now() + within;
