@@ -314,7 +314,9 @@ pub async fn add_product_via(front: &str, product: &NewProduct) -> Result<Produc
     send_json("write", Request::post(&format!("{front}/products")), Some(product)).await
 }
 
-/// A live Socket.IO connection to a sync node; it closes when dropped.
+/// A live Socket.IO connection to a sync node. Dropping it stops the data callbacks; the
+/// websocket closes (and `on_state(false)` runs) at the next frame it receives — a ping comes
+/// every 25 s at the latest.
 pub struct NodeSocket {
     open: std::rc::Rc<std::cell::Cell<bool>>,
 }

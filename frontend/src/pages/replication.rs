@@ -35,10 +35,8 @@ impl Fronts {
 
 fn names(which: Which) -> (&'static str, &'static str, &'static str) {
     match which {
-        Which::Sync => ("Synchronous mirroring (3010)", "store-sync-primary", "store-sync-mirror"),
-        Which::Async => {
-            ("Asynchronous replication (3020)", "store-async-primary", "store-async-mirror")
-        }
+        Which::Sync => ("Synchronous mirroring", "store-sync-primary", "store-sync-mirror"),
+        Which::Async => ("Asynchronous replication", "store-async-primary", "store-async-mirror"),
     }
 }
 
@@ -165,7 +163,7 @@ fn side_panel(props: &SideProps) -> Html {
     let side = &props.side;
     html! {
         <section id={id("side")} class="replica">
-            <h2>{ title }</h2>
+            <h2>{ title }{ props.front.as_deref().and_then(|u| u.rsplit_once(':')).map(|(_, port)| format!(" ({port})")).unwrap_or_default() }</h2>
             <form id={id("write")} class="form" onsubmit={onwrite}>
                 <Field id={id("name")} initial="Tablet" />
                 <Field id={id("price")} class="narrow" initial="9.99" />
