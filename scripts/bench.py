@@ -78,7 +78,8 @@ class Lab:
             [binary, "up", "--free-ports", "--data", self.data, "--dist", dist],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env={**os.environ, "RUST_LOG": "warn"})
-        deadline = time.time() + 30
+        # `up` prints the URL once every service is ready (it gives up after 60 s itself).
+        deadline = time.time() + 90
         self.url = None
         while time.time() < deadline and self.url is None:
             line = self.proc.stdout.readline()
@@ -101,6 +102,25 @@ class Lab:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+FIRST_LOAD_TARGET_KB = 300
+
+
+def first_load(url):
+    """Bytes over the wire for the dashboard's first load, as a browser asks (gzip, br): the page
+    and every file it names (the js, the wasm, the css)."""
+    def fetch(path, encoding):
+        req = urllib.request.Request(url + path, headers={"accept-encoding": encoding})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.read(), resp.headers.get("content-encoding", "identity")
+    page, _ = fetch("/", "identity")
+    assets = sorted(set(re.findall(r'(?:href|src)="(/[^"]+\.(?:js|wasm|css))"', page.decode())))
+    sizes = []
+    for path in ["/"] + assets:
+        body, encoding = fetch(path, "gzip, br")
+        sizes.append((path, len(body), encoding))
+    return sizes
+
 
 def count_products(store):
     return http("GET", store + "/replication/state")["products"]
@@ -256,7 +276,10 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     lab = Lab(args.binary, os.path.join(root, "dist"))
     rows = []
+    loads = []
     try:
+        if not args.only or args.only == "first-load":
+            loads = first_load(lab.url)
         shop = lab.service("shop-a")["url"]
         registry = lab.service("registry")["url"]
         wait("the registry sees every server up",
@@ -289,6 +312,16 @@ def main():
     finally:
         lab.stop()
 
+    if loads:
+        total = sum(size for _, size, _ in loads)
+        print()
+        print("dashboard first load (Accept-Encoding: gzip, br), bytes over the wire:")
+        for path, size, encoding in loads:
+            print(f"  {path:<44} {size:>9}  {encoding}")
+        verdict = "ok" if total <= FIRST_LOAD_TARGET_KB * 1000 else "MISSED"
+        print(f"  {'total':<44} {total:>9}  target <= {FIRST_LOAD_TARGET_KB} KB ({total / 1000:.0f} KB): {verdict}")
+    if not rows:
+        return
     print()
     print(f"{'benchmark':<46} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  {'target':<22} verdict")
     print("-" * 112)

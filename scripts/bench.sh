@@ -3,12 +3,10 @@
 # wrk, and print a table of throughput and latency against each issue's target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Set-up installs wrk; the dashboard is built so its transfer size can be measured.
+scripts/setup.sh
+scripts/build-frontend.sh
 source scripts/lib.sh
-if ! command -v wrk >/dev/null; then
-  step "installing wrk (Debian) for load generation"
-  as_root apt-get update -q
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends wrk
-fi
 step "building the backend (cargo build --release)"
 cargo build --release -p backend
 step "benchmarking (each run is bounded: ${BENCH_SECONDS:-10} s per row)"

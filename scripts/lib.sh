@@ -7,6 +7,17 @@ export PATH="$HOME/.cargo/bin:$LAB_TOOLS/node_modules/.bin:$PATH"
 # The interpreter with python-socketio, for the Socket.IO compatibility test.
 export LAB_PYTHON="$LAB_TOOLS/venv/bin/python"
 
+# The versions set-up installs and the self-check insists on.
+TRUNK_VERSION=0.21.14
+BINARYEN_VERSION=132
+PYTHON_SOCKETIO_VERSION=5.18.1
+PYTHON_CHECK="import socketio, websocket, requests, importlib.metadata as m; assert m.version('python-socketio') == '$PYTHON_SOCKETIO_VERSION'"
+
+# The wasm-bindgen CLI must be exactly the crate's version in Cargo.lock.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
 step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 say() { printf '    %s\n' "$*"; }
 ok() { printf '    ok: %s\n' "$*"; }
@@ -21,6 +32,18 @@ wasm_mode() {
   else
     echo build-std
   fi
+}
+
+# Every Debian package set-up installs, one per line: the only list. scripts/check-tools.sh fails
+# when a tool the lab uses comes from a package that is not on it.
+debian_packages() {
+  if [ "$(wasm_mode)" = build-std ]; then
+    # rustc and cargo 1.96 with std's source, rust-lld (rust-web-llvm: only a *recommend* of
+    # rustc-web, so --no-install-recommends leaves it out unless named) and the lld it links to.
+    printf '%s\n' rustc-web cargo-web rust-web-src rust-web-llvm lld-22
+  fi
+  # Browser tests, precompressed dashboard files, load for `make bench`.
+  printf '%s\n' chromium chromium-driver brotli wrk
 }
 
 # Run a command with the wasm toolchain's environment.

@@ -1,37 +1,42 @@
 #!/usr/bin/env bash
-# Brings a machine of this kind (Debian 12, rustup's Rust, Node 20) to where `make run` and
-# `make test` work: the wasm toolchain, trunk, the wasm-bindgen CLI, wasm-opt, Chromium and
-# chromedriver. Follows ../shared/TOOLCHAIN.md. Idempotent: every step whose result is already
-# there is skipped, so after the first run (~15-20 minutes) it takes a second.
+# Brings a machine of this kind (Debian 12, rustup's Rust, Node 20) to where `make run`,
+# `make test` and `make bench` work: the wasm toolchain, trunk, the wasm-bindgen CLI, wasm-opt,
+# brotli, Chromium and chromedriver, wrk, and the Python Socket.IO client. Follows
+# ../shared/TOOLCHAIN.md. Idempotent: every step whose result is already there is skipped, so
+# after the first run (~15-20 minutes) it takes a few seconds.
+#
+# It ends with a self-check (scripts/check-tools.sh) that every tool the build, the tests and the
+# benchmark call is there, at the version they need, and, for tools from Debian, that the
+# package owning it is one this script installs: a tool that is present only because someone
+# installed its package by hand fails the check, so a fresh machine cannot be missing it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-TRUNK_VERSION=0.21.14
-BINARYEN_VERSION=132
-WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+WASM_BINDGEN_VERSION=$(wasm_bindgen_version)
 [ -n "$WASM_BINDGEN_VERSION" ] || die "no wasm-bindgen in Cargo.lock"
 
-apt_missing=()
-need_deb() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$1"); }
-
-step "1/6 wasm standard library"
+step "1/7 Debian packages"
 if [ "$(wasm_mode)" = rustup ]; then
-  ok "rustup's wasm32-unknown-unknown target is installed: using it"
+  ok "rustup's wasm32-unknown-unknown target is installed: using it (no Debian rustc needed)"
 else
   say "no prebuilt wasm32 std: using Debian's rustc-web with -Zbuild-std (TOOLCHAIN.md step 1)"
-  for deb in rustc-web cargo-web rust-web-src lld-22; do need_deb "$deb"; done
 fi
-
-step "2/6 Chromium and chromedriver (browser tests)"
-for deb in chromium chromium-driver; do need_deb "$deb"; done
+apt_missing=()
+for deb in $(debian_packages); do
+  dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$deb")
+done
 if [ ${#apt_missing[@]} -gt 0 ]; then
-  say "installing Debian packages: ${apt_missing[*]}"
+  say "installing: ${apt_missing[*]}"
   as_root apt-get update -q
+  # No recommends: every package the lab needs is named in scripts/lib.sh (debian_packages),
+  # including rust-web-llvm, which is only a recommend of rustc-web.
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends "${apt_missing[@]}"
 else
-  ok "Debian packages present"
+  ok "present: $(debian_packages | tr '\n' ' ')"
 fi
+
+step "2/7 the wasm toolchain"
 if [ "$(wasm_mode)" = build-std ]; then
   if rustup toolchain list | grep -q '^debian-web'; then
     ok "rustup toolchain debian-web linked"
@@ -39,9 +44,11 @@ if [ "$(wasm_mode)" = build-std ]; then
     say "linking Debian's rustc as the rustup toolchain debian-web"
     rustup toolchain link debian-web /usr
   fi
+else
+  ok "rustup's own"
 fi
 
-step "3/6 trunk $TRUNK_VERSION"
+step "3/7 trunk $TRUNK_VERSION"
 if trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then
   ok "trunk $TRUNK_VERSION"
 else
@@ -49,7 +56,7 @@ else
   cargo install trunk --version "$TRUNK_VERSION" --locked
 fi
 
-step "4/6 wasm-bindgen CLI $WASM_BINDGEN_VERSION (the version in Cargo.lock)"
+step "4/7 wasm-bindgen CLI $WASM_BINDGEN_VERSION (the version in Cargo.lock)"
 if wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
   ok "wasm-bindgen $WASM_BINDGEN_VERSION"
 else
@@ -57,7 +64,7 @@ else
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
 fi
 
-step "5/6 wasm-opt (npm binaryen@$BINARYEN_VERSION) into $LAB_TOOLS"
+step "5/7 wasm-opt (npm binaryen@$BINARYEN_VERSION) into $LAB_TOOLS"
 if "$LAB_TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
   ok "wasm-opt $BINARYEN_VERSION"
 else
@@ -66,13 +73,17 @@ else
   npm install --prefix "$LAB_TOOLS" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
 fi
 
-step "6/6 python-socketio (the official Socket.IO client, for the compatibility test) in $LAB_TOOLS/venv"
-if "$LAB_TOOLS/venv/bin/python" -c "import socketio, websocket, requests" 2>/dev/null; then
-  ok "python-socketio"
+step "6/7 Python clients in $LAB_TOOLS/venv: python-socketio $PYTHON_SOCKETIO_VERSION"
+if "$LAB_PYTHON" -c "$PYTHON_CHECK" 2>/dev/null; then
+  ok "python-socketio $PYTHON_SOCKETIO_VERSION"
 else
   command -v python3 >/dev/null || die "python3 is needed for the Socket.IO compatibility test"
-  python3 -m venv "$LAB_TOOLS/venv"
-  "$LAB_TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "python-socketio[client]==5.18.1"
+  [ -x "$LAB_PYTHON" ] || python3 -m venv "$LAB_TOOLS/venv"
+  "$LAB_TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check \
+    "python-socketio[client]==$PYTHON_SOCKETIO_VERSION"
 fi
+
+step "7/7 self-check: every tool the lab calls, and where it comes from"
+scripts/check-tools.sh
 
 step "set-up complete"

@@ -77,6 +77,38 @@ impl Ports {
     }
 }
 
+impl Ports {
+    /// Move one service (by its name in the lab) to `port`.
+    pub fn set(&mut self, service: &str, port: u16) -> anyhow::Result<()> {
+        let slot = match service {
+            "control" => &mut self.control,
+            "shop-a" => &mut self.shop_a,
+            "shop-b" => &mut self.shop_b,
+            "registry" => &mut self.registry,
+            "registry-dns" => &mut self.registry_dns,
+            "model-a" => &mut self.models[0],
+            "model-b" => &mut self.models[1],
+            "model-c" => &mut self.models[2],
+            "meta-model" => &mut self.meta,
+            "mirroring" => &mut self.mirroring[0],
+            "store-sync-primary" => &mut self.mirroring[1],
+            "store-sync-mirror" => &mut self.mirroring[2],
+            "replication" => &mut self.replication[0],
+            "store-async-primary" => &mut self.replication[1],
+            "store-async-mirror" => &mut self.replication[2],
+            "node-1" => &mut self.sync_nodes[0],
+            "node-2" => &mut self.sync_nodes[1],
+            "node-3" => &mut self.sync_nodes[2],
+            other => anyhow::bail!(
+                "no service {other:?} to move: the lab's services are control, registry-dns and \
+                 those of `GET /api/services`"
+            ),
+        };
+        *slot = port;
+        Ok(())
+    }
+}
+
 /// How to start one service of the lab: `lab serve <kind> --name <name> --port <port> <args>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceSpec {
@@ -238,6 +270,20 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), count, "{ports:?}");
+    }
+
+    #[test]
+    fn every_service_can_be_moved_by_its_name() {
+        let mut ports = Ports::default();
+        for (n, spec) in lab(&Ports::default(), Path::new("data")).iter().enumerate() {
+            ports.set(&spec.name, 20_000 + n as u16).unwrap();
+        }
+        for (n, spec) in lab(&ports, Path::new("data")).iter().enumerate() {
+            assert_eq!(spec.port, 20_000 + n as u16, "{}", spec.name);
+        }
+        ports.set("control", 9090).unwrap();
+        assert_eq!(ports.control, 9090);
+        assert!(ports.set("shop-z", 1).is_err());
     }
 
     #[test]

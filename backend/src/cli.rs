@@ -10,6 +10,13 @@ use crate::catalog::Ports;
 use crate::control::{self, UpConfig};
 use crate::{meta, model, redundancy, registry, service, shop, sync_node};
 
+/// An error that says all there is to say — what failed, why, and what to do — so the user gets
+/// that one line and never a backtrace (even with `RUST_BACKTRACE` set, as it is on many
+/// machines). Other errors show their backtrace when `RUST_BACKTRACE` asks for one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Explained(pub String);
+
 #[derive(Debug, Parser)]
 #[command(name = "lab", version, about = "A distributed computing and data redundancy lab")]
 pub struct Cli {
@@ -61,6 +68,13 @@ pub struct UpArgs {
     /// Let the OS choose every port (a second lab beside a running one, as the tests do).
     #[arg(long)]
     pub free_ports: bool,
+    /// Move single services to other ports: `--ports shop-a=4001,node-1=7101` (names as in
+    /// `GET /api/services`; `registry-dns` is the registry's UDP DNS port).
+    #[arg(long, value_delimiter = ',', value_name = "SERVICE=PORT")]
+    pub ports: Vec<String>,
+    /// How long to wait for every service to be ready before giving up, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub ready_timeout_s: u64,
     /// The built dashboard.
     #[arg(long, env = "LAB_DIST", default_value = "dist")]
     pub dist: PathBuf,
@@ -417,17 +431,27 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Up(args) => {
-                let ports = if args.free_ports {
+                let mut ports = if args.free_ports {
                     Ports::free(args.bind)?
                 } else {
                     Ports { control: args.port, ..Ports::default() }
                 };
+                for moved in &args.ports {
+                    let (name, port) = moved
+                        .split_once('=')
+                        .and_then(|(name, port)| Some((name.trim(), port.trim().parse().ok()?)))
+                        .ok_or_else(|| {
+                            Explained(format!("--ports wants service=port, got {moved:?}"))
+                        })?;
+                    ports.set(name, port).map_err(|e| Explained(e.to_string()))?;
+                }
                 control::up(UpConfig {
                     bind: args.bind,
                     ports,
                     dist: args.dist,
                     data: args.data,
                     health_interval: Duration::from_millis(args.health_interval_ms.max(50)),
+                    ready_within: Duration::from_secs(args.ready_timeout_s.max(1)),
                 })
                 .await
             }

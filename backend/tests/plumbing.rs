@@ -144,3 +144,47 @@ async fn a_service_answers_over_a_real_socket_and_stops_on_shutdown() {
         "still listening after shutdown"
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_is_sent_precompressed_and_unknown_api_paths_are_json_404s() {
+    let dist = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| std::fs::write(dist.path().join(name), bytes).unwrap();
+    write("index.html", b"<html>the page</html>");
+    write("index.html.br", b"brotli page");
+    write("app_bg.wasm", b"the whole wasm");
+    write("app_bg.wasm.br", b"brotli wasm");
+    write("app_bg.wasm.gz", b"gzip wasm");
+    let app = backend::control::dashboard(dist.path());
+    let with = |uri: &str, accept: &str| {
+        Request::get(uri).header(header::ACCEPT_ENCODING, accept).body(Body::empty()).unwrap()
+    };
+
+    let (status, headers, body) = send(&app, with("/app_bg.wasm", "gzip, deflate, br")).await;
+    assert_eq!(
+        (status, headers[header::CONTENT_ENCODING].as_bytes()),
+        (StatusCode::OK, &b"br"[..])
+    );
+    assert_eq!(body, b"brotli wasm");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/wasm");
+    let (_, headers, body) = send(&app, with("/app_bg.wasm", "gzip")).await;
+    assert_eq!(
+        (headers[header::CONTENT_ENCODING].as_bytes(), body.as_slice()),
+        (&b"gzip"[..], &b"gzip wasm"[..])
+    );
+    let (_, headers, body) = send(&app, get("/app_bg.wasm")).await;
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(body, b"the whole wasm");
+
+    // Client-side routes get the page, compressed too.
+    let (status, headers, body) = send(&app, with("/sync", "br")).await;
+    assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"brotli page"[..]));
+    assert_eq!(headers[header::CONTENT_ENCODING], "br");
+
+    for uri in ["/api/nope", "/api", "/api/services/x/y/z"] {
+        let (status, headers, body) = send(&app, get(uri)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(headers[header::CONTENT_TYPE].to_str().unwrap().contains("json"), "{uri}");
+        let error: ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(error.code, 404);
+    }
+}

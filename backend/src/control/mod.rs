@@ -7,6 +7,8 @@
 //! `service::admin`).
 
 mod health;
+pub mod ports;
+mod ready;
 mod relay;
 pub mod scenarios;
 pub mod supervisor;
@@ -45,6 +47,8 @@ pub struct UpConfig {
     /// Where services keep their databases.
     pub data: PathBuf,
     pub health_interval: Duration,
+    /// How long `up` waits for every service to be ready before it gives up.
+    pub ready_within: Duration,
 }
 
 /// State of the control plane's routes; cheap to clone.
@@ -282,8 +286,13 @@ async fn run_scenario(
 }
 
 /// The built Yew app, with every unknown path answered by `index.html` so client-side routes
-/// (`/shop`, `/sync`, ...) survive a reload.
-fn dashboard(dist: &Path) -> Router {
+/// (`/shop`, `/sync`, ...) survive a reload — but not under `/api/`, where an unknown path is a
+/// JSON 404 like on every service. Files are sent precompressed (`.br`, `.gz`, written by
+/// `scripts/build-frontend.sh`) to browsers that accept it.
+pub fn dashboard(dist: &Path) -> Router {
+    let api = Router::new()
+        .route("/api", axum::routing::any(no_such_api_route))
+        .route("/api/{*rest}", axum::routing::any(no_such_api_route));
     let index = dist.join("index.html");
     if !index.is_file() {
         tracing::warn!(dist = %dist.display(), "dashboard not built: run `make run` (or trunk build --release)");
@@ -291,16 +300,24 @@ fn dashboard(dist: &Path) -> Router {
             "<h1>The dashboard is not built</h1><p>Run <code>make run</code>, which builds it with trunk \
              and starts the lab. The services' APIs work meanwhile: see <a href=\"/api/services\">/api/services</a>.</p>",
         );
-        return Router::new()
-            .fallback(move || async move { (StatusCode::SERVICE_UNAVAILABLE, page) });
+        return api.fallback(move || async move { (StatusCode::SERVICE_UNAVAILABLE, page) });
     }
-    Router::new().fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
+    let index = ServeFile::new(index).precompressed_br().precompressed_gzip();
+    api.fallback_service(
+        ServeDir::new(dist).precompressed_br().precompressed_gzip().fallback(index),
+    )
 }
 
-/// `lab up`: start every service as a child process, serve the control plane, and on Ctrl-C or
-/// SIGTERM stop the children before returning.
+async fn no_such_api_route(uri: axum::http::Uri) -> Response {
+    error_response(StatusCode::NOT_FOUND, format!("no such route: {}", uri.path()))
+}
+
+/// `lab up`: start every service as a child process, serve the control plane, print the
+/// dashboard's URL once every service is ready, and on Ctrl-C or SIGTERM stop the children before
+/// returning. Starts nothing when one of the lab's ports is taken.
 pub async fn up(config: UpConfig) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(SocketAddr::new(config.bind, config.ports.control)).await?;
+    let specs = catalog::lab(&config.ports, &config.data);
+    let listener = TcpListener::from_std(claim_ports(&config, &specs)?)?;
     let control_url = format!("http://{}", listener.local_addr()?);
     std::fs::create_dir_all(&config.data)?;
 
@@ -325,7 +342,6 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         events.clone(),
     ));
     let client = reqwest::Client::builder().build()?;
-    let specs = catalog::lab(&config.ports, &config.data);
     for spec in &specs {
         if let Err(err) = supervisor.spawn(spec) {
             supervisor.shutdown(supervisor::GRACE).await;
@@ -341,10 +357,10 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
     ));
 
     let state = ControlState {
-        table,
+        table: table.clone(),
         supervisor: supervisor.clone(),
         events: events.clone(),
-        client,
+        client: client.clone(),
         scenario: Arc::default(),
     };
     let app = router(service, state, &config.dist);
@@ -354,15 +370,103 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         }
         _ => control_url,
     };
-    tracing::info!("dashboard: {dashboard_url}");
-    // Also on stdout, unadorned, for people and for the test harness.
-    {
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout(), "dashboard: {dashboard_url}");
-    }
-    let served = service::run(listener, app, service::stop_signal(events)).await;
+    // The control plane answers at once (its table shows the services coming up); the URL is
+    // announced when the lab is ready.
+    let mut served = tokio::spawn(service::run(listener, app, service::stop_signal(events)));
+
+    let urls = specs.iter().map(|s| (s.name.clone(), s.url(config.bind))).collect();
+    let registry_url =
+        specs.iter().find(|s| s.kind == ServiceKind::Registry).map(|s| s.url(config.bind));
+    let readiness =
+        ready::wait(&table, &client, &specs, &urls, registry_url.as_deref(), config.ready_within);
+    let outcome = tokio::select! {
+        ready = readiness => match ready {
+            Ok(took) => {
+                tracing::info!("all {} services ready in {:.1} s", specs.len(), took.as_secs_f64());
+                announce(&dashboard_url);
+                served.await.map_err(anyhow::Error::from).and_then(|r| r.map_err(Into::into))
+            }
+            Err(why) => {
+                served.abort();
+                Err(crate::cli::Explained(format!("the lab did not start: {why}")).into())
+            }
+        },
+        stopped = &mut served => {
+            tracing::info!("stopped while starting");
+            stopped.map_err(anyhow::Error::from).and_then(|r| r.map_err(Into::into))
+        }
+    };
     poller.abort();
     supervisor.shutdown(supervisor::GRACE).await;
     tracing::info!("lab stopped");
-    Ok(served?)
+    outcome
+}
+
+/// The line people and the test harness wait for: on stdout, unadorned.
+fn announce(dashboard_url: &str) {
+    use std::io::Write;
+    tracing::info!("dashboard: {dashboard_url}");
+    let _ = writeln!(std::io::stdout(), "dashboard: {dashboard_url}");
+}
+
+/// Check that every port of the lab can be had, and bind the control plane's. When one cannot,
+/// fail with one line naming the service, the address and what holds it, and what to do.
+fn claim_ports(
+    config: &UpConfig,
+    specs: &[catalog::ServiceSpec],
+) -> anyhow::Result<std::net::TcpListener> {
+    use ports::{Proto, Wanted};
+    let mut wanted =
+        vec![Wanted { service: "control".into(), port: config.ports.control, proto: Proto::Tcp }];
+    wanted.extend(specs.iter().map(|s| Wanted {
+        service: s.name.clone(),
+        port: s.port,
+        proto: Proto::Tcp,
+    }));
+    if config.ports.registry_dns != 0 {
+        wanted.push(Wanted {
+            service: "registry".into(),
+            port: config.ports.registry_dns,
+            proto: Proto::Udp,
+        });
+    }
+    let mut taken = ports::unavailable(config.bind, &wanted);
+    if taken.is_empty() {
+        let control = SocketAddr::new(config.bind, config.ports.control);
+        match std::net::TcpListener::bind(control) {
+            Ok(listener) => {
+                listener.set_nonblocking(true)?;
+                return Ok(listener);
+            }
+            // Taken between the check and now.
+            Err(err) => taken.push(ports::Taken {
+                service: "control".into(),
+                addr: control,
+                proto: Proto::Tcp,
+                why: err.to_string(),
+                holder: ports::holder(Proto::Tcp, config.ports.control),
+            }),
+        }
+    }
+    let first = &taken[0];
+    let mut line = first.to_string();
+    if taken.len() > 1 {
+        let rest: Vec<String> =
+            taken[1..].iter().map(|t| format!("{} {}", t.service, t.addr.port())).collect();
+        line.push_str(&format!(
+            "; {} more of the lab's ports are taken ({})",
+            rest.len(),
+            rest.join(", ")
+        ));
+    }
+    let moved = if first.service == "control" {
+        "--port <port>".to_owned()
+    } else {
+        format!("--ports {}=<port>", first.service)
+    };
+    Err(crate::cli::Explained(format!(
+        "{line}. Nothing was started. Stop what holds it (another `lab up`?), or start this lab with \
+         --free-ports (ports the OS picks) or {moved}"
+    ))
+    .into())
 }

@@ -2,8 +2,11 @@
 //!
 //! Like HAProxy's `check fall F rise R`: a server that is up is declared down after `fall`
 //! failed checks in a row, and a server that is down comes back after `rise` passed checks in a
-//! row. A server starts in `Checking` and is up after its first passed check (no point making a
-//! freshly started lab wait `rise` intervals). Only up servers are handed out, in round robin.
+//! row. A server starts in `Checking`: it is up after its first passed check (no point making a
+//! freshly started lab wait `rise` intervals), and down only after `fall` failed checks in a row
+//! (a shop that is still starting when the registry first asks is not down: it would then need
+//! `rise` passes to come back, and a fresh lab would answer 503 meanwhile). Only up servers are
+//! handed out, in round robin.
 
 use shared::registry::RegistryServer;
 pub use shared::registry::ServerState;
@@ -111,7 +114,13 @@ impl ServerPool {
         let from = server.state;
         let to = match (from, passed) {
             (ServerState::Checking, true) => ServerState::Up,
-            (ServerState::Checking, false) => ServerState::Down,
+            (ServerState::Checking, false) => {
+                server.streak += 1;
+                if server.streak < fall {
+                    return None;
+                }
+                ServerState::Down
+            }
             (ServerState::Up, true) | (ServerState::Down, false) => {
                 server.streak = 0;
                 return None;
@@ -177,6 +186,19 @@ mod tests {
         assert_eq!(pool.next_server(), None);
         assert!(pool.record("a:1", Ok(()), 1).is_some());
         assert_eq!(pool.next_server(), Some("a:1"));
+    }
+
+    #[test]
+    fn a_server_still_starting_is_up_at_its_first_pass() {
+        let mut pool = pool(&["a:1", "b:2"]);
+        assert_eq!(pool.record("a:1", fail(), 0), None, "one failure while checking is not down");
+        assert_eq!(pool.servers()[0].state, ServerState::Checking);
+        let up = pool.record("a:1", Ok(()), 1).expect("the first pass brings it up");
+        assert_eq!((up.from, up.to), (ServerState::Checking, ServerState::Up));
+        assert_eq!(pool.next_server(), Some("a:1"));
+        pool.record("b:2", fail(), 0);
+        let down = pool.record("b:2", fail(), 1).expect("fall failures while checking: down");
+        assert_eq!((down.from, down.to), (ServerState::Checking, ServerState::Down));
     }
 
     #[test]

@@ -55,7 +55,8 @@ impl Lab {
                 }
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // `up` prints the URL once every service is ready, and gives up itself after 60 s.
+        let deadline = Instant::now() + Duration::from_secs(90);
         let url = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
@@ -66,7 +67,7 @@ impl Lab {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    panic!("`lab up` did not print its dashboard URL within 30 s");
+                    panic!("`lab up` did not print its dashboard URL within 90 s");
                 }
             }
         };
