@@ -15,7 +15,8 @@ problems=()
 fail() { problems+=("$*"); printf '    MISSING %s\n' "$*"; }
 pass() { printf '    ok  %-14s %s\n' "$1" "$2"; }
 
-installed_by_setup() { debian_packages | grep -qx "$1"; }
+# (Not `debian_packages | grep -q`: with pipefail, grep's early exit fails the pipe.)
+installed_by_setup() { [[ $'\n'$(debian_packages)$'\n' == *$'\n'"$1"$'\n'* ]]; }
 
 # deb TOOL PATH-OR-COMMAND PACKAGE WHAT-FOR: the file must exist, belong to PACKAGE, and PACKAGE
 # must be one set-up installs.
@@ -53,7 +54,7 @@ step "the wasm toolchain ($(wasm_mode))"
 if [ "$(wasm_mode)" = build-std ]; then
   deb rustc /usr/bin/rustc rustc-web "Debian's rustc, building std for wasm"
   deb cargo /usr/bin/cargo cargo-web "Debian's cargo, for -Zbuild-std"
-  deb std-source /usr/lib/rustlib/src/rust/library/std/src/lib.rs rust-web-src "std's source, built for wasm"
+  deb std-source /usr/lib/rustlib/src/rust rust-web-src "std's source, built for wasm"
   deb rust-lld rust-lld rust-web-llvm "the wasm linker rustc calls"
   deb lld-22 /usr/bin/lld-22 lld-22 "what rust-lld links to"
   versioned debian-web "rustup run debian-web rustc --version" "rustc 1.9" "rustup toolchain link debian-web /usr"
