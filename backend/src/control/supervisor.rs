@@ -189,11 +189,14 @@ impl Supervisor {
             }
             ProcessAction::Pause => {
                 self.signal(name, pid, Signal::SIGSTOP);
+                // kill(2) returns before the kernel has stopped it: answer once it has.
+                stopped_within(pid, true, Duration::from_secs(1)).await;
                 self.table.update(name, |row| row.paused = true);
                 format!("{name} paused (SIGSTOP), pid {pid}")
             }
             ProcessAction::Resume => {
                 self.signal(name, pid, Signal::SIGCONT);
+                stopped_within(pid, false, Duration::from_secs(1)).await;
                 self.table.update(name, |row| row.paused = false);
                 format!("{name} resumed (SIGCONT), pid {pid}")
             }
@@ -238,6 +241,26 @@ impl Supervisor {
                 child.wait(grace).await;
             }
         }
+    }
+}
+
+/// Wait (bounded) until the process is stopped (`true`: state `T` in /proc) or no longer
+/// stopped (`false`); returns whether it got there.
+async fn stopped_within(pid: Pid, stopped: bool, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|stat| {
+            stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next())
+        });
+        // Gone counts as not stopped.
+        if (state == Some('T')) == stopped {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(%pid, ?state, stopped, "the process did not change state in {within:?}");
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
