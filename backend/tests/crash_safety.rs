@@ -6,7 +6,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,8 +17,13 @@ use support::Lab;
 
 const KILLS: usize = 10;
 
-/// Post products to `front` until stopped (at most 3,000); returns the ids acknowledged (201).
-fn burst(front: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<BTreeSet<u64>> {
+/// Post products to `front` until stopped (at most 3,000), counting acknowledgements in
+/// `count`; returns the ids acknowledged (201).
+fn burst(
+    front: String,
+    stop: Arc<AtomicBool>,
+    count: Arc<AtomicUsize>,
+) -> tokio::task::JoinHandle<BTreeSet<u64>> {
     tokio::spawn(async move {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().unwrap();
         let mut acked = BTreeSet::new();
@@ -32,6 +37,7 @@ fn burst(front: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<BTreeS
                     let product: Value = response.json().await.unwrap_or(Value::Null);
                     if let Some(id) = product["id"].as_u64() {
                         acked.insert(id);
+                        count.fetch_add(1, Ordering::SeqCst);
                     }
                 }
                 _ => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -76,10 +82,20 @@ async fn restart(lab: &Lab, name: &str) {
     .await;
 }
 
+/// Kill `victim` after a seeded random number of acknowledged writes (not after a random time:
+/// on a loaded machine a timed kill may come before anything was written), plus a random few
+/// milliseconds, while the burst goes on.
 async fn kill_mid_burst(lab: &Lab, front: &str, victim: &str, rng: &mut impl Rng) -> BTreeSet<u64> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = burst(front.to_owned(), stop.clone());
-    tokio::time::sleep(Duration::from_millis(rng.random_range(20..250))).await;
+    let (stop, count) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    let writer = burst(front.to_owned(), stop.clone(), count.clone());
+    let written = rng.random_range(6..40);
+    support::wait_until(
+        "writes acknowledged before the kill",
+        Duration::from_secs(20),
+        async || count.load(Ordering::SeqCst) >= written,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(rng.random_range(0..20))).await;
     let (code, body) = lab.post(&format!("/api/services/{victim}/kill")).await;
     assert_eq!(code, 200, "{body}");
     tokio::time::sleep(Duration::from_millis(rng.random_range(0..100))).await;

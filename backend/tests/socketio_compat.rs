@@ -1,5 +1,6 @@
-//! The sync nodes speak real Socket.IO: the official Python client (python-socketio, installed
-//! by `make setup` into a virtualenv; `LAB_PYTHON` points at its interpreter) drives all three.
+//! The sync nodes speak real Socket.IO and the original CRDT/Paxos project's wire shapes:
+//! Python clients (python-socketio and requests, installed by `make setup` into a virtualenv;
+//! `LAB_PYTHON` points at its interpreter) drive all three nodes of a started lab.
 
 mod support;
 
@@ -7,21 +8,36 @@ use std::process::Command;
 
 use support::Lab;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_official_python_client_talks_to_every_node() {
+/// Run `backend/tests/socketio/<script>` against the lab's three nodes; returns its output,
+/// failing the test when the script fails.
+async fn run_python(lab: &Lab, script: &str) -> String {
     let python = std::env::var("LAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let lab = Lab::up();
     lab.wait_all_up().await;
     let urls = lab.node_urls().await;
-    let script = support::repo_root().join("backend/tests/socketio/client.py");
+    let script = support::repo_root().join("backend/tests/socketio").join(script);
     let output =
         tokio::task::spawn_blocking(move || Command::new(&python).arg(script).args(&urls).output())
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("cannot run the Python client ({e}): run `make setup`"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!("{stdout}{stderr}");
-    assert!(output.status.success(), "python-socketio client failed:\n{stdout}\n{stderr}");
+    assert!(output.status.success(), "the Python client failed:\n{stdout}\n{stderr}");
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_official_python_client_talks_to_every_node() {
+    let lab = Lab::up();
+    let stdout = run_python(&lab, "client.py").await;
     assert!(stdout.contains("socket.io compatibility: ok"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_original_projects_system_tests_pass_in_its_own_shapes() {
+    let lab = Lab::up();
+    let stdout = run_python(&lab, "original_project.py").await;
+    let summary = stdout.lines().last().unwrap_or_default();
+    assert!(summary.ends_with("passed") && !stdout.contains("FAILED"), "{stdout}");
 }

@@ -3,12 +3,24 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A person as clients send and see it (`update_data`, `POST /add_name`).
+/// A person as clients send and see it (`update_data`, `POST /add_name`). `number` is `null`
+/// for a person added by name only (the original's `/add_name`); 0 means the same.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonRecord {
     pub name: String,
-    pub number: u64,
+    #[serde(default)]
+    pub number: Option<u64>,
+}
+
+/// One entry of the original project's `data` list: a name, with the node's highest number
+/// (the same on every entry: that is what the original answered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NamedEntry {
+    pub name: String,
+    /// `null` while the node has no highest number yet.
+    pub max_number: Option<u64>,
 }
 
 /// How a node keeps the highest account number consistent.
@@ -27,6 +39,8 @@ pub enum SyncMode {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeData {
+    /// The original project's shape: one entry per distinct name.
+    pub data: Vec<NamedEntry>,
     pub node: String,
     pub persons: Vec<PersonRecord>,
     pub highest_number: u64,
@@ -38,6 +52,8 @@ pub struct NodeData {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Added {
+    /// The original's answer: `Name "ana" added successfully`.
+    pub message: String,
     pub node: String,
     pub person: PersonRecord,
     pub highest_number: u64,
@@ -77,6 +93,8 @@ pub struct PaxosStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LoadInfo {
+    /// The original's field: client requests in the current window (the same as `requests`).
+    pub load: u64,
     /// Client requests in the current window.
     pub requests: u64,
     pub window_ms: u64,
@@ -88,6 +106,84 @@ pub struct LoadInfo {
     /// Switched by hand (`POST /switch_to_crdt_only`): load does not switch it back.
     pub forced: bool,
     pub switches: u64,
+}
+
+/// `POST /switch_to_crdt_only` and `POST /switch_to_normal`: the original's `message` and
+/// `load_increased` (true while CRDT-only), beside the load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Switched {
+    pub message: String,
+    pub load_increased: bool,
+    #[serde(flatten)]
+    pub load: LoadInfo,
+}
+
+/// `GET /data_transfer`: every reachable peer's state pulled and merged (the original answered
+/// `Done`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Transferred {
+    /// `Done`.
+    pub message: String,
+    /// Peers that answered.
+    pub peers_reached: usize,
+    #[serde(flatten)]
+    pub node_data: NodeData,
+}
+
+/// The Socket.IO `highest_number` event (answer to `get_highest_number`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HighestNumber {
+    pub number: u64,
+    pub node: String,
+    pub mode: SyncMode,
+}
+
+/// The Socket.IO `socket_list` event (answer to `get_socket_list`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SocketList {
+    /// The port of every node this node can reach, itself included (the original's list of
+    /// active nodes).
+    pub sockets: Vec<u16>,
+    /// The Socket.IO ids of the clients connected to this node.
+    pub clients: Vec<String>,
+}
+
+/// The original's single-decree acceptor: `POST /prepare {"proposal_number": N}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PrepareRequest {
+    pub proposal_number: u64,
+}
+
+/// The answer to `/prepare`: whether the acceptor promised, and what it accepted before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PrepareAnswer {
+    pub promised: bool,
+    pub accepted_proposal: Option<u64>,
+    pub accepted_value: Option<serde_json::Value>,
+    /// The highest proposal number it has promised (not to accept anything below).
+    pub promised_proposal: Option<u64>,
+}
+
+/// `POST /accept {"proposal_number": N, "value": V}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AcceptRequest {
+    pub proposal_number: u64,
+    pub value: serde_json::Value,
+}
+
+/// The answer to `/accept`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AcceptAnswer {
+    pub accepted: bool,
+    pub promised_proposal: Option<u64>,
 }
 
 /// `GET /`.

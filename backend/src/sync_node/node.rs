@@ -7,10 +7,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shared::sync::{Added, LoadInfo, NodeData, PaxosLogEntry, PaxosStatus, PersonRecord, SyncMode};
+use shared::sync::{
+    Added, LoadInfo, NamedEntry, NodeData, PaxosLogEntry, PaxosStatus, PersonRecord, SyncMode,
+};
 use shared::EventKind;
 use tokio::sync::watch;
 
+use super::acceptor::{Acceptor, Promise};
 use super::crdt::{Dot, MaxRegister, NodeId, Person, PersonSet};
 use super::paxos::{AcceptorChanges, Ballot, Durable, Message, Paxos, Value, GAP};
 use crate::service::{now_ms, EventBus, LinkFaults, Service};
@@ -23,6 +26,7 @@ CREATE TABLE IF NOT EXISTS person_dots (node INTEGER NOT NULL, counter INTEGER N
 CREATE TABLE IF NOT EXISTS tombstones (node INTEGER NOT NULL, counter INTEGER NOT NULL, PRIMARY KEY (node, counter));
 CREATE TABLE IF NOT EXISTS node_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS paxos_instances (instance INTEGER PRIMARY KEY, acceptor TEXT NOT NULL, decided INTEGER);
+CREATE TABLE IF NOT EXISTS original_acceptor (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
 ";
 
 /// Paxos messages kept for the dashboard's log.
@@ -78,6 +82,9 @@ struct Inner {
     db: Db,
     crdt: Mutex<CrdtState>,
     paxos: Mutex<Paxos>,
+    /// The original's single-decree acceptor (`/prepare`, `/accept`); an async lock, held
+    /// while its new state is written, so answers leave in the order the state changed.
+    acceptor: tokio::sync::Mutex<Acceptor>,
     load: Mutex<Load>,
     paxos_log: Mutex<VecDeque<Sent>>,
     /// Counts changes of the node's data; live clients (Socket.IO) are sent the latest state
@@ -164,7 +171,20 @@ fn describe(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>, 
     }
 }
 
-fn load_state(conn: &Connection) -> Result<(CrdtState, Durable), crate::sqlite::rusqlite::Error> {
+/// What a node keeps on disk.
+type Stored = (CrdtState, Durable, Acceptor);
+
+/// Unreadable Paxos state stops the node: forgetting what an acceptor promised or accepted
+/// could let two values be chosen.
+fn unreadable(err: serde_json::Error) -> crate::sqlite::rusqlite::Error {
+    crate::sqlite::rusqlite::Error::FromSqlConversionFailure(
+        1,
+        crate::sqlite::rusqlite::types::Type::Text,
+        Box::new(err),
+    )
+}
+
+fn load_state(conn: &Connection) -> Result<Stored, crate::sqlite::rusqlite::Error> {
     let adds: Vec<(Person, Dot)> = conn
         .prepare("SELECT node, counter, name, number FROM person_dots")?
         .query_map([], |r| {
@@ -199,15 +219,7 @@ fn load_state(conn: &Connection) -> Result<(CrdtState, Durable), crate::sqlite::
     })?;
     for row in instances {
         let (instance, acceptor, decided) = row?;
-        // Forgetting what an acceptor promised or accepted could let two values be chosen:
-        // unreadable state stops the node instead.
-        let stored: StoredInstance = serde_json::from_str(&acceptor).map_err(|err| {
-            crate::sqlite::rusqlite::Error::FromSqlConversionFailure(
-                1,
-                crate::sqlite::rusqlite::types::Type::Text,
-                Box::new(err),
-            )
-        })?;
+        let stored: StoredInstance = serde_json::from_str(&acceptor).map_err(unreadable)?;
         durable.promised = durable.promised.max(stored.promised);
         if let Some(accepted) = stored.accepted {
             durable.accepted.insert(instance, accepted);
@@ -220,13 +232,24 @@ fn load_state(conn: &Connection) -> Result<(CrdtState, Durable), crate::sqlite::
         persons: PersonSet::from_parts(adds, tombstones),
         max: MaxRegister(meta("max_register")?),
     };
-    Ok((crdt, durable))
+    let original: Option<String> = conn
+        .query_row("SELECT state FROM original_acceptor WHERE id = 1", [], |r| r.get(0))
+        .map(Some)
+        .or_else(|e| match e {
+            crate::sqlite::rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            other => Err(other),
+        })?;
+    let acceptor = match original {
+        Some(text) => serde_json::from_str(&text).map_err(unreadable)?,
+        None => Acceptor::default(),
+    };
+    Ok((crdt, durable, acceptor))
 }
 
 impl SyncNode {
     pub async fn open(config: NodeConfig, db: &Path, service: &Service) -> Result<Self, DbError> {
         let db = Db::open(db, SCHEMA).await?;
-        let (crdt, durable) = db.call(|conn| load_state(conn)).await?;
+        let (crdt, durable, acceptor) = db.call(|conn| load_state(conn)).await?;
         let mut nodes: Vec<NodeId> = config.peers.iter().map(|(id, _)| *id).collect();
         nodes.push(config.id);
         nodes.sort_unstable();
@@ -249,6 +272,7 @@ impl SyncNode {
                 db,
                 crdt: Mutex::new(crdt),
                 paxos: Mutex::new(paxos),
+                acceptor: tokio::sync::Mutex::new(acceptor),
                 load: Mutex::new(Load {
                     hits: VecDeque::new(),
                     mode: SyncMode::CrdtPaxos,
@@ -280,18 +304,23 @@ impl SyncNode {
         self.inner.load.lock().expect("load lock poisoned").mode
     }
 
-    /// The node's persons and highest number, as the current mode has them.
+    /// The node's persons and highest number, as the current mode has them; `data` is the
+    /// original project's list (each distinct name with the node's highest number).
     pub fn data(&self) -> NodeData {
         let mode = self.mode();
-        let persons = (self.inner.crdt.lock().expect("crdt lock poisoned").persons.present())
-            .map(|p| PersonRecord { name: p.name.clone(), number: p.number })
+        let persons: Vec<PersonRecord> =
+            (self.inner.crdt.lock().expect("crdt lock poisoned").persons.present())
+                .map(|p| PersonRecord { name: p.name.clone(), number: number_of(p.number) })
+                .collect();
+        let highest_number = self.highest_number(mode);
+        let mut names: Vec<&str> = persons.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let data = names
+            .into_iter()
+            .map(|name| NamedEntry { name: name.to_owned(), max_number: number_of(highest_number) })
             .collect();
-        NodeData {
-            node: self.inner.config.name.clone(),
-            persons,
-            highest_number: self.highest_number(mode),
-            mode,
-        }
+        NodeData { data, node: self.inner.config.name.clone(), persons, highest_number, mode }
     }
 
     /// The highest number as `mode` has it: the max register's in CRDT-only, Paxos's otherwise.
@@ -374,6 +403,7 @@ impl SyncNode {
         let mut load = self.inner.load.lock().expect("load lock poisoned");
         self.reevaluate(&mut load, Instant::now());
         LoadInfo {
+            load: load.hits.len() as u64,
             requests: load.hits.len() as u64,
             window_ms: self.inner.config.window.as_millis() as u64,
             high: self.inner.config.high,
@@ -384,21 +414,41 @@ impl SyncNode {
         }
     }
 
-    /// A client adds a person here. With Paxos, a number above the agreed highest is proposed
-    /// while the person is written, and the answer waits (a bounded while) for the agreement.
+    /// A client adds a person here (`POST /add_name`, `update_data` with a name). With Paxos, a
+    /// number above the agreed highest is proposed while the person is written, and the answer
+    /// waits (a bounded while) for the agreement.
     pub async fn add(&self, person: PersonRecord) -> Result<Added, DbError> {
+        let update = Update { name: Some(person.name.clone()), number: person.number };
+        let agreed = self.apply(update).await?;
+        let mode = self.mode();
+        Ok(Added {
+            message: format!("Name \"{}\" added successfully", person.name),
+            node: self.inner.config.name.clone(),
+            person,
+            highest_number: self.highest_number(mode),
+            mode,
+            agreed,
+        })
+    }
+
+    /// Apply a client's update: a person (name, maybe a number), or a number alone, which only
+    /// raises the highest number (the original page's "save number"). Returns, with Paxos,
+    /// whether the nodes agreed on a highest number at least the update's before the answer.
+    pub async fn apply(&self, update: Update) -> Result<Option<bool>, DbError> {
+        let wanted = update.number.unwrap_or(GAP);
         let delta = {
             let mut crdt = self.inner.crdt.lock().expect("crdt lock poisoned");
-            let delta = crdt.persons.add(
-                self.inner.config.id,
-                Person { name: person.name.clone(), number: person.number },
-            );
-            crdt.max.merge(MaxRegister(person.number));
-            CrdtState { persons: delta, max: crdt.max }
+            let persons = match update.name {
+                Some(name) => {
+                    crdt.persons.add(self.inner.config.id, Person { name, number: wanted })
+                }
+                None => PersonSet::default(),
+            };
+            crdt.max.merge(MaxRegister(wanted));
+            CrdtState { persons, max: crdt.max }
         };
         let paxos = self.mode() == SyncMode::CrdtPaxos;
         let highest = self.inner.paxos.lock().expect("paxos lock poisoned").highest();
-        let wanted = person.number;
         let agree = async {
             if !paxos {
                 return None;
@@ -422,9 +472,57 @@ impl SyncNode {
         saved?;
         self.push(&delta);
         self.notify();
-        let mode = self.mode();
-        let highest_number = self.highest_number(mode);
-        Ok(Added { node: self.inner.config.name.clone(), person, highest_number, mode, agreed })
+        Ok(agreed)
+    }
+
+    /// The original's `/prepare`: phase 1 of its single-decree acceptor, written before the
+    /// answer.
+    pub async fn original_prepare(&self, n: u64) -> Result<(Promise, Option<u64>), DbError> {
+        let mut acceptor = self.inner.acceptor.lock().await;
+        let (promise, changed) = acceptor.prepare(n);
+        if changed {
+            self.save_acceptor(&acceptor).await?;
+        }
+        Ok((promise, acceptor.promised))
+    }
+
+    /// The original's `/accept`: phase 2, written before the answer. An accepted value that
+    /// is an account number also raises the node's highest number (the original's acceptors
+    /// decided the highest number): through the CRDT, and through Paxos when it is on.
+    pub async fn original_accept(
+        &self,
+        n: u64,
+        value: serde_json::Value,
+    ) -> Result<(bool, Option<u64>), DbError> {
+        let number = value.as_u64().filter(|v| *v != GAP && *v <= MAX_NUMBER);
+        let (accepted, promised) = {
+            let mut acceptor = self.inner.acceptor.lock().await;
+            let accepted = acceptor.accept(n, value);
+            if accepted {
+                self.save_acceptor(&acceptor).await?;
+            }
+            (accepted, acceptor.promised)
+        };
+        if let (true, Some(number)) = (accepted, number) {
+            self.apply(Update { name: None, number: Some(number) }).await?;
+        }
+        Ok((accepted, promised))
+    }
+
+    async fn save_acceptor(&self, acceptor: &Acceptor) -> Result<(), DbError> {
+        let state = serde_json::to_string(acceptor).expect("the acceptor serializes");
+        self.inner
+            .db
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO original_acceptor (id, state) VALUES (1, ?1)
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+                    [state],
+                )?;
+                Ok(Ok::<_, ()>(()))
+            })
+            .await
+            .map(|_| ())
     }
 
     fn highest(&self) -> u64 {
@@ -544,6 +642,21 @@ impl SyncNode {
             }
         }
         reached
+    }
+
+    /// The port of every node this one can reach now (a health check through its links, each
+    /// bounded), its own first: the original's list of active nodes.
+    pub async fn reachable_ports(&self) -> Vec<u16> {
+        let checks = self.inner.config.peers.iter().map(|(_, peer)| async move {
+            self.inner.links.pass(peer).await.ok()?;
+            crate::service::check_health(&self.inner.client, peer, Duration::from_millis(500))
+                .await
+                .ok()?;
+            reqwest::Url::parse(peer).ok()?.port_or_known_default()
+        });
+        let mut ports = vec![self.inner.config.port];
+        ports.extend(futures::future::join_all(checks).await.into_iter().flatten());
+        ports
     }
 
     /// Propose a number to Paxos and drive the messages.
@@ -882,48 +995,102 @@ impl SyncNode {
 
 /// A person from a client: a non-empty name and a non-negative integer number (a numeric string
 /// is accepted too, as the original's form sent one).
-pub fn parse_person(value: &serde_json::Value) -> Result<PersonRecord, String> {
-    let object = value.as_object().ok_or("expected an object {\"name\": ..., \"number\": ...}")?;
-    let name = object.get("name").and_then(|n| n.as_str()).map(str::trim).unwrap_or("");
-    if name.is_empty() {
-        return Err("name is missing or empty".into());
-    }
-    if name.chars().count() > 100 {
-        return Err("name is longer than 100 characters".into());
-    }
-    let number = match object.get("number") {
-        Some(serde_json::Value::Number(n)) => {
-            n.as_u64().ok_or("number must be a whole number, 0 or more")?
+/// The largest account number a node takes (what a JSON number holds exactly in JavaScript).
+pub const MAX_NUMBER: u64 = 1 << 53;
+
+/// What a client asks a node to change: a person (a name, with or without a number), or a
+/// number alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    pub name: Option<String>,
+    pub number: Option<u64>,
+}
+
+/// Read an update as the original's clients send it: `{"name": "ana", "number": 7}`, the
+/// number as a string (its page did), a name alone, or a number alone (`name` empty or null).
+/// A number of 0, like none, means no account number.
+pub fn parse_update(value: &serde_json::Value) -> Result<Update, String> {
+    use serde_json::Value;
+    const EXPECTED: &str =
+        "expected {\"name\": \"...\", \"number\": N}, a name alone or a number alone";
+    let object = value.as_object().ok_or(EXPECTED)?;
+    let name = match object.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) if name.trim().is_empty() => None,
+        Some(Value::String(name)) if name.trim().chars().count() > 100 => {
+            return Err("name is longer than 100 characters".into())
         }
-        Some(serde_json::Value::String(s)) => s
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| format!("number must be a whole number, got {s:?}"))?,
-        Some(_) => return Err("number must be a whole number".into()),
-        None => return Err("number is missing".into()),
+        Some(Value::String(name)) => Some(name.trim().to_owned()),
+        Some(_) => return Err("name must be a string".into()),
     };
-    if number > (1 << 53) {
-        return Err("number is too large".into());
+    let number = match object.get("number") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => {
+            Some(n.as_u64().ok_or("number must be a whole number, 0 or more")?)
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(
+            s.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("number must be a whole number, got {s:?}"))?,
+        ),
+        Some(_) => return Err("number must be a whole number".into()),
+    };
+    if number.is_some_and(|n| n > MAX_NUMBER) {
+        return Err(format!("number is too large (at most {MAX_NUMBER})"));
     }
-    Ok(PersonRecord { name: name.to_owned(), number })
+    let number = number.filter(|n| *n != GAP);
+    if name.is_none() && number.is_none() {
+        return Err(format!("neither a name nor a number: {EXPECTED}"));
+    }
+    Ok(Update { name, number })
+}
+
+/// An account number as clients see it: 0 is none.
+pub fn number_of(number: u64) -> Option<u64> {
+    (number != GAP).then_some(number)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_person;
+    use super::{parse_update, Update};
     use serde_json::json;
 
+    fn update(name: Option<&str>, number: Option<u64>) -> Update {
+        Update { name: name.map(str::to_owned), number }
+    }
+
     #[test]
-    fn persons_are_checked() {
-        assert_eq!(parse_person(&json!({"name": "ana", "number": 7})).unwrap().number, 7);
-        assert_eq!(parse_person(&json!({"name": "ana", "number": "42"})).unwrap().number, 42);
-        assert!(parse_person(&json!({"number": 7})).unwrap_err().contains("name"));
-        assert!(parse_person(&json!({"name": "ana", "number": "abc"}))
+    fn updates_are_read_as_the_original_clients_send_them() {
+        let parse = |v: serde_json::Value| parse_update(&v);
+        assert_eq!(parse(json!({"name": "ana", "number": 7})), Ok(update(Some("ana"), Some(7))));
+        assert_eq!(
+            parse(json!({"name": " ana ", "number": "42"})),
+            Ok(update(Some("ana"), Some(42)))
+        );
+        assert_eq!(parse(json!({"name": "abcd"})), Ok(update(Some("abcd"), None)));
+        assert_eq!(parse(json!({"name": "", "number": "424242"})), Ok(update(None, Some(424242))));
+        assert_eq!(parse(json!({"name": null, "number": 9})), Ok(update(None, Some(9))));
+        assert_eq!(parse(json!({"number": 9})), Ok(update(None, Some(9))));
+        assert_eq!(parse(json!({"name": "ana", "number": ""})), Ok(update(Some("ana"), None)));
+        assert_eq!(parse(json!({"name": "ana", "number": 0})), Ok(update(Some("ana"), None)));
+        for neither in [
+            json!({}),
+            json!({"name": "", "number": ""}),
+            json!({"name": "  "}),
+            json!({"number": 0}),
+        ] {
+            assert!(parse(neither.clone()).unwrap_err().contains("neither"), "{neither}");
+        }
+        assert!(parse(json!({"name": "ana", "number": "abc"}))
             .unwrap_err()
             .contains("whole number"));
-        assert!(parse_person(&json!({"name": "ana", "number": -1})).is_err());
-        assert!(parse_person(&json!({"name": "ana", "number": 1.5})).is_err());
-        assert!(parse_person(&json!([1, 2])).is_err());
-        assert!(parse_person(&json!({"name": "ana"})).unwrap_err().contains("missing"));
+        assert!(parse(json!({"name": "ana", "number": -1})).is_err());
+        assert!(parse(json!({"name": "ana", "number": 1.5})).is_err());
+        assert!(parse(json!({"name": 5})).unwrap_err().contains("string"));
+        assert!(parse(json!({"name": "x".repeat(101)})).unwrap_err().contains("100"));
+        assert!(parse(json!({"number": (1u64 << 53) + 1})).unwrap_err().contains("too large"));
+        assert!(parse(json!([1, 2])).is_err());
+        assert!(parse(json!("ana")).is_err());
     }
 }

@@ -1,20 +1,23 @@
-//! A sync node's HTTP routes: the original project's (`/`, `/get_data`, `/add_name`,
-//! `/get_load`, `/switch_to_crdt_only`, `/prepare`, `/accept`, `/data_transfer`) plus what peers
-//! and the dashboard use (`/paxos`, `/crdt/state`, `/crdt/merge`, `/paxos/log`, `/paxos/status`,
-//! `/switch_to_normal`).
+//! A sync node's HTTP routes: the original project's, in its own shapes (`/`, `/get_data`,
+//! `/add_name`, `/get_load`, `/switch_to_crdt_only`, `/prepare`, `/accept`, `/data_transfer`),
+//! plus what peers and the dashboard use (`/paxos`, `/crdt/state`, `/crdt/merge`, `/paxos/log`,
+//! `/paxos/status`, `/switch_to_normal`).
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use shared::sync::{Added, LoadInfo, NodeData, NodeInfo, PaxosLogEntry, PaxosStatus};
-use shared::ErrorBody;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use shared::sync::{
+    AcceptAnswer, AcceptRequest, Added, LoadInfo, NodeData, NodeInfo, PaxosLogEntry, PaxosStatus,
+    PersonRecord, PrepareAnswer, PrepareRequest, Switched, SyncMode, Transferred,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::node::{parse_person, CrdtState, SyncNode};
+use super::node::{parse_update, CrdtState, SyncNode};
 use super::paxos::Message;
-use crate::service::{error_response, ApiJson};
+use crate::service::ApiJson;
+use crate::sqlite::DbError;
 
 pub fn router() -> OpenApiRouter<SyncNode> {
     OpenApiRouter::new()
@@ -27,80 +30,135 @@ pub fn router() -> OpenApiRouter<SyncNode> {
         .routes(routes!(data_transfer))
         .routes(routes!(paxos_log))
         .routes(routes!(paxos_status))
-        .route("/prepare", axum::routing::post(paxos))
-        .route("/accept", axum::routing::post(paxos))
+        .routes(routes!(prepare))
+        .routes(routes!(accept))
         .route("/paxos", axum::routing::post(paxos))
         .route("/crdt/state", axum::routing::get(crdt_state))
         .route("/crdt/merge", axum::routing::post(crdt_merge))
 }
 
-/// The node: name, id, address, port, peers, mode.
-#[utoipa::path(get, path = "/", tag = "sync-node", responses((status = 200, body = NodeInfo)))]
-async fn info(State(node): State<SyncNode>) -> ApiJson<NodeInfo> {
+/// Why a request to a node failed; answered as `{code, message}` (and, where the original
+/// project answered `{"error": ...}`, that too).
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("Name is required")]
+    NameRequired,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the node's database failed")]
+    Db(#[from] DbError),
+}
+
+/// The original's error shape beside the lab's: `{"error": "Name is required", "code": 400,
+/// "message": "Name is required"}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OriginalError {
+    pub error: String,
+    pub code: u16,
+    pub message: String,
+}
+
+impl IntoResponse for NodeError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            NodeError::NameRequired | NodeError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            NodeError::Db(err) => {
+                tracing::error!(%err, "the node's database failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let text = self.to_string();
+        let body = OriginalError { error: text.clone(), code: status.as_u16(), message: text };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// For a browser (`Accept: text/html`): the node's own page — active nodes, persons, the
+/// highest number, add a person, save a number, sync — live over Socket.IO, with nothing
+/// fetched from outside the node. Otherwise the node's name, id, address, port, peers and mode.
+#[utoipa::path(get, path = "/", tag = "sync-node", responses(
+    (status = 200, description = "JSON for API clients; the node's page for Accept: text/html", body = NodeInfo,
+     content_type = "application/json"),
+))]
+async fn info(State(node): State<SyncNode>, headers: HeaderMap) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
     let config = node.config();
-    ApiJson(NodeInfo {
+    let vary = [(header::VARY, "accept")];
+    if wants_html {
+        return (vary, Html(super::page::render(&config.name, config.port))).into_response();
+    }
+    let info = NodeInfo {
         node: config.name.clone(),
         id: config.id,
         address: config.bind.clone(),
         port: config.port,
         peers: config.peers.iter().map(|(_, url)| url.clone()).collect(),
         mode: node.mode(),
-    })
+    };
+    (vary, ApiJson(info)).into_response()
 }
 
-/// Every person, the highest account number, the mode.
+/// Every person: `data` is the original's list (each name with the node's highest number);
+/// `persons`, `highestNumber` and `mode` are the lab's.
 #[utoipa::path(get, path = "/get_data", tag = "sync-node", responses((status = 200, body = NodeData)))]
 async fn get_data(State(node): State<SyncNode>) -> ApiJson<NodeData> {
     node.hit();
     ApiJson(node.data())
 }
 
-/// Add a person: `{"name": "ana", "number": 7}`.
-#[utoipa::path(post, path = "/add_name", tag = "sync-node", request_body = shared::sync::PersonRecord, responses(
+/// Add a person: `{"name": "abcd"}` (the original's), or with an account number,
+/// `{"name": "ana", "number": 7}`.
+#[utoipa::path(post, path = "/add_name", tag = "sync-node", request_body = PersonRecord, responses(
     (status = 200, body = Added),
-    (status = 400, body = ErrorBody),
+    (status = 400, description = "No name, or a bad number", body = OriginalError),
 ))]
 async fn add_name(
     State(node): State<SyncNode>,
     ApiJson(body): ApiJson<serde_json::Value>,
-) -> Response {
+) -> Result<ApiJson<Added>, NodeError> {
     node.hit();
-    let person = match parse_person(&body) {
-        Ok(person) => person,
-        Err(why) => return error_response(StatusCode::BAD_REQUEST, why),
-    };
-    match node.add(person).await {
-        Ok(data) => ApiJson(data).into_response(),
-        Err(err) => {
-            tracing::error!(%err, "adding a person");
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, "the node's database failed")
-        }
+    let named = body.get("name").and_then(|n| n.as_str()).is_some_and(|n| !n.trim().is_empty());
+    if !named {
+        return Err(NodeError::NameRequired);
     }
+    let update = parse_update(&body).map_err(NodeError::BadRequest)?;
+    let name = update.name.ok_or(NodeError::NameRequired)?;
+    Ok(ApiJson(node.add(PersonRecord { name, number: update.number }).await?))
 }
 
-/// Requests in the current window, thresholds, mode.
+/// The load: requests in the current window (`load`, the original's field), thresholds, mode.
 #[utoipa::path(get, path = "/get_load", tag = "sync-node", responses((status = 200, body = LoadInfo)))]
 async fn get_load(State(node): State<SyncNode>) -> ApiJson<LoadInfo> {
     ApiJson(node.load_info())
 }
 
+fn switched(load: LoadInfo) -> ApiJson<Switched> {
+    let crdt_only = load.mode == SyncMode::CrdtOnly;
+    let message = if crdt_only { "Switched to CRDT only" } else { "Switched to CRDT + Paxos" };
+    ApiJson(Switched { message: message.to_owned(), load_increased: crdt_only, load })
+}
+
 /// Force CRDT-only for both fields (load no longer switches back).
-#[utoipa::path(post, path = "/switch_to_crdt_only", tag = "sync-node", responses((status = 200, body = LoadInfo)))]
-async fn switch_to_crdt_only(State(node): State<SyncNode>) -> ApiJson<LoadInfo> {
-    ApiJson(node.force_crdt_only(true))
+#[utoipa::path(post, path = "/switch_to_crdt_only", tag = "sync-node", responses((status = 200, body = Switched)))]
+async fn switch_to_crdt_only(State(node): State<SyncNode>) -> ApiJson<Switched> {
+    switched(node.force_crdt_only(true))
 }
 
 /// Release the force: CRDT + Paxos again, and load decides from now on.
-#[utoipa::path(post, path = "/switch_to_normal", tag = "sync-node", responses((status = 200, body = LoadInfo)))]
-async fn switch_to_normal(State(node): State<SyncNode>) -> ApiJson<LoadInfo> {
-    ApiJson(node.force_crdt_only(false))
+#[utoipa::path(post, path = "/switch_to_normal", tag = "sync-node", responses((status = 200, body = Switched)))]
+async fn switch_to_normal(State(node): State<SyncNode>) -> ApiJson<Switched> {
+    switched(node.force_crdt_only(false))
 }
 
-/// The original's manual pull: fetch every peer's state now, merge, answer the result.
-#[utoipa::path(get, path = "/data_transfer", tag = "sync-node", responses((status = 200, body = NodeData)))]
-async fn data_transfer(State(node): State<SyncNode>) -> ApiJson<NodeData> {
-    node.pull_peers().await;
-    ApiJson(node.data())
+/// The original's manual pull: fetch every peer's state now, merge, answer `Done` with the
+/// result.
+#[utoipa::path(get, path = "/data_transfer", tag = "sync-node", responses((status = 200, body = Transferred)))]
+async fn data_transfer(State(node): State<SyncNode>) -> ApiJson<Transferred> {
+    let peers_reached = node.pull_peers().await;
+    ApiJson(Transferred { message: "Done".to_owned(), peers_reached, node_data: node.data() })
 }
 
 /// This node's role in Multi-Paxos (leader, preparing, follower), the leader it knows, how many
@@ -116,8 +174,85 @@ async fn paxos_log(State(node): State<SyncNode>) -> ApiJson<Vec<PaxosLogEntry>> 
     ApiJson(node.paxos_log())
 }
 
-/// Paxos messages from a peer: `{"from": 2, "message": {...}}` (one, as the original's
-/// `/prepare` and `/accept` took them) or `{"from": 2, "messages": [...]}` (a batch).
+/// What `/prepare` and `/accept` take: the original's body, or (as before) one of the lab's own
+/// peer messages.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AcceptorRequest<T> {
+    Original(T),
+    Peer(Envelope),
+}
+
+fn read_acceptor_request<T: serde::de::DeserializeOwned>(
+    body: serde_json::Value,
+    expected: &str,
+) -> Result<AcceptorRequest<T>, NodeError> {
+    serde_json::from_value(body).map_err(|_| {
+        NodeError::BadRequest(format!(
+            "expected {expected} (the original's single-decree acceptor), or a peer message \
+             {{\"from\": <node id>, \"message\": ...}}"
+        ))
+    })
+}
+
+/// The original's single-decree acceptor, phase 1: promise not to accept proposals below
+/// `proposal_number` if it is above every number promised so far; report what was accepted.
+#[utoipa::path(post, path = "/prepare", tag = "sync-node", request_body = PrepareRequest, responses(
+    (status = 200, body = PrepareAnswer),
+    (status = 400, description = "Neither body shape", body = OriginalError),
+))]
+async fn prepare(
+    State(node): State<SyncNode>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Response, NodeError> {
+    match read_acceptor_request::<PrepareRequest>(body, "{\"proposal_number\": N}")? {
+        AcceptorRequest::Original(PrepareRequest { proposal_number }) => {
+            let (promise, promised_proposal) = node.original_prepare(proposal_number).await?;
+            let (accepted_proposal, accepted_value) = promise.accepted.unzip();
+            let answer = PrepareAnswer {
+                promised: promise.promised,
+                accepted_proposal,
+                accepted_value,
+                promised_proposal,
+            };
+            Ok(ApiJson(answer).into_response())
+        }
+        AcceptorRequest::Peer(envelope) => {
+            Ok(paxos(State(node), ApiJson(envelope)).await.into_response())
+        }
+    }
+}
+
+/// The original's single-decree acceptor, phase 2: accept `value` unless a proposal above
+/// `proposal_number` was promised. An accepted account number also raises the node's highest
+/// number.
+#[utoipa::path(post, path = "/accept", tag = "sync-node", request_body = AcceptRequest, responses(
+    (status = 200, body = AcceptAnswer),
+    (status = 400, description = "Neither body shape", body = OriginalError),
+))]
+async fn accept(
+    State(node): State<SyncNode>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Response, NodeError> {
+    match read_acceptor_request::<AcceptRequest>(body, "{\"proposal_number\": N, \"value\": V}")? {
+        AcceptorRequest::Original(AcceptRequest { value: serde_json::Value::Null, .. }) => {
+            Err(NodeError::BadRequest(
+                "value is required: {\"proposal_number\": N, \"value\": V}".into(),
+            ))
+        }
+        AcceptorRequest::Original(AcceptRequest { proposal_number, value }) => {
+            let (accepted, promised_proposal) =
+                node.original_accept(proposal_number, value).await?;
+            Ok(ApiJson(AcceptAnswer { accepted, promised_proposal }).into_response())
+        }
+        AcceptorRequest::Peer(envelope) => {
+            Ok(paxos(State(node), ApiJson(envelope)).await.into_response())
+        }
+    }
+}
+
+/// Paxos messages from a peer: `{"from": 2, "message": {...}}` (one) or
+/// `{"from": 2, "messages": [...]}` (a batch).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Envelope {
@@ -128,7 +263,7 @@ struct Envelope {
     messages: Vec<Message>,
 }
 
-/// Paxos messages from a peer (`/prepare`, `/accept`, `/paxos`); answers the replies.
+/// The lab's own Multi-Paxos messages from a peer (`/paxos`); answers the replies.
 async fn paxos(
     State(node): State<SyncNode>,
     ApiJson(envelope): ApiJson<Envelope>,
@@ -142,12 +277,10 @@ async fn crdt_state(State(node): State<SyncNode>) -> ApiJson<CrdtState> {
     ApiJson(node.crdt_state())
 }
 
-async fn crdt_merge(State(node): State<SyncNode>, ApiJson(state): ApiJson<CrdtState>) -> Response {
-    match node.merge(state).await {
-        Ok(changed) => ApiJson(serde_json::json!({ "changed": changed })).into_response(),
-        Err(err) => {
-            tracing::error!(%err, "merging");
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, "the node's database failed")
-        }
-    }
+async fn crdt_merge(
+    State(node): State<SyncNode>,
+    ApiJson(state): ApiJson<CrdtState>,
+) -> Result<ApiJson<serde_json::Value>, NodeError> {
+    let changed = node.merge(state).await?;
+    Ok(ApiJson(serde_json::json!({ "changed": changed })))
 }

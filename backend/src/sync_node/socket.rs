@@ -1,14 +1,18 @@
 //! The node's Socket.IO face (socketioxide: the real Socket.IO v5 protocol, so official clients
-//! connect): events `update_data`, `get_data`, `get_socket_list`, `get_highest_number`; the node
-//! emits `data_updated` (to every client, on every change — local or from a peer), `data`,
-//! `socket_list`, `highest_number`, and `error` (to the sender only) for a bad payload.
+//! connect), in the original project's shapes: events `update_data` (a person, a name alone, or
+//! a number alone), `get_data`, `get_socket_list`, `get_highest_number`; the node emits
+//! `data_updated` (to every client, on every change — local or from a peer), `data`
+//! (`{"data": [{"name": ...}, ...], ...}`), `socket_list` (`{"sockets": [ports]}`),
+//! `highest_number` (`{"number": N}`), and `error` (to the sender only) for a bad payload.
 
 use serde_json::{json, Value};
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::SocketIo;
 
-use super::node::{parse_person, SyncNode};
+use shared::sync::{HighestNumber, PersonRecord, SocketList};
+
+use super::node::{parse_update, SyncNode};
 
 fn error(socket: &SocketRef, event: &str, message: impl Into<String>) {
     let _ = socket.emit("error", &json!({ "event": event, "message": message.into() }));
@@ -61,18 +65,22 @@ fn register(socket: &SocketRef, node: SyncNode) {
                     }
                     other => Ok(other),
                 });
-            match parsed.and_then(|value| parse_person(&value)) {
-                Ok(person) => {
+            match parsed.and_then(|value| parse_update(&value)) {
+                Ok(update) => {
                     // Its own task: a burst of events from one client is stored in shared
                     // commits instead of one fsync after another. data_updated reaches every
                     // client through the relay.
                     tokio::spawn(async move {
-                        if let Err(err) = node.add(person).await {
-                            error(
-                                &socket,
-                                "update_data",
-                                format!("the node's database failed: {err}"),
-                            );
+                        let done = match update.name {
+                            Some(name) => node
+                                .add(PersonRecord { name, number: update.number })
+                                .await
+                                .map(drop),
+                            None => node.apply(update).await.map(drop),
+                        };
+                        if let Err(err) = done {
+                            tracing::error!(%err, "update_data");
+                            error(&socket, "update_data", "the node's database failed");
                         }
                     });
                 }
@@ -93,12 +101,19 @@ fn register(socket: &SocketRef, node: SyncNode) {
         let node = n.clone();
         async move {
             node.hit();
-            let _ = socket.emit("highest_number", &node.highest_number(node.mode()));
+            let mode = node.mode();
+            let answer = HighestNumber {
+                number: node.highest_number(mode),
+                node: node.config().name.clone(),
+                mode,
+            };
+            let _ = socket.emit("highest_number", &answer);
         }
     });
     socket.on("get_socket_list", move |socket: SocketRef, io: SocketIo| async move {
         node.hit();
-        let ids: Vec<String> = io.sockets().iter().map(|s| s.id.to_string()).collect();
-        let _ = socket.emit("socket_list", &ids);
+        let clients: Vec<String> = io.sockets().iter().map(|s| s.id.to_string()).collect();
+        let sockets = node.reachable_ports().await;
+        let _ = socket.emit("socket_list", &SocketList { sockets, clients });
     });
 }

@@ -64,13 +64,18 @@ def main():
         c.wait("data_updated", has({"name": "string bo", "number": 42}))
 
         b.sio.emit("get_data")
-        assert person in b.wait("data")["persons"]
+        data = b.wait("data")
+        assert person in data["persons"], data
+        assert {"name": "socket ana", "max_number": data["highestNumber"]} in data["data"], data
         c.sio.emit("get_socket_list")
-        assert c.sio.get_sid("/") in c.wait("socket_list")
+        sockets = c.wait("socket_list")
+        assert c.sio.get_sid("/") in sockets["clients"], sockets
+        ports = sorted(int(url.rsplit(":", 1)[1]) for url in sys.argv[1:4])
+        assert sorted(sockets["sockets"]) == ports, sockets
         a.sio.emit("get_highest_number")
-        a.wait("highest_number", lambda n: n >= 777)
+        a.wait("highest_number", lambda n: n["number"] >= 777)
 
-        for bad in [{"number": 7}, {"name": "x", "number": "abc"}, {"name": "x", "number": -1}, "not json", 42, [1, 2]]:
+        for bad in [{}, {"name": "", "number": ""}, {"name": "x", "number": "abc"}, {"name": "x", "number": -1}, "not json", 42, [1, 2]]:
             a.sio.emit("update_data", bad)
             error = a.wait("error")
             assert error["event"] == "update_data" and error["message"], error

@@ -78,15 +78,21 @@ pub fn sync_page() -> Html {
             e.prevent_default();
             let target: usize = crate::dom::selected("person-node").parse().unwrap_or(0);
             let Some((node, url)) = nodes.get(target).cloned() else { return };
-            let Ok(n) = crate::dom::input("person-number").trim().parse::<u64>() else {
-                return dispatch.dispatch(SyncAction::Done(Err(
-                    "the account number must be a whole number".into(),
-                )));
+            // No number: a name alone, as the original's /add_name takes it.
+            let typed = crate::dom::input("person-number");
+            let number = match typed.trim() {
+                "" => None,
+                text => match text.parse::<u64>() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        return dispatch.dispatch(SyncAction::Done(Err(
+                            "the account number must be a whole number".into(),
+                        )))
+                    }
+                },
             };
-            let person = PersonRecord {
-                name: crate::dom::input("person-name").trim().to_owned(),
-                number: n,
-            };
+            let person =
+                PersonRecord { name: crate::dom::input("person-name").trim().to_owned(), number };
             let dispatch = dispatch.clone();
             spawn_local(async move {
                 let outcome = api::add_person(&url, &person)
@@ -98,7 +104,7 @@ pub fn sync_page() -> Html {
                         ),
                         Some(false) => format!(
                             "{} added on {node}; no majority agreed on {} in time (the decision follows)",
-                            person.name, person.number
+                            person.name, person.number.unwrap_or_default()
                         ),
                         None => format!(
                             "{} added on {node} (CRDT-only: the number spreads by CRDT, nothing is agreed)",
@@ -160,7 +166,7 @@ pub fn sync_page() -> Html {
             <p class="summary">{ "Names converge through an add-wins OR-Set CRDT; the highest account number is agreed by Paxos — or by a max-register CRDT when a node is loaded past HIGH_REQUEST (or forced). The lists below update live over Socket.IO." }</p>
             <form id="person-form" class="form" {onsubmit}>
                 <Field id="person-name" placeholder="name" />
-                <Field id="person-number" class="narrow" placeholder="account number" />
+                <Field id="person-number" class="narrow" placeholder="account number (optional)" />
                 <select id="person-node">
                     { for nodes.iter().enumerate().map(|(i, (n, _))| html! { <option value={i.to_string()}>{ n }</option> }) }
                 </select>
@@ -193,7 +199,7 @@ pub fn sync_page() -> Html {
                             }).unwrap_or_default() }</p>
                             <p class="summary">{ format!("mode: {mode}") }{ n.load.as_ref().map(|l| format!(" · load {} / {} per {} ms{}", l.requests, l.high, l.window_ms, if l.forced { " (forced)" } else { "" })).unwrap_or_default() }</p>
                             <ul id={format!("{}-persons", n.name)} class="persons">
-                                { for data.into_iter().flat_map(|d| d.persons.iter()).map(|p| html! { <li>{ format!("{} — {}", p.name, p.number) }</li> }) }
+                                { for data.into_iter().flat_map(|d| d.persons.iter()).map(|p| html! { <li>{ p.number.map_or_else(|| p.name.clone(), |n| format!("{} — {n}", p.name)) }</li> }) }
                             </ul>
                             <p class="actions">
                                 <button onclick={isolate(n.name.clone(), true)}>{ "Cut off" }</button>
