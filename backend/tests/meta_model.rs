@@ -8,7 +8,7 @@ use std::time::Duration;
 use backend::meta::{self, Meta};
 use backend::model::{self, Algorithm, Model};
 use backend::service;
-use shared::models::{Behavior, Evaluation, MetaPrediction, ModelEntry};
+use shared::models::{Balances, Behavior, Evaluation, MetaPrediction, ModelEntry};
 
 /// A model server on a free port; returns its URL.
 async fn model_server(name: &str, algorithm: Algorithm, behavior: Behavior) -> String {
@@ -77,6 +77,13 @@ async fn a_dishonest_model_is_slashed_and_ejected_while_honest_ones_gain() {
             let answer: MetaPrediction =
                 support::get_json(&format!("{}/predict?{}", lab.url, query(x))).await;
             assert!(answer.votes.iter().filter(|v| v.model != "C").all(|v| v.error.is_none()));
+            assert_eq!(answer.consensus_prediction, answer.prediction);
+            let c = answer.votes.iter().find(|v| v.model == "C");
+            assert_eq!(
+                answer.individual_predictions.get("model_C").copied(),
+                c.map(|v| v.prediction),
+                "C's vote by the workshop's key, absent once C is ejected"
+            );
         }
         let now = models(&lab).await;
         c_balances.push(now.iter().find(|m| m.name == "C").unwrap().balance);
@@ -96,6 +103,13 @@ async fn a_dishonest_model_is_slashed_and_ejected_while_honest_ones_gain() {
     let answer: MetaPrediction =
         support::get_json(&format!("{}/predict?{}", lab.url, query(&x))).await;
     assert!(answer.votes.iter().all(|v| v.model != "C"));
+    assert!(!answer.individual_predictions.contains_key("model_C"), "not asked: {answer:?}");
+    let c = answer.updated_balances["model_C"];
+    assert_eq!(
+        (c.balance, c.weight),
+        (by_name("C").balance, by_name("C").weight),
+        "ejected, listed"
+    );
 
     // Labelled evaluation: the consensus is at least as accurate as the best honest model.
     let mut last = None;
@@ -154,13 +168,16 @@ async fn thirty_two_concurrent_clients_lose_no_update() {
         "rewards {rewarded} vs {expected}: an update was lost"
     );
     assert_ledger_adds_up(&lab).await;
-    let balances: std::collections::BTreeMap<String, f64> =
-        support::get_json(&format!("{}/balances", lab.url)).await;
+    let balances: Balances = support::get_json(&format!("{}/balances", lab.url)).await;
     assert_eq!(
         balances.keys().cloned().collect::<Vec<_>>(),
-        ["A", "B", "C"],
+        ["model_A", "model_B", "model_C"],
         "the workshop's balances.json shape"
     );
+    for entry in models(&lab).await {
+        let listed = balances[&format!("model_{}", entry.name)];
+        assert_eq!((listed.balance, listed.weight), (entry.balance, entry.weight), "{entry:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -183,6 +200,16 @@ async fn a_slow_or_dead_model_does_not_stall_the_answer() {
     assert_eq!(answer.prediction, 0);
     let errors: Vec<_> = answer.votes.iter().filter_map(|v| v.error.clone()).collect();
     assert_eq!(errors.len(), 2, "{answer:?}");
+    let individual: Vec<_> = answer.individual_predictions.into_iter().collect();
+    assert_eq!(
+        individual,
+        [
+            ("model_A".to_owned(), Some(0)),
+            ("model_B".to_owned(), None),
+            ("model_C".to_owned(), None)
+        ],
+        "a model that failed or timed out: null"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -227,6 +254,9 @@ async fn models_come_and_go_and_bad_inputs_get_4xx_json() {
     let answer: MetaPrediction =
         support::get_json(&format!("{}/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2", lab.url)).await;
     assert!(answer.votes.iter().any(|v| v.model == "D"), "a new model votes at once");
+    assert_eq!(answer.individual_predictions.get("model_D"), Some(&Some(0)), "{answer:?}");
+    let balances: Balances = support::get_json(&format!("{}/balances", lab.url)).await;
+    assert!(balances["model_D"].balance > 2000.0, "D agreed: rewarded ({balances:?})");
     let response = client.delete(format!("{}/models/{}", lab.url, entry.id)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<ModelEntry>().await.unwrap().state, "withdrawn");

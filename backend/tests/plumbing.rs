@@ -80,6 +80,21 @@ async fn openapi_documents_every_route() {
         assert!(paths.contains_key(path), "{path} missing from {:?}", paths.keys());
     }
     assert!(doc["components"]["schemas"]["Product"].is_object());
+    // Each answer is documented in the workshop's shape.
+    for (path, method, status, schema) in [
+        ("/orders", "post", "201", "PlacedOrder"),
+        ("/orders/{userId}", "get", "200", "PlacedOrder"),
+        ("/cart/{userId}", "post", "200", "CartUpdate"),
+        ("/cart/{userId}", "get", "200", "Cart"),
+        ("/cart/{userId}/item/{productId}", "delete", "200", "CartUpdate"),
+        ("/products/{id}", "delete", "200", "DeletedProduct"),
+    ] {
+        let answer = &doc["paths"][path][method]["responses"][status]["content"];
+        let documented = answer["application/json"]["schema"].to_string();
+        let reference = format!("\"#/components/schemas/{schema}\"");
+        assert!(documented.contains(&reference), "{method} {path}: {documented}");
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
 }
 
 #[tokio::test]

@@ -89,7 +89,12 @@ async fn products_are_created_listed_filtered_updated_and_deleted() {
     assert_eq!(shop.ok("GET", &format!("/products/{tablet}"), None).await["price"], 249.5);
 
     let deleted = shop.ok("DELETE", &format!("/products/{pen}"), None).await;
-    assert_eq!(deleted["name"], "Pen");
+    assert_eq!(deleted["message"], "Deleted", "the workshop's shape: {deleted}");
+    assert_eq!(
+        (&deleted["product"]["id"], &deleted["product"]["name"]),
+        (&json!(pen), &json!("Pen"))
+    );
+    assert_eq!(deleted["name"], "Pen", "the product's fields at the top level, as before");
     shop.refused("GET", &format!("/products/{pen}"), None, StatusCode::NOT_FOUND, "no product")
         .await;
     shop.refused("DELETE", &format!("/products/{pen}"), None, StatusCode::NOT_FOUND, "no product")
@@ -172,6 +177,12 @@ async fn orders_are_priced_exactly_and_listed_per_user() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(placed["total"], 0.3, "0.1 + 0.2 is 0.3 in a shop");
     assert_eq!(placed["status"], "confirmed");
+    assert_eq!((&placed["orderId"], &placed["userId"]), (&placed["id"], &json!(7)), "{placed}");
+    assert!(placed["orderId"].is_u64(), "{placed}");
+    assert_eq!(
+        (&placed["items"][0]["productId"], &placed["items"][0]["quantity"]),
+        (&json!(a), &json!(1))
+    );
     assert_eq!(placed["items"][1]["lineTotal"], 0.2);
 
     // The same product twice is one line; prices are kept as they were when ordered.
@@ -180,11 +191,13 @@ async fn orders_are_priced_exactly_and_listed_per_user() {
     assert_eq!(placed2["items"].as_array().unwrap().len(), 1);
     assert_eq!(placed2["total"], 0.5);
     assert_ne!(placed2["id"], placed["id"]);
+    assert_ne!(placed2["orderId"], placed["orderId"]);
     shop.ok("PUT", &format!("/products/{a}"), Some(json!({"price": 9}))).await;
 
     let orders = shop.ok("GET", "/orders/7", None).await;
     assert_eq!(orders.as_array().unwrap().len(), 2);
     assert_eq!(orders[1]["items"][0]["unitPrice"], 0.1);
+    assert_eq!((&orders[1]["orderId"], &orders[1]["id"]), (&placed2["id"], &placed2["id"]));
     assert_eq!(shop.ok("GET", "/orders/8", None).await, json!([]));
 }
 
@@ -237,17 +250,25 @@ async fn carts_add_up_show_details_and_remove_items() {
     let shop = Shop::new().await;
     let a = shop.product("A", 2.25, "c").await;
     let b = shop.product("B", 10.0, "c").await;
-    shop.ok("POST", "/cart/3", Some(json!({"productId": a, "quantity": 1}))).await;
+    let first = shop.ok("POST", "/cart/3", Some(json!({"productId": a, "quantity": 1}))).await;
+    assert_eq!(first["cart"], json!([{"productId": a, "quantity": 1}]), "{first}");
     shop.ok("POST", "/cart/3", Some(json!({"productId": a, "quantity": 2}))).await;
-    let cart = shop.ok("POST", "/cart/3", Some(json!({"productId": b, "quantity": 1}))).await;
+    let mut cart = shop.ok("POST", "/cart/3", Some(json!({"productId": b, "quantity": 1}))).await;
+    let workshop = cart.as_object_mut().unwrap().remove("cart");
+    assert_eq!(
+        workshop,
+        Some(json!([{"productId": a, "quantity": 3}, {"productId": b, "quantity": 1}])),
+        "the workshop's cart"
+    );
     assert_eq!(cart["items"][0]["quantity"], 3);
     assert_eq!(cart["items"][0]["product"]["name"], "A");
     assert_eq!(cart["items"][0]["lineTotal"], 6.75);
     assert_eq!(cart["total"], 16.75);
-    assert_eq!(shop.ok("GET", "/cart/3", None).await, cart);
+    assert_eq!(shop.ok("GET", "/cart/3", None).await, cart, "GET answers the same, without `cart`");
     assert_eq!(shop.ok("GET", "/cart/4", None).await["items"], json!([]));
 
     let cart = shop.ok("DELETE", &format!("/cart/3/item/{a}"), None).await;
+    assert_eq!(cart["cart"], json!([{"productId": b, "quantity": 1}]), "{cart}");
     assert_eq!(cart["total"], 10.0);
     shop.refused(
         "DELETE",

@@ -1,5 +1,7 @@
 //! Part A: the Iris classifiers (5001-5003) and the stake-weighted meta-model (6001).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The three Iris classes, by index.
@@ -105,17 +107,55 @@ pub struct Vote {
     pub agreed: bool,
 }
 
-/// `GET /predict` of the meta-model.
+/// `GET /predict` of the meta-model: the lab's fields (`prediction`, `label`, `support`, every
+/// vote) and the workshop's (`consensus_prediction`, and `individual_predictions` and
+/// `updated_balances` keyed `model_<name>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetaPrediction {
-    /// The workshop's field: the consensus class.
+    /// The consensus class.
     pub prediction: usize,
     pub label: String,
     /// Share of the voting power behind the consensus class.
     pub support: f64,
     pub votes: Vec<Vote>,
+    /// The workshop's name for `prediction`: the consensus class.
+    #[serde(rename = "consensus_prediction")]
+    pub consensus_prediction: usize,
+    /// The workshop's `{"model_A": 0, ...}`: the class each model asked answered; `null` for a
+    /// model that was asked and failed or timed out. An ejected model is not asked, and is not
+    /// here (it is in `updated_balances`).
+    #[serde(rename = "individual_predictions")]
+    pub individual_predictions: BTreeMap<String, Option<usize>>,
+    /// The workshop's `{"model_A": {"balance": ..., "weight": ...}, ...}`: every model
+    /// `GET /balances` lists, with its stake once this prediction is settled. Predictions are
+    /// settled in batches (every 100 ms, and before any read of balances), so these are the
+    /// ledger's numbers with every answer not settled yet — this one, and any answered
+    /// meanwhile — settled as the next batch will settle them: what `GET /balances` shows after
+    /// that settlement, unless more predictions join the batch first.
+    #[serde(rename = "updated_balances")]
+    pub updated_balances: BTreeMap<String, Balance>,
+}
+
+/// A model's stake, as the workshop's `balances.json` holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Balance {
+    pub balance: f64,
+    /// In [0, 1]; voting power is weight × balance.
+    pub weight: f64,
+}
+
+/// `GET /balances` of the meta-model (and `updated_balances`), the workshop's `balances.json`:
+/// `{"model_A": {"balance": ..., "weight": ...}, ...}`, every model not withdrawn (ejected ones
+/// included), keyed by [`workshop_key`].
+pub type Balances = BTreeMap<String, Balance>;
+
+/// The workshop's key for a model: `model_A` for the model named `A` (and `model_D` for one
+/// registered later as `D`).
+pub fn workshop_key(name: &str) -> String {
+    format!("model_{name}")
 }
 
 /// A model registered with the meta-model.

@@ -193,7 +193,8 @@ pub struct OrderLine {
     pub line_total: Money,
 }
 
-/// A placed order.
+/// A placed order, as the store keeps it and the change log carries it. The routes answer it as
+/// a `PlacedOrder`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -206,6 +207,26 @@ pub struct Order {
     pub status: String,
     /// Milliseconds since the Unix epoch.
     pub created_at: u64,
+}
+
+/// `POST /orders` and each order of `GET /orders/:userId`: the workshop's `orderId` beside the
+/// lab's own fields (`id` among them, the same number).
+// A type of its own rather than a field of `Order`: the change log, which carries `Order`,
+// keeps its format, and a field that must equal `id` is never stored apart from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PlacedOrder {
+    /// The workshop's name for the order's id: always equal to `id`.
+    pub order_id: u64,
+    #[serde(flatten)]
+    pub order: Order,
+}
+
+impl From<Order> for PlacedOrder {
+    fn from(order: Order) -> Self {
+        Self { order_id: order.id, order }
+    }
 }
 
 /// `POST /cart/:userId`: `{"productId":1,"quantity":1}` (added to what the cart holds).
@@ -238,6 +259,66 @@ pub struct Cart {
     pub total: Money,
 }
 
+/// One line of the workshop's `cart`: which product, and how many of it the cart holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CartEntry {
+    pub product_id: u64,
+    pub quantity: u32,
+}
+
+/// `POST /cart/:userId` and `DELETE /cart/:userId/item/:productId`: the workshop's
+/// `{"cart": [{"productId", "quantity"}, ...]}`, beside the fields of `Cart` (what
+/// `GET /cart/:userId` answers: `userId`, `items` with each product's details, `total`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CartUpdate {
+    /// The cart's lines, in the same order as `items`.
+    pub cart: Vec<CartEntry>,
+    #[serde(flatten)]
+    pub details: Cart,
+}
+
+impl From<Cart> for CartUpdate {
+    fn from(details: Cart) -> Self {
+        let cart = details
+            .items
+            .iter()
+            .map(|line| CartEntry { product_id: line.product_id, quantity: line.quantity })
+            .collect();
+        Self { cart, details }
+    }
+}
+
+/// `DELETE /products/:id`: the workshop's `{"message": "Deleted", "product": {...}}`, and the
+/// deleted product's fields at the top level too (`id`, `name`, ...), which is what the lab
+/// answered before it took the workshop's shape: clients of either shape keep working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedProduct {
+    /// Always `"Deleted"` (`DeletedProduct::MESSAGE`).
+    pub message: String,
+    /// The product as it was when deleted.
+    pub product: Product,
+    /// The same product, its fields beside `message` and `product`.
+    #[serde(flatten)]
+    pub fields: Product,
+}
+
+impl DeletedProduct {
+    /// The workshop's `message`.
+    pub const MESSAGE: &str = "Deleted";
+}
+
+impl From<Product> for DeletedProduct {
+    fn from(product: Product) -> Self {
+        Self { message: Self::MESSAGE.to_owned(), fields: product.clone(), product }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +341,61 @@ mod tests {
         assert_eq!(serde_json::to_string(&sum).unwrap(), "0.3");
         assert_eq!(serde_json::to_string(&Money(29_999)).unwrap(), "299.99");
         assert_eq!(Money(-5).to_string(), "-0.05");
+    }
+
+    #[test]
+    fn answers_carry_the_workshops_fields_beside_the_labs_and_read_back() {
+        let product = Product {
+            id: 3,
+            name: "Pen".into(),
+            description: String::new(),
+            price: Money(150),
+            category: "office".into(),
+            in_stock: true,
+        };
+        let deleted = serde_json::to_value(DeletedProduct::from(product.clone())).unwrap();
+        assert_eq!(
+            (&deleted["message"], &deleted["product"]["name"]),
+            (&"Deleted".into(), &"Pen".into())
+        );
+        assert_eq!((&deleted["id"], &deleted["price"]), (&3.into(), &1.5.into()), "{deleted}");
+        assert_eq!(serde_json::from_value::<DeletedProduct>(deleted).unwrap().product, product);
+
+        let line = OrderLine {
+            product_id: 3,
+            name: "Pen".into(),
+            quantity: 2,
+            unit_price: Money(150),
+            line_total: Money(300),
+        };
+        let order = Order {
+            id: 9,
+            user_id: 1,
+            items: vec![line],
+            total: Money(300),
+            status: "confirmed".into(),
+            created_at: 1,
+        };
+        let placed = serde_json::to_value(PlacedOrder::from(order.clone())).unwrap();
+        assert_eq!(
+            (&placed["orderId"], &placed["id"], &placed["userId"]),
+            (&9.into(), &9.into(), &1.into())
+        );
+        assert_eq!(placed["items"][0]["productId"], 3);
+        assert_eq!(serde_json::from_value::<PlacedOrder>(placed).unwrap().order, order);
+
+        let cart = Cart {
+            user_id: 1,
+            items: vec![CartLine { product_id: 3, quantity: 2, product, line_total: Money(300) }],
+            total: Money(300),
+        };
+        let update = serde_json::to_value(CartUpdate::from(cart.clone())).unwrap();
+        assert_eq!(update["cart"], serde_json::json!([{"productId": 3, "quantity": 2}]));
+        assert_eq!(
+            (&update["items"][0]["product"]["name"], &update["total"]),
+            (&"Pen".into(), &3.0.into())
+        );
+        assert_eq!(serde_json::from_value::<CartUpdate>(update).unwrap().details, cart);
     }
 
     #[test]

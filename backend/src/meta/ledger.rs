@@ -6,7 +6,6 @@
 //! lose an update (the workshop's sample rewrote `balances.json` from concurrent requests and
 //! lost most updates, or corrupted the file for good).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use shared::models::{LedgerEvent, ModelEntry};
@@ -52,13 +51,18 @@ pub enum LedgerError {
     Db(#[from] DbError),
 }
 
-/// A batch's effect on one model, for the caller to report.
+/// A batch's effect on one model: for the caller to report, and to update its copy of the
+/// models without reading them back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settled {
+    pub id: u64,
     pub model: String,
     pub reward: f64,
     pub slash: f64,
     pub balance: f64,
+    pub weight: f64,
+    /// The model's state after the batch (`ejected` once under the floor).
+    pub state: String,
     pub ejected: bool,
 }
 
@@ -252,10 +256,13 @@ impl StakeLedger {
                         append(tx, id, "eject", 0.0, s.balance, s.weight, &reason)?;
                     }
                     settled.push(Settled {
+                        id,
                         model: model.name,
                         reward: s.reward,
                         slash: s.slash,
                         balance: s.balance,
+                        weight: s.weight,
+                        state: state.to_owned(),
                         ejected: s.ejected,
                     });
                 }
@@ -298,17 +305,6 @@ impl StakeLedger {
                 rows.collect()
             })
             .await
-    }
-
-    /// The workshop's `balances.json`: model name → balance.
-    pub async fn balances(&self) -> Result<BTreeMap<String, f64>, DbError> {
-        Ok(self
-            .models()
-            .await?
-            .into_iter()
-            .filter(|m| m.state != "withdrawn")
-            .map(|m| (m.name, m.balance))
-            .collect())
     }
 
     /// Does every model's balance equal the sum of its ledger events? (It must, always.)

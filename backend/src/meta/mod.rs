@@ -6,13 +6,16 @@
 //!
 //! Each prediction is scored at once; its tallies wait in memory and are settled in batches
 //! (every 100 ms, and before any read of balances), one transaction per batch. A crash loses at
-//! most the last 100 ms of not-yet-settled rewards — never a half-applied batch.
+//! most the last 100 ms of not-yet-settled rewards — never a half-applied batch. A prediction
+//! answers the stakes as they will be once what is waiting is settled (`updated_balances`):
+//! `Book` keeps the models and the tallies not in them yet under one lock, so each answer is
+//! counted exactly once in that view.
 
 pub mod consensus;
 pub mod ledger;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::extract::{RawQuery, State};
@@ -21,7 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::Deserialize;
 use shared::models::{
-    Evaluation, LedgerEvent, MetaPrediction, ModelEntry, Prediction, RegisterModel, Vote, LABELS,
+    workshop_key, Balance, Balances, Evaluation, LedgerEvent, MetaPrediction, ModelEntry,
+    Prediction, RegisterModel, Vote, LABELS,
 };
 use shared::{ErrorBody, EventKind, ServiceKind};
 use utoipa_axum::router::OpenApiRouter;
@@ -31,7 +35,7 @@ use crate::iris;
 use crate::model::parse_measurements;
 use crate::service::{error_response, ApiJson, ApiPath, ApiQuery, EventBus, LinkFaults, Service};
 use crate::sqlite::DbError;
-use consensus::{consensus, score, Ballot, BatchTally, Rules};
+use consensus::{consensus, score, settle, Ballot, BatchTally, Rules, Stake};
 use ledger::{LedgerError, Settled, StakeLedger};
 
 /// How often pending tallies are settled.
@@ -86,11 +90,10 @@ pub struct Meta {
 #[derive(Debug)]
 struct Inner {
     ledger: StakeLedger,
-    /// The models as last read from the ledger: whom to ask, with what power.
-    models: RwLock<Vec<ModelEntry>>,
-    /// Tallies of predictions answered but not yet settled, by model id.
-    pending: Mutex<HashMap<u64, BatchTally>>,
-    /// One settlement at a time.
+    /// The models and the tallies not settled in them yet.
+    book: Mutex<Book>,
+    /// One ledger write (a settlement, a registration, a withdrawal) at a time, with the update
+    /// of `book` that follows it: `book` never holds a batch both in its models and in a tally.
     settling: tokio::sync::Mutex<()>,
     client: reqwest::Client,
     /// How long a model may take to answer.
@@ -101,6 +104,52 @@ struct Inner {
     holdout: Vec<([f64; 4], usize)>,
     /// When the last summary event went out (they are throttled).
     last_summary: Mutex<Instant>,
+}
+
+/// The meta-model's view of the stake: the models as the ledger last held them, and every
+/// tally not in those numbers yet. One lock for all three, so that a reader sees each answer
+/// once: in a tally until its batch is written, in `models` from then on.
+#[derive(Debug, Default)]
+struct Book {
+    /// The models as last read from (or written to) the ledger: whom to ask, with what power.
+    models: Vec<ModelEntry>,
+    /// Tallies of predictions answered but not yet settled, by model id.
+    pending: HashMap<u64, BatchTally>,
+    /// The batch being written to the ledger: out of `pending`, not yet in `models`.
+    writing: HashMap<u64, BatchTally>,
+}
+
+impl Book {
+    /// Every model not withdrawn, with its stake once the batch being written and then the
+    /// pending tallies are settled — as the ledger will settle them, two batches in that order.
+    fn projected(&self, rules: &Rules) -> Balances {
+        self.models
+            .iter()
+            .filter(|m| m.state != "withdrawn")
+            .map(|m| {
+                let mut stake = Stake { balance: m.balance, weight: m.weight };
+                for tally in
+                    [self.writing.get(&m.id), self.pending.get(&m.id)].into_iter().flatten()
+                {
+                    let s = settle(rules, stake, tally);
+                    stake = Stake { balance: s.balance, weight: s.weight };
+                }
+                (workshop_key(&m.name), Balance { balance: stake.balance, weight: stake.weight })
+            })
+            .collect()
+    }
+
+    /// Take a batch's effect into `models`, and it out of `writing`.
+    fn written(&mut self, settled: &[Settled]) {
+        for s in settled {
+            if let Some(model) = self.models.iter_mut().find(|m| m.id == s.id) {
+                model.balance = s.balance;
+                model.weight = s.weight;
+                model.state.clone_from(&s.state);
+            }
+        }
+        self.writing.clear();
+    }
 }
 
 impl Meta {
@@ -124,9 +173,8 @@ impl Meta {
             .map_err(|e| MetaError::Invalid(e.to_string()))?;
         let meta = Self {
             inner: Arc::new(Inner {
-                models: RwLock::new(ledger.models().await?),
+                book: Mutex::new(Book { models: ledger.models().await?, ..Book::default() }),
                 ledger,
-                pending: Mutex::default(),
                 settling: tokio::sync::Mutex::new(()),
                 client,
                 timeout,
@@ -139,47 +187,55 @@ impl Meta {
         Ok(meta)
     }
 
-    fn active(&self) -> Vec<ModelEntry> {
-        self.inner
-            .models
-            .read()
-            .expect("models lock poisoned")
-            .iter()
-            .filter(|m| m.state == "active")
-            .cloned()
-            .collect()
+    fn book(&self) -> MutexGuard<'_, Book> {
+        self.inner.book.lock().expect("book lock poisoned")
     }
 
+    fn active(&self) -> Vec<ModelEntry> {
+        self.book().models.iter().filter(|m| m.state == "active").cloned().collect()
+    }
+
+    /// Read the models from the ledger again; the caller holds `settling` (so no batch is being
+    /// written, and none is both in the ledger and in a tally).
     async fn reload(&self) -> Result<(), DbError> {
         let models = self.inner.ledger.models().await?;
-        *self.inner.models.write().expect("models lock poisoned") = models;
+        self.book().models = models;
         Ok(())
     }
 
     /// Settle every pending tally now (one transaction).
     pub async fn settle_pending(&self) -> Result<(), DbError> {
         let _one_at_a_time = self.inner.settling.lock().await;
-        let batch: Vec<(u64, BatchTally)> =
-            std::mem::take(&mut *self.inner.pending.lock().expect("pending lock poisoned"))
-                .into_iter()
-                .collect();
-        if batch.is_empty() {
+        let nothing = {
+            // Out of `pending` and into `writing` under one lock: a reader sees it in either.
+            let mut book = self.book();
+            book.writing = std::mem::take(&mut book.pending);
+            book.writing.is_empty()
+        };
+        if nothing {
             return Ok(());
         }
-        match self.inner.ledger.settle(batch.clone(), "the consensus").await {
-            Ok(settled) => {
-                self.report(&settled);
-                self.reload().await
+        if let Err(err) = self.write_batch("the consensus").await {
+            // Nothing was written: put the tallies back for the next attempt.
+            let mut book = self.book();
+            for (id, tally) in std::mem::take(&mut book.writing) {
+                book.pending.entry(id).or_default().merge(&tally);
             }
-            Err(err) => {
-                // Nothing was written: put the tallies back for the next attempt.
-                let mut pending = self.inner.pending.lock().expect("pending lock poisoned");
-                for (id, tally) in batch {
-                    pending.entry(id).or_default().merge(&tally);
-                }
-                Err(err)
-            }
+            return Err(err);
         }
+        Ok(())
+    }
+
+    /// Write the batch in `book.writing` to the ledger (`what`: against what it was scored) and
+    /// take its effect into `book`; the caller holds `settling`. On an error nothing was written
+    /// and the batch is still in `book.writing`.
+    async fn write_batch(&self, what: &'static str) -> Result<(), DbError> {
+        let batch: Vec<(u64, BatchTally)> =
+            self.book().writing.iter().map(|(id, tally)| (*id, *tally)).collect();
+        let settled = self.inner.ledger.settle(batch, what).await?;
+        self.book().written(&settled);
+        self.report(&settled);
+        Ok(())
     }
 
     /// Settle pending tallies forever (spawn it).
@@ -266,12 +322,18 @@ impl Meta {
         let ballots: Vec<Ballot> = polled.iter().map(|(b, _)| *b).collect();
         let outcome = consensus(&ballots).ok_or(MetaError::NoAnswer)?;
         let tallies = score(self.inner.ledger.rules(), &ballots, outcome.class);
-        {
-            let mut pending = self.inner.pending.lock().expect("pending lock poisoned");
+        let updated_balances = {
+            let mut book = self.book();
             for (model, tally) in models.iter().zip(&tallies) {
-                pending.entry(model.id).or_default().merge(tally);
+                book.pending.entry(model.id).or_default().merge(tally);
             }
-        }
+            book.projected(self.inner.ledger.rules())
+        };
+        let individual_predictions: BTreeMap<String, Option<usize>> = models
+            .iter()
+            .zip(&ballots)
+            .map(|(m, ballot)| (workshop_key(&m.name), ballot.answer.map(|(c, _)| c)))
+            .collect();
         let votes = models
             .iter()
             .zip(polled)
@@ -291,6 +353,9 @@ impl Meta {
             label: LABELS[outcome.class].to_owned(),
             support: outcome.support,
             votes,
+            consensus_prediction: outcome.class,
+            individual_predictions,
+            updated_balances,
         })
     }
 
@@ -326,10 +391,15 @@ impl Meta {
                 truth_tallies.entry(model.id).or_default().merge(&tally);
             }
         }
-        let settled =
-            self.inner.ledger.settle(truth_tallies.into_iter().collect(), "the truth").await?;
-        self.report(&settled);
-        self.reload().await?;
+        {
+            let _one_at_a_time = self.inner.settling.lock().await;
+            self.book().writing = truth_tallies;
+            if let Err(err) = self.write_batch("the truth").await {
+                // Nothing was written; the truth is not retried (a new evaluation would be).
+                self.book().writing.clear();
+                return Err(err.into());
+            }
+        }
         let n = self.inner.holdout.len().max(1) as f64;
         let evaluation = Evaluation {
             samples: self.inner.holdout.len(),
@@ -425,8 +495,12 @@ async fn register_model(
             "deposit must be between the floor ({floor}) and 1e9, got {deposit}"
         )));
     }
-    let entry = meta.ledger().register(name, url, deposit).await?;
-    meta.reload().await?;
+    let entry = {
+        let _one_at_a_time = meta.inner.settling.lock().await;
+        let entry = meta.ledger().register(name, url, deposit).await?;
+        meta.reload().await?;
+        entry
+    };
     meta.inner.events.emit(
         EventKind::Consensus,
         format!("{} registered at {} with {}", entry.name, entry.url, entry.deposit),
@@ -444,19 +518,29 @@ async fn withdraw_model(
     ApiPath(id): ApiPath<u64>,
 ) -> Result<ApiJson<ModelEntry>, MetaError> {
     meta.settle_pending().await?;
-    let entry = meta.ledger().withdraw(id).await?;
-    meta.reload().await?;
+    let entry = {
+        let _one_at_a_time = meta.inner.settling.lock().await;
+        let entry = meta.ledger().withdraw(id).await?;
+        meta.reload().await?;
+        entry
+    };
     meta.inner.events.emit(EventKind::Consensus, format!("{} withdrew", entry.name));
     Ok(ApiJson(entry))
 }
 
-/// The workshop's `balances.json`: `{"A": 1000.0, "B": ..., "C": ...}`.
-#[utoipa::path(get, path = "/balances", tag = "meta-model", responses((status = 200, body = std::collections::BTreeMap<String, f64>)))]
-async fn balances(
-    State(meta): State<Meta>,
-) -> Result<ApiJson<std::collections::BTreeMap<String, f64>>, MetaError> {
+/// The workshop's `balances.json`: `{"model_A": {"balance": 1000.0, "weight": 1.0}, ...}`, every
+/// model not withdrawn (ejected ones too), everything answered so far settled.
+#[utoipa::path(get, path = "/balances", tag = "meta-model", responses((status = 200, body = BTreeMap<String, Balance>)))]
+async fn balances(State(meta): State<Meta>) -> Result<ApiJson<Balances>, MetaError> {
     meta.settle_pending().await?;
-    Ok(ApiJson(meta.ledger().balances().await?))
+    let models = meta.ledger().models().await?;
+    Ok(ApiJson(
+        models
+            .into_iter()
+            .filter(|m| m.state != "withdrawn")
+            .map(|m| (workshop_key(&m.name), Balance { balance: m.balance, weight: m.weight }))
+            .collect(),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

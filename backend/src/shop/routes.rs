@@ -3,7 +3,8 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared::shop::{
-    Cart, CartAdd, NewOrder, NewProduct, Order, Product, ProductFilter, ProductPatch,
+    Cart, CartAdd, CartUpdate, DeletedProduct, NewOrder, NewProduct, PlacedOrder, Product,
+    ProductFilter, ProductPatch,
 };
 use shared::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
@@ -94,9 +95,10 @@ async fn update_product(
     Ok(written(StatusCode::OK, store.update_product(id, patch).await?))
 }
 
-/// Delete a product; answers with what was deleted.
+/// Delete a product; answers the workshop's `{"message": "Deleted", "product": {...}}`, with the
+/// product's fields at the top level too.
 #[utoipa::path(delete, path = "/products/{id}", tag = "products", params(("id" = u64, Path)), responses(
-    (status = 200, body = Product),
+    (status = 200, body = DeletedProduct),
     (status = 404, body = ErrorBody),
 ))]
 async fn delete_product(
@@ -106,12 +108,12 @@ async fn delete_product(
     validate::id("id", id)?;
     let product = store.delete_product(id).await?;
     tracing::info!(id, "product deleted");
-    Ok(written(StatusCode::OK, product))
+    Ok(written(StatusCode::OK, product.map(DeletedProduct::from)))
 }
 
 /// Place an order: every product must exist and be in stock; prices are taken now.
 #[utoipa::path(post, path = "/orders", tag = "orders", request_body = NewOrder, responses(
-    (status = 201, body = Order),
+    (status = 201, body = PlacedOrder),
     (status = 400, body = ErrorBody),
     (status = 404, description = "An unknown product", body = ErrorBody),
     (status = 409, description = "A product out of stock", body = ErrorBody),
@@ -123,25 +125,28 @@ async fn place_order(
     validate::new_order(&new)?;
     let order = store.place_order(new).await?;
     tracing::info!(id = order.value.id, user = order.value.user_id, total = %order.value.total, "order placed");
-    Ok(written(StatusCode::CREATED, order))
+    Ok(written(StatusCode::CREATED, order.map(PlacedOrder::from)))
 }
 
+/// A user's orders, oldest first.
 #[utoipa::path(get, path = "/orders/{userId}", tag = "orders", params(("userId" = u64, Path)), responses(
-    (status = 200, body = [Order]),
+    (status = 200, body = [PlacedOrder]),
     (status = 400, body = ErrorBody),
 ))]
 async fn orders_of(
     axum::extract::State(store): State,
     ApiPath(user_id): ApiPath<u64>,
-) -> Result<ApiJson<Vec<Order>>, ShopError> {
+) -> Result<ApiJson<Vec<PlacedOrder>>, ShopError> {
     validate::id("userId", user_id)?;
-    Ok(ApiJson(store.orders_of(user_id).await?))
+    let orders = store.orders_of(user_id).await?;
+    Ok(ApiJson(orders.into_iter().map(PlacedOrder::from).collect()))
 }
 
-/// Add a quantity of a product to a user's cart.
+/// Add a quantity of a product to a user's cart; answers the workshop's `cart` beside the cart's
+/// details.
 #[utoipa::path(post, path = "/cart/{userId}", tag = "cart", params(("userId" = u64, Path)),
     request_body = CartAdd, responses(
-    (status = 200, body = Cart),
+    (status = 200, body = CartUpdate),
     (status = 400, body = ErrorBody),
     (status = 404, body = ErrorBody),
 ))]
@@ -151,7 +156,7 @@ async fn add_to_cart(
     ApiJson(add): ApiJson<CartAdd>,
 ) -> Result<Response, ShopError> {
     validate::cart_add(user_id, &add)?;
-    Ok(written(StatusCode::OK, store.add_to_cart(user_id, add).await?))
+    Ok(written(StatusCode::OK, store.add_to_cart(user_id, add).await?.map(CartUpdate::from)))
 }
 
 /// A user's cart with each product's details and the total.
@@ -167,9 +172,10 @@ async fn get_cart(
     Ok(ApiJson(store.cart(user_id).await?))
 }
 
+/// Take a product out of a user's cart; answers like `POST /cart/{userId}`.
 #[utoipa::path(delete, path = "/cart/{userId}/item/{productId}", tag = "cart",
     params(("userId" = u64, Path), ("productId" = u64, Path)), responses(
-    (status = 200, body = Cart),
+    (status = 200, body = CartUpdate),
     (status = 404, body = ErrorBody),
 ))]
 async fn remove_from_cart(
@@ -178,5 +184,6 @@ async fn remove_from_cart(
 ) -> Result<Response, ShopError> {
     validate::id("userId", user_id)?;
     validate::id("productId", product_id)?;
-    Ok(written(StatusCode::OK, store.remove_from_cart(user_id, product_id).await?))
+    let cart = store.remove_from_cart(user_id, product_id).await?;
+    Ok(written(StatusCode::OK, cart.map(CartUpdate::from)))
 }

@@ -91,6 +91,13 @@ pub struct Written<T> {
     pub seq: Option<u64>,
 }
 
+impl<T> Written<T> {
+    /// The same write, its result in another shape (the answer's).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Written<U> {
+        Written { value: f(self.value), seq: self.seq }
+    }
+}
+
 impl ShopStore {
     /// A store shared by shop servers (A and B): no change log.
     pub async fn open(path: &Path) -> Result<Self, DbError> {

@@ -1,12 +1,12 @@
 //! A user's cart and orders.
 
-use shared::shop::{Cart, Order};
+use shared::shop::{Cart, PlacedOrder};
 use yew::prelude::*;
 
 #[derive(Debug, Properties, PartialEq)]
 pub struct Props {
     pub cart: Option<Cart>,
-    pub orders: Vec<Order>,
+    pub orders: Vec<PlacedOrder>,
     pub onremove: Callback<u64>,
 }
 
@@ -38,13 +38,16 @@ pub fn cart_panel(props: &Props) -> Html {
                 <h3>{ "Orders" }</h3>
                 <table id="orders" class="table compact">
                     <tbody>
-                        { for props.orders.iter().rev().map(|o| html! {
-                            <tr>
-                                <td>{ format!("#{}", o.id) }</td>
-                                <td>{ o.items.iter().map(|l| format!("{} × {}", l.quantity, l.name)).collect::<Vec<_>>().join(", ") }</td>
-                                <td>{ o.total.to_string() }</td>
-                                <td>{ &o.status }</td>
-                            </tr>
+                        { for props.orders.iter().rev().map(|placed| {
+                            let o = &placed.order;
+                            html! {
+                                <tr>
+                                    <td>{ format!("#{}", placed.order_id) }</td>
+                                    <td>{ o.items.iter().map(|l| format!("{} × {}", l.quantity, l.name)).collect::<Vec<_>>().join(", ") }</td>
+                                    <td>{ o.total.to_string() }</td>
+                                    <td>{ &o.status }</td>
+                                </tr>
+                            }
                         }) }
                     </tbody>
                 </table>

@@ -8,7 +8,10 @@ use std::pin::Pin;
 use gloo_timers::callback::Interval;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use shared::shop::{Cart, CartAdd, NewOrder, NewProduct, Order, OrderItem, Product, ProductPatch};
+use shared::shop::{
+    Cart, CartAdd, CartUpdate, DeletedProduct, NewOrder, NewProduct, OrderItem, PlacedOrder,
+    Product, ProductPatch,
+};
 use shared::ServiceKind;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
@@ -62,7 +65,7 @@ async fn refresh(dispatch: &Dispatch, registry: &str, user: u64) {
     }
     let orders_path = format!("/orders/{user}");
     if let Some(orders) =
-        request::<Vec<Order>>(dispatch, registry, Method::Get, &orders_path, NO_BODY).await
+        request::<Vec<PlacedOrder>>(dispatch, registry, Method::Get, &orders_path, NO_BODY).await
     {
         dispatch.dispatch(ShopAction::Orders(orders));
     }
@@ -185,9 +188,10 @@ pub fn shop_page() -> Html {
             act(Box::new(move |d, r, _| {
                 Box::pin(async move {
                     let path = format!("/products/{id}");
-                    if let Some(p) =
-                        request::<Product>(&d, &r, Method::Delete, &path, NO_BODY).await
+                    if let Some(deleted) =
+                        request::<DeletedProduct>(&d, &r, Method::Delete, &path, NO_BODY).await
                     {
+                        let p = deleted.product;
                         d.dispatch(ShopAction::Notice(format!(
                             "Deleted product {} ({})",
                             p.id, p.name
@@ -204,7 +208,10 @@ pub fn shop_page() -> Html {
                 Box::pin(async move {
                     let add = CartAdd { product_id: id, quantity: 1 };
                     let path = format!("/cart/{user}");
-                    if request::<Cart>(&d, &r, Method::Post, &path, Some(&add)).await.is_some() {
+                    if request::<CartUpdate>(&d, &r, Method::Post, &path, Some(&add))
+                        .await
+                        .is_some()
+                    {
                         d.dispatch(ShopAction::Notice(format!(
                             "Product {id} added to the cart of user {user}"
                         )));
@@ -223,11 +230,11 @@ pub fn shop_page() -> Html {
                         items: vec![OrderItem { product_id: id, quantity: 1 }],
                     };
                     if let Some(o) =
-                        request::<Order>(&d, &r, Method::Post, "/orders", Some(&order)).await
+                        request::<PlacedOrder>(&d, &r, Method::Post, "/orders", Some(&order)).await
                     {
                         d.dispatch(ShopAction::Notice(format!(
                             "Order #{} placed: {}",
-                            o.id, o.total
+                            o.order_id, o.order.total
                         )));
                     }
                 })
@@ -240,7 +247,7 @@ pub fn shop_page() -> Html {
             act(Box::new(move |d, r, user| {
                 Box::pin(async move {
                     let path = format!("/cart/{user}/item/{id}");
-                    let _ = request::<Cart>(&d, &r, Method::Delete, &path, NO_BODY).await;
+                    let _ = request::<CartUpdate>(&d, &r, Method::Delete, &path, NO_BODY).await;
                 })
             }));
         })

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use shared::registry::RegistryStatus;
-use shared::shop::{Cart, Order, Product};
+use shared::shop::{Cart, PlacedOrder, Product};
 use yew::Reducible;
 
 use crate::api::Trace;
@@ -16,7 +16,7 @@ pub const LOG_LEN: usize = 40;
 pub struct ShopState {
     pub products: Vec<Product>,
     pub cart: Option<Cart>,
-    pub orders: Vec<Order>,
+    pub orders: Vec<PlacedOrder>,
     pub registry: Option<RegistryStatus>,
     /// The latest requests first: which server answered each.
     pub log: Vec<Trace>,
@@ -32,7 +32,7 @@ pub struct ShopState {
 pub enum ShopAction {
     Products(Vec<Product>),
     Cart(Cart),
-    Orders(Vec<Order>),
+    Orders(Vec<PlacedOrder>),
     Registry(RegistryStatus),
     Traced(Trace),
     Failed(String),
