@@ -45,3 +45,58 @@ async fn a_person_added_on_node_1_appears_in_all_three_lists() {
     }
     browser.close().await;
 }
+
+/// The original project's page, served by each node itself: with nothing reachable but this
+/// machine it lists the three nodes, adds a person and saves a number alone, and the other
+/// nodes' pages show both.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_nodes_own_page_works_offline_and_shows_what_another_node_was_given() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let urls = lab.node_urls().await;
+    let port = |url: &str| url.rsplit_once(':').unwrap().1.to_owned();
+    let browser = Browser::start_offline().await;
+    browser.goto(&format!("{}/", urls[0])).await;
+    browser.wait_for_text("#state", |t| t == "live").await;
+    let nodes = browser.wait_for_count("#nodes li", 3).await;
+    for url in &urls {
+        assert!(nodes.iter().any(|n| n.contains(&port(url))), "{url} listed: {nodes:?}");
+    }
+
+    browser.fill("#person-name", "Grace Hopper").await;
+    browser.fill("#person-number", "1906").await;
+    browser.click("#add-person button").await;
+    browser.wait_for_text("#persons", |t| t.contains("Grace Hopper — 1906")).await;
+    browser.fill("#only-number", "424242").await;
+    browser.click("#save-number button").await;
+    browser.wait_for_text("#highest", |t| t == "424242").await;
+
+    // Everything the page loaded came from the node, and the outside is really cut off.
+    let loaded = browser
+        .client
+        .execute("return performance.getEntriesByType('resource').map(e => e.name)", vec![])
+        .await
+        .unwrap();
+    let origin = format!("{}/", urls[0]);
+    for name in loaded.as_array().unwrap() {
+        assert!(name.as_str().unwrap().starts_with(&origin), "loaded from outside: {name}");
+    }
+    let outside = browser
+        .client
+        .execute_async(
+            "const done = arguments[0]; fetch('http://example.com/').then(() => done('reached'), () => done('cut off'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outside, "cut off");
+
+    for url in &urls[1..] {
+        browser.goto(&format!("{url}/")).await;
+        browser.wait_for_text("#persons", |t| t.contains("Grace Hopper — 1906")).await;
+        browser.wait_for_text("#highest", |t| t == "424242").await;
+    }
+    browser.click("#sync button").await;
+    browser.wait_for_text("#synced", |t| t.starts_with("Done (2 peers)")).await;
+    browser.close().await;
+}

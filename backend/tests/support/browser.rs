@@ -21,6 +21,16 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Self::start_with(&[]).await
+    }
+
+    /// A browser that reaches nothing but this machine's loopback (every other request goes to
+    /// a proxy that does not exist): for pages that must work with no internet.
+    pub async fn start_offline() -> Browser {
+        Self::start_with(&["--proxy-server=http://127.0.0.1:9"]).await
+    }
+
+    async fn start_with(extra_args: &[&str]) -> Browser {
         let chromedriver =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -32,19 +42,27 @@ impl Browser {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {chromedriver} ({e}): run `make setup`"));
         let profile = tempfile::tempdir().expect("browser profile directory");
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+        ]
+        .iter()
+        .chain(extra_args)
+        .map(|arg| (*arg).to_owned())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }),
+            serde_json::json!({ "binary": chromium, "args": args }),
         );
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
