@@ -94,7 +94,7 @@ impl IntoResponse for ControlError {
 /// The control plane's router: its API, the plumbing every service has, and the dashboard.
 pub fn router(service: Service, state: ControlState, dist: &Path) -> Router {
     let open = OpenApiRouter::new().routes(routes!(list_services)).routes(routes!(list_scenarios));
-    let policy = Arc::new(AdminPolicy::from_env());
+    let policy = (Arc::new(AdminPolicy::from_env()), service::admin::Scope::Admin);
     let admin = OpenApiRouter::new()
         .routes(routes!(process_action))
         .routes(routes!(set_link, heal_link))

@@ -439,7 +439,8 @@ pub fn router(service: Service, meta: Meta) -> Router {
         .routes(routes!(ledger_events))
         .routes(routes!(evaluate))
         .with_state(meta);
-    service.into_router(routes)
+    // Registering, withdrawing and evaluating change the stake: no foreign page may.
+    service.into_router(crate::service::lab_only(routes))
 }
 
 /// Ask every model; answer the stake-weighted consensus with every vote, weight and balance.
@@ -459,7 +460,8 @@ async fn predict(
 }
 
 /// Every registered model with its deposit, balance, weight and state.
-#[utoipa::path(get, path = "/models", tag = "meta-model", responses((status = 200, body = [ModelEntry])))]
+#[utoipa::path(get, path = "/models", tag = "meta-model", responses(
+    (status = 200, body = [ModelEntry])))]
 async fn list_models(State(meta): State<Meta>) -> Result<ApiJson<Vec<ModelEntry>>, MetaError> {
     meta.settle_pending().await?;
     Ok(ApiJson(meta.ledger().models().await?))
@@ -467,6 +469,7 @@ async fn list_models(State(meta): State<Meta>) -> Result<ApiJson<Vec<ModelEntry>
 
 /// Register a model by URL with a deposit (default 1000): open to any contributor.
 #[utoipa::path(post, path = "/models", tag = "meta-model", request_body = RegisterModel, responses(
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 201, body = ModelEntry),
     (status = 400, body = ErrorBody),
     (status = 409, description = "The name is taken", body = ErrorBody),
@@ -510,6 +513,7 @@ async fn register_model(
 
 /// Withdraw a model: its balance is paid out and it leaves the consensus.
 #[utoipa::path(delete, path = "/models/{id}", tag = "meta-model", params(("id" = u64, Path)), responses(
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = ModelEntry),
     (status = 404, body = ErrorBody),
 ))]
@@ -573,6 +577,7 @@ async fn ledger_events(
 /// Accuracy of every model and of the consensus on the held-out Iris samples; settles the
 /// answers against the truth (rewarding right answers, slashing wrong ones).
 #[utoipa::path(post, path = "/evaluate", tag = "meta-model", responses(
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = Evaluation),
     (status = 503, body = ErrorBody),
 ))]

@@ -511,6 +511,9 @@ pub fn router(service: Service, front: Front) -> Router {
         .routes(routes!(rebuild))
         .routes(routes!(diff))
         .with_state(front);
+    // Sync, failover and rebuild change roles and data: no foreign page may (the shop's own
+    // routes keep the workshop's open CORS).
+    let control = crate::service::lab_only(control);
     service.into_router(control.merge(OpenApiRouter::from(shop)))
 }
 
@@ -522,6 +525,7 @@ async fn status(State(front): State<Front>) -> ApiJson<ReplicationStatus> {
 
 /// Ship the change log to the mirror now; answers once the mirror has caught up.
 #[utoipa::path(post, path = "/sync", tag = "replication", responses(
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = ReplicationStatus),
     (status = 503, description = "Primary or mirror unreachable", body = ErrorBody),
 ))]
@@ -549,6 +553,7 @@ struct FailoverQuery {
 
 /// Promote the mirror to primary; report the acknowledged entries lost and the time to recover.
 #[utoipa::path(post, path = "/failover", tag = "replication", params(FailoverQuery), responses(
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = FailoverReport),
     (status = 409, body = ErrorBody),
     (status = 503, body = ErrorBody),
@@ -565,6 +570,7 @@ async fn failover(
 
 /// After a failover: wipe the former primary and rebuild it as the mirror from the new primary.
 #[utoipa::path(post, path = "/rebuild", tag = "replication", responses(
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = ReplicationStatus),
     (status = 409, body = ErrorBody),
 ))]

@@ -182,7 +182,8 @@ pub fn router(service: Service, registry: Registry) -> Router {
         .routes(routes!(list_servers, add_server))
         .routes(routes!(remove_server))
         .with_state(registry);
-    service.into_router(routes)
+    // Adding and removing servers changes who gets traffic: no foreign page may.
+    service.into_router(crate::service::lab_only(routes))
 }
 
 /// The next healthy shop server, in round robin.
@@ -201,13 +202,15 @@ async fn get_server(State(registry): State<Registry>) -> Response {
 }
 
 /// Every server with its state and last check.
-#[utoipa::path(get, path = "/servers", tag = "registry", responses((status = 200, body = RegistryStatus)))]
+#[utoipa::path(get, path = "/servers", tag = "registry", responses(
+    (status = 200, body = RegistryStatus)))]
 async fn list_servers(State(registry): State<Registry>) -> ApiJson<RegistryStatus> {
     ApiJson(registry.status())
 }
 
 /// Add a server; it is handed out once it passes a health check.
 #[utoipa::path(post, path = "/servers", tag = "registry", request_body = AddServer, responses(
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 201, body = RegistryStatus),
     (status = 400, body = ErrorBody),
     (status = 409, description = "Already registered", body = ErrorBody),
@@ -231,6 +234,7 @@ async fn add_server(
 
 /// Remove a server: it is no longer checked or handed out.
 #[utoipa::path(delete, path = "/servers/{address}", tag = "registry", params(("address" = String, Path)), responses(
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = RegistryStatus),
     (status = 404, body = ErrorBody),
 ))]

@@ -192,10 +192,19 @@ impl Service {
     }
 }
 
-/// Only clients the [`admin::AdminPolicy`] allows reach these routes.
+/// Admin routes: only clients the [`admin::AdminPolicy`] allows at [`admin::Scope::Admin`]
+/// (this machine, no foreign page or host) reach them.
 pub fn guarded(routes: Router) -> Router {
-    let policy = Arc::new(admin::AdminPolicy::from_env());
-    routes.route_layer(middleware::from_fn_with_state(policy, admin::guard))
+    let state = (Arc::new(admin::AdminPolicy::from_env()), admin::Scope::Admin);
+    routes.route_layer(middleware::from_fn_with_state(state, admin::guard))
+}
+
+/// Routes that change the lab (topology, roles, membership, modes): any client, but no web
+/// page of a foreign origin and no foreign `Host` ([`admin::Scope::Changes`]). Only requests
+/// that change something are checked: GET routes in `routes` stay open to every page.
+pub fn lab_only<S: Clone + Send + Sync + 'static>(routes: OpenApiRouter<S>) -> OpenApiRouter<S> {
+    let state = (Arc::new(admin::AdminPolicy::from_env()), admin::Scope::Changes);
+    routes.route_layer(middleware::from_fn_with_state(state, admin::guard))
 }
 
 /// How long in-flight requests get to finish once a service is asked to stop.

@@ -20,13 +20,16 @@ use crate::service::ApiJson;
 use crate::sqlite::DbError;
 
 pub fn router() -> OpenApiRouter<SyncNode> {
+    // Switching modes by hand: no foreign page may.
+    let switches = crate::service::lab_only(
+        OpenApiRouter::new().routes(routes!(switch_to_crdt_only)).routes(routes!(switch_to_normal)),
+    );
     OpenApiRouter::new()
         .routes(routes!(info))
         .routes(routes!(get_data))
         .routes(routes!(add_name))
         .routes(routes!(get_load))
-        .routes(routes!(switch_to_crdt_only))
-        .routes(routes!(switch_to_normal))
+        .merge(switches)
         .routes(routes!(data_transfer))
         .routes(routes!(paxos_log))
         .routes(routes!(paxos_status))
@@ -142,13 +145,19 @@ fn switched(load: LoadInfo) -> ApiJson<Switched> {
 }
 
 /// Force CRDT-only for both fields (load no longer switches back).
-#[utoipa::path(post, path = "/switch_to_crdt_only", tag = "sync-node", responses((status = 200, body = Switched)))]
+#[utoipa::path(post, path = "/switch_to_crdt_only", tag = "sync-node", responses(
+    (status = 200, body = Switched),
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = shared::ErrorBody),
+))]
 async fn switch_to_crdt_only(State(node): State<SyncNode>) -> ApiJson<Switched> {
     switched(node.force_crdt_only(true))
 }
 
 /// Release the force: CRDT + Paxos again, and load decides from now on.
-#[utoipa::path(post, path = "/switch_to_normal", tag = "sync-node", responses((status = 200, body = Switched)))]
+#[utoipa::path(post, path = "/switch_to_normal", tag = "sync-node", responses(
+    (status = 200, body = Switched),
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = shared::ErrorBody),
+))]
 async fn switch_to_normal(State(node): State<SyncNode>) -> ApiJson<Switched> {
     switched(node.force_crdt_only(false))
 }
