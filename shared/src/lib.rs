@@ -19,3 +19,4 @@ pub mod replication;
 pub mod shop;
 pub mod socketio;
 pub mod sync;
+pub mod whole;

@@ -88,7 +88,17 @@ impl<'de> Deserialize<'de> for Money {
                 if !v.is_finite() {
                     return Err(E::custom("amount must be a finite number"));
                 }
-                Money::parse_decimal(&format!("{v}")).map_err(E::custom)
+                Money::parse_decimal(&format!("{v}")).or_else(|why| {
+                    // A whole number of cents that floating point cannot write exactly (a JSON
+                    // Schema `multipleOf: 0.01` generator sends 0.07 as 0.07000000000000001).
+                    let cents = v * 100.0;
+                    let near = cents.round();
+                    if (cents - near).abs() < 1e-6 && near.abs() <= Money::MAX.0 as f64 {
+                        Ok(Money(near as i64))
+                    } else {
+                        Err(E::custom(why))
+                    }
+                })
             }
         }
         deserializer.deserialize_any(MoneyVisitor)
@@ -114,11 +124,18 @@ pub struct Product {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewProduct {
+    /// Not blank, at most 200 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200, pattern = r"\S"))]
     pub name: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: String,
+    /// Above 0, at most 10,000, to the cent.
+    #[cfg_attr(feature = "openapi", schema(value_type = f64, exclusive_minimum = 0, maximum = 10_000.0, multiple_of = 0.01))]
     pub price: Money,
+    /// Not blank, at most 100 characters.
     #[serde(default = "default_category")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
     pub category: String,
     #[serde(default = "default_in_stock")]
     pub in_stock: bool,
@@ -132,20 +149,52 @@ fn default_in_stock() -> bool {
     true
 }
 
-/// `PUT /products/:id`: a partial update; absent fields keep their value.
+/// `PUT /products/:id`: a partial update; absent fields keep their value (`{}` changes nothing),
+/// given ones follow the rules of [`NewProduct`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductPatch {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::given"
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(nullable = false, min_length = 1, max_length = 200, pattern = r"\S")
+    )]
     pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::given"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable = false, max_length = 2000))]
     pub description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::given"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>, nullable = false, exclusive_minimum = 0, maximum = 10_000.0, multiple_of = 0.01))]
     pub price: Option<Money>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::given"
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(nullable = false, min_length = 1, max_length = 100, pattern = r"\S")
+    )]
     pub category: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole::given"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub in_stock: Option<bool>,
 }
 
@@ -167,7 +216,11 @@ pub struct ProductFilter {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrderItem {
+    #[serde(deserialize_with = "crate::whole::number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
     pub product_id: u64,
+    #[serde(deserialize_with = "crate::whole::number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000))]
     pub quantity: u32,
 }
 
@@ -176,7 +229,10 @@ pub struct OrderItem {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewOrder {
+    #[serde(deserialize_with = "crate::whole::number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
     pub user_id: u64,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub items: Vec<OrderItem>,
 }
 
@@ -234,7 +290,11 @@ impl From<Order> for PlacedOrder {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CartAdd {
+    #[serde(deserialize_with = "crate::whole::number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
     pub product_id: u64,
+    #[serde(deserialize_with = "crate::whole::number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000))]
     pub quantity: u32,
 }
 

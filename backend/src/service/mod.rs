@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod links;
 mod metrics;
+pub mod openapi;
 mod probe;
 
 use std::future::Future;
@@ -156,6 +157,7 @@ impl Service {
             )))
             .version(env!("CARGO_PKG_VERSION"))
             .build();
+        openapi::document_plumbing(&mut openapi);
         let openapi = Arc::new(openapi);
         let registry = Arc::new(registry);
 

@@ -13,6 +13,8 @@ use utoipa_axum::routes;
 use super::error::ShopError;
 use super::store::{ShopStore, Written};
 use super::validate;
+use shared::whole::PathNumber;
+
 use crate::service::{ApiJson, ApiPath, ApiQuery};
 
 type State = axum::extract::State<ShopStore>;
@@ -52,19 +54,20 @@ async fn list_products(
     Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
 
-#[utoipa::path(get, path = "/products/{id}", tag = "products", params(("id" = u64, Path)), responses(
+#[utoipa::path(get, path = "/products/{id}", tag = "products", params(("id" = u64, Path, minimum = 1, maximum = 9_007_199_254_740_991.0)), responses(
     (status = 200, body = Product),
     (status = 404, body = ErrorBody),
 ))]
 async fn get_product(
     axum::extract::State(store): State,
-    ApiPath(id): ApiPath<u64>,
+    ApiPath(PathNumber(id)): ApiPath<PathNumber>,
 ) -> Result<ApiJson<Product>, ShopError> {
     validate::id("id", id)?;
     Ok(ApiJson(store.product(id).await?))
 }
 
 #[utoipa::path(post, path = "/products", tag = "products", request_body = NewProduct, responses(
+    (status = 409, description = "On a mirror store (3012, 3022): it takes its primary's changes only", body = ErrorBody),
     (status = 201, body = Product),
     (status = 400, body = ErrorBody),
 ))]
@@ -79,15 +82,16 @@ async fn create_product(
 }
 
 /// Change some fields of a product; the others keep their value.
-#[utoipa::path(put, path = "/products/{id}", tag = "products", params(("id" = u64, Path)),
+#[utoipa::path(put, path = "/products/{id}", tag = "products", params(("id" = u64, Path, minimum = 1, maximum = 9_007_199_254_740_991.0)),
     request_body = ProductPatch, responses(
+    (status = 409, description = "On a mirror store (3012, 3022): it takes its primary's changes only", body = ErrorBody),
     (status = 200, body = Product),
     (status = 400, body = ErrorBody),
     (status = 404, body = ErrorBody),
 ))]
 async fn update_product(
     axum::extract::State(store): State,
-    ApiPath(id): ApiPath<u64>,
+    ApiPath(PathNumber(id)): ApiPath<PathNumber>,
     ApiJson(patch): ApiJson<ProductPatch>,
 ) -> Result<Response, ShopError> {
     validate::id("id", id)?;
@@ -97,13 +101,14 @@ async fn update_product(
 
 /// Delete a product; answers the workshop's `{"message": "Deleted", "product": {...}}`, with the
 /// product's fields at the top level too.
-#[utoipa::path(delete, path = "/products/{id}", tag = "products", params(("id" = u64, Path)), responses(
+#[utoipa::path(delete, path = "/products/{id}", tag = "products", params(("id" = u64, Path, minimum = 1, maximum = 9_007_199_254_740_991.0)), responses(
+    (status = 409, description = "On a mirror store (3012, 3022): it takes its primary's changes only", body = ErrorBody),
     (status = 200, body = DeletedProduct),
     (status = 404, body = ErrorBody),
 ))]
 async fn delete_product(
     axum::extract::State(store): State,
-    ApiPath(id): ApiPath<u64>,
+    ApiPath(PathNumber(id)): ApiPath<PathNumber>,
 ) -> Result<Response, ShopError> {
     validate::id("id", id)?;
     let product = store.delete_product(id).await?;
@@ -129,13 +134,13 @@ async fn place_order(
 }
 
 /// A user's orders, oldest first.
-#[utoipa::path(get, path = "/orders/{userId}", tag = "orders", params(("userId" = u64, Path)), responses(
+#[utoipa::path(get, path = "/orders/{userId}", tag = "orders", params(("userId" = u64, Path, minimum = 1, maximum = 9_007_199_254_740_991.0)), responses(
     (status = 200, body = [PlacedOrder]),
     (status = 400, body = ErrorBody),
 ))]
 async fn orders_of(
     axum::extract::State(store): State,
-    ApiPath(user_id): ApiPath<u64>,
+    ApiPath(PathNumber(user_id)): ApiPath<PathNumber>,
 ) -> Result<ApiJson<Vec<PlacedOrder>>, ShopError> {
     validate::id("userId", user_id)?;
     let orders = store.orders_of(user_id).await?;
@@ -144,15 +149,16 @@ async fn orders_of(
 
 /// Add a quantity of a product to a user's cart; answers the workshop's `cart` beside the cart's
 /// details.
-#[utoipa::path(post, path = "/cart/{userId}", tag = "cart", params(("userId" = u64, Path)),
+#[utoipa::path(post, path = "/cart/{userId}", tag = "cart", params(("userId" = u64, Path, minimum = 1, maximum = 9_007_199_254_740_991.0)),
     request_body = CartAdd, responses(
+    (status = 409, description = "On a mirror store (3012, 3022): it takes its primary's changes only", body = ErrorBody),
     (status = 200, body = CartUpdate),
     (status = 400, body = ErrorBody),
     (status = 404, body = ErrorBody),
 ))]
 async fn add_to_cart(
     axum::extract::State(store): State,
-    ApiPath(user_id): ApiPath<u64>,
+    ApiPath(PathNumber(user_id)): ApiPath<PathNumber>,
     ApiJson(add): ApiJson<CartAdd>,
 ) -> Result<Response, ShopError> {
     validate::cart_add(user_id, &add)?;
@@ -160,13 +166,13 @@ async fn add_to_cart(
 }
 
 /// A user's cart with each product's details and the total.
-#[utoipa::path(get, path = "/cart/{userId}", tag = "cart", params(("userId" = u64, Path)), responses(
+#[utoipa::path(get, path = "/cart/{userId}", tag = "cart", params(("userId" = u64, Path, minimum = 1, maximum = 9_007_199_254_740_991.0)), responses(
     (status = 200, body = Cart),
     (status = 400, body = ErrorBody),
 ))]
 async fn get_cart(
     axum::extract::State(store): State,
-    ApiPath(user_id): ApiPath<u64>,
+    ApiPath(PathNumber(user_id)): ApiPath<PathNumber>,
 ) -> Result<ApiJson<Cart>, ShopError> {
     validate::id("userId", user_id)?;
     Ok(ApiJson(store.cart(user_id).await?))
@@ -174,13 +180,14 @@ async fn get_cart(
 
 /// Take a product out of a user's cart; answers like `POST /cart/{userId}`.
 #[utoipa::path(delete, path = "/cart/{userId}/item/{productId}", tag = "cart",
-    params(("userId" = u64, Path), ("productId" = u64, Path)), responses(
+    params(("userId" = u64, Path, minimum = 1, maximum = 9_007_199_254_740_991.0), ("productId" = u64, Path, minimum = 1, maximum = 9_007_199_254_740_991.0)), responses(
+    (status = 409, description = "On a mirror store (3012, 3022): it takes its primary's changes only", body = ErrorBody),
     (status = 200, body = CartUpdate),
     (status = 404, body = ErrorBody),
 ))]
 async fn remove_from_cart(
     axum::extract::State(store): State,
-    ApiPath((user_id, product_id)): ApiPath<(u64, u64)>,
+    ApiPath((PathNumber(user_id), PathNumber(product_id))): ApiPath<(PathNumber, PathNumber)>,
 ) -> Result<Response, ShopError> {
     validate::id("userId", user_id)?;
     validate::id("productId", product_id)?;

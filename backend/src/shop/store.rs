@@ -253,15 +253,10 @@ impl ShopStore {
             .write(move |tx| {
                 let mut lines = Vec::<OrderLine>::with_capacity(new.items.len());
                 for item in &new.items {
-                    // The same product twice in one order is one line with both quantities.
+                    // The same product twice in one order is one line with both quantities (at
+                    // most 100 lines of at most MAX_QUANTITY each: it fits, and so does its total).
                     if let Some(line) = lines.iter_mut().find(|l| l.product_id == item.product_id) {
                         line.quantity += item.quantity;
-                        if line.quantity > MAX_QUANTITY {
-                            return Ok(Err(ShopError::Invalid(format!(
-                                "product {} ordered more than {MAX_QUANTITY} times",
-                                item.product_id
-                            ))));
-                        }
                         continue;
                     }
                     let Some(found) = product(tx, item.product_id)? else {
@@ -287,7 +282,7 @@ impl ShopStore {
                         line.unit_price.checked_mul(line.quantity).unwrap_or(Money::MAX);
                     total = total.checked_add(line.line_total).unwrap_or(Money::MAX);
                 }
-                if total >= Money::MAX {
+                if total > Money::MAX {
                     return Ok(Err(ShopError::Invalid("the order's total is too large".into())));
                 }
                 let order = Order {
@@ -331,7 +326,8 @@ impl ShopStore {
                     .unwrap_or(0);
                 let quantity = held + add.quantity;
                 if quantity > MAX_QUANTITY {
-                    return Ok(Err(ShopError::Invalid(format!(
+                    // Fine on its own, too many with what the cart holds: a conflict with state.
+                    return Ok(Err(ShopError::Conflict(format!(
                         "a cart holds at most {MAX_QUANTITY} of one product (it has {held})"
                     ))));
                 }
