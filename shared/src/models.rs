@@ -178,9 +178,20 @@ pub struct ModelEntry {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterModel {
+    /// 1 to 40 letters, digits, `-` or `_`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,40}$"))]
     pub name: String,
+    /// Where the model answers `GET /predict`: `http://host:port`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^https?://[A-Za-z0-9.-]+(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/?$"
+        )
+    )]
     pub url: String,
+    /// The stake it puts down: from the ejection floor (500) to 1e9; default 1000.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 500.0, maximum = 1e9))]
     pub deposit: Option<f64>,
 }
 
@@ -209,6 +220,7 @@ pub struct LedgerEvent {
 pub struct Evaluation {
     pub samples: usize,
     /// (model, accuracy); a model that failed a sample counts it wrong.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<serde_json::Value>>))]
     pub models: Vec<(String, f64)>,
     pub consensus: f64,
 }

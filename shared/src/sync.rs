@@ -8,8 +8,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonRecord {
+    /// Not blank, at most 100 characters (spaces around it are trimmed).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
     pub name: String,
+    /// At most 2^53; the original's page sends it as a string of digits, which is taken too.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 9_007_199_254_740_992.0))]
     pub number: Option<u64>,
 }
 
@@ -156,6 +160,9 @@ pub struct SocketList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrepareRequest {
+    /// At most 2^53.
+    #[serde(deserialize_with = "crate::whole::number")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 9_007_199_254_740_992.0))]
     pub proposal_number: u64,
 }
 
@@ -174,8 +181,24 @@ pub struct PrepareAnswer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AcceptRequest {
+    /// At most 2^53.
+    #[serde(deserialize_with = "crate::whole::number")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 9_007_199_254_740_992.0))]
     pub proposal_number: u64,
+    /// Any JSON value but `null` (the original proposed account numbers).
+    #[cfg_attr(feature = "openapi", schema(schema_with = any_but_null))]
     pub value: serde_json::Value,
+}
+
+/// The schema of a JSON value that is not `null`.
+#[cfg(feature = "openapi")]
+pub fn any_but_null() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    let kinds = [Type::Number, Type::String, Type::Boolean, Type::Object, Type::Array];
+    let one_of = kinds.into_iter().fold(OneOfBuilder::new(), |one_of, kind| {
+        one_of.item(ObjectBuilder::new().schema_type(kind))
+    });
+    Schema::OneOf(one_of.build())
 }
 
 /// The answer to `/accept`.

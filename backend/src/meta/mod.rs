@@ -445,7 +445,7 @@ pub fn router(service: Service, meta: Meta) -> Router {
 
 /// Ask every model; answer the stake-weighted consensus with every vote, weight and balance.
 #[utoipa::path(get, path = "/predict", tag = "meta-model",
-    params(("sl" = f64, Query), ("sw" = f64, Query), ("pl" = f64, Query), ("pw" = f64, Query)),
+    params(("sl" = f64, Query, minimum = 0, maximum = 50, description = "sepal length, cm"), ("sw" = f64, Query, minimum = 0, maximum = 50, description = "sepal width, cm"), ("pl" = f64, Query, minimum = 0, maximum = 50, description = "petal length, cm"), ("pw" = f64, Query, minimum = 0, maximum = 50, description = "petal width, cm")),
     responses(
         (status = 200, body = MetaPrediction),
         (status = 400, body = ErrorBody),
@@ -478,14 +478,14 @@ async fn register_model(
     State(meta): State<Meta>,
     ApiJson(new): ApiJson<RegisterModel>,
 ) -> Result<Response, MetaError> {
-    let name = new.name.trim().to_owned();
+    let name = new.name.clone();
     if name.is_empty()
         || name.len() > 40
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         return Err(MetaError::Invalid("name: 1 to 40 letters, digits, - or _".into()));
     }
-    let url = new.url.trim().trim_end_matches('/').to_owned();
+    let url = new.url.trim_end_matches('/').to_owned();
     let parsed =
         reqwest::Url::parse(&url).map_err(|e| MetaError::Invalid(format!("url {url:?}: {e}")))?;
     if parsed.scheme() != "http" && parsed.scheme() != "https" {
@@ -512,14 +512,14 @@ async fn register_model(
 }
 
 /// Withdraw a model: its balance is paid out and it leaves the consensus.
-#[utoipa::path(delete, path = "/models/{id}", tag = "meta-model", params(("id" = u64, Path)), responses(
+#[utoipa::path(delete, path = "/models/{id}", tag = "meta-model", params(("id" = u64, Path, minimum = 1)), responses(
     (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = ModelEntry),
     (status = 404, body = ErrorBody),
 ))]
 async fn withdraw_model(
     State(meta): State<Meta>,
-    ApiPath(id): ApiPath<u64>,
+    ApiPath(shared::whole::PathNumber(id)): ApiPath<shared::whole::PathNumber>,
 ) -> Result<ApiJson<ModelEntry>, MetaError> {
     meta.settle_pending().await?;
     let entry = {
@@ -554,6 +554,7 @@ struct EventsQuery {
     /// Only this model's events.
     model: Option<String>,
     /// At most this many (the latest), 1 to 5000; default 500.
+    #[param(minimum = 1, maximum = 5000)]
     limit: Option<u32>,
 }
 

@@ -149,7 +149,7 @@ pub fn service(name: &str) -> Service {
 
 /// Classify one iris flower.
 #[utoipa::path(get, path = "/predict", tag = "model",
-    params(("sl" = f64, Query), ("sw" = f64, Query), ("pl" = f64, Query), ("pw" = f64, Query)),
+    params(("sl" = f64, Query, minimum = 0, maximum = 50, description = "sepal length, cm"), ("sw" = f64, Query, minimum = 0, maximum = 50, description = "sepal width, cm"), ("pl" = f64, Query, minimum = 0, maximum = 50, description = "petal length, cm"), ("pw" = f64, Query, minimum = 0, maximum = 50, description = "petal width, cm")),
     responses(
         (status = 200, body = Prediction),
         (status = 400, description = "A parameter is missing, not a number, or absurd", body = ErrorBody),

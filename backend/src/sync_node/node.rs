@@ -1025,9 +1025,17 @@ pub fn parse_update(value: &serde_json::Value) -> Result<Update, String> {
     };
     let number = match object.get("number") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => {
-            Some(n.as_u64().ok_or("number must be a whole number, 0 or more")?)
-        }
+        // 7.0 is the whole number 7 (JSON Schema's integer; JavaScript clients send either).
+        Some(Value::Number(n)) => Some(
+            n.as_u64()
+                .or_else(|| {
+                    let f = n
+                        .as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= MAX_NUMBER as f64)?;
+                    Some(f as u64)
+                })
+                .ok_or("number must be a whole number, 0 or more")?,
+        ),
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => Some(
             s.trim()

@@ -56,7 +56,8 @@ pub enum NodeError {
 /// "message": "Name is required"}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OriginalError {
-    pub error: String,
+    /// The original project's field (absent when the request did not even parse).
+    pub error: Option<String>,
     pub code: u16,
     pub message: String,
 }
@@ -71,7 +72,8 @@ impl IntoResponse for NodeError {
             }
         };
         let text = self.to_string();
-        let body = OriginalError { error: text.clone(), code: status.as_u16(), message: text };
+        let body =
+            OriginalError { error: Some(text.clone()), code: status.as_u16(), message: text };
         (status, axum::Json(body)).into_response()
     }
 }
@@ -183,6 +185,10 @@ async fn paxos_log(State(node): State<SyncNode>) -> ApiJson<Vec<PaxosLogEntry>> 
     ApiJson(node.paxos_log())
 }
 
+/// The largest proposal number the original's acceptor takes (what every JSON client holds
+/// exactly).
+const MAX_PROPOSAL: u64 = 1 << 53;
+
 /// What `/prepare` and `/accept` take: the original's body, or (as before) one of the lab's own
 /// peer messages.
 #[derive(Debug, Deserialize)]
@@ -215,6 +221,11 @@ async fn prepare(
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Response, NodeError> {
     match read_acceptor_request::<PrepareRequest>(body, "{\"proposal_number\": N}")? {
+        AcceptorRequest::Original(PrepareRequest { proposal_number })
+            if proposal_number > MAX_PROPOSAL =>
+        {
+            Err(NodeError::BadRequest(format!("proposal_number must be at most {MAX_PROPOSAL}")))
+        }
         AcceptorRequest::Original(PrepareRequest { proposal_number }) => {
             let (promise, promised_proposal) = node.original_prepare(proposal_number).await?;
             let (accepted_proposal, accepted_value) = promise.accepted.unzip();
@@ -248,6 +259,11 @@ async fn accept(
             Err(NodeError::BadRequest(
                 "value is required: {\"proposal_number\": N, \"value\": V}".into(),
             ))
+        }
+        AcceptorRequest::Original(AcceptRequest { proposal_number, .. })
+            if proposal_number > MAX_PROPOSAL =>
+        {
+            Err(NodeError::BadRequest(format!("proposal_number must be at most {MAX_PROPOSAL}")))
         }
         AcceptorRequest::Original(AcceptRequest { proposal_number, value }) => {
             let (accepted, promised_proposal) =
