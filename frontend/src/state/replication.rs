@@ -103,6 +103,7 @@ mod tests {
             acked_seq: lag,
             primary_up: true,
             mirror_up: true,
+            conflict: None,
         }
     }
 
