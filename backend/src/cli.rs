@@ -186,8 +186,11 @@ pub enum ServeCommand {
     Mirroring {
         #[command(flatten)]
         common: CommonArgs,
+        /// One of the two stores: taken for the primary until the stores say which is (each
+        /// keeps its role on disk, e.g. after a failover).
         #[arg(long, default_value = "http://localhost:3011")]
         primary: String,
+        /// The other store: taken for the mirror until the stores say which is.
         #[arg(long, default_value = "http://localhost:3012")]
         mirror: String,
         /// How long a write waits for the mirror's confirmation before it is refused.
@@ -198,8 +201,11 @@ pub enum ServeCommand {
     Replication {
         #[command(flatten)]
         common: CommonArgs,
+        /// One of the two stores: taken for the primary until the stores say which is (each
+        /// keeps its role on disk, e.g. after a failover).
         #[arg(long, default_value = "http://localhost:3021")]
         primary: String,
+        /// The other store: taken for the mirror until the stores say which is.
         #[arg(long, default_value = "http://localhost:3022")]
         mirror: String,
         /// Ship the change log every this many milliseconds (0: only on `POST /sync`).
@@ -407,8 +413,9 @@ async fn run_front(
 ) -> anyhow::Result<()> {
     let name = common.name.clone().unwrap_or_else(|| default_name.to_owned());
     let service = redundancy::service(&name, config.mode);
-    tracing::info!(service = %name, primary = %config.primary, mirror = %config.mirror, mode = ?config.mode, "front");
+    tracing::info!(service = %name, stores = ?[&config.primary, &config.mirror], mode = ?config.mode, "front: the stores say which is the primary");
     let front = redundancy::Front::new(&config, &service);
+    tokio::spawn(front.clone().learn_roles_forever());
     tokio::spawn(front.clone().replicate_forever());
     let events = service.events();
     serve(common.addr(port), redundancy::router(service, front), events).await

@@ -292,6 +292,15 @@ async fn the_async_primary_loss_scenario_loses_exactly_the_lag_shown() {
     let measured = measurements(&verdict);
     assert_eq!(measured["entries lost (RPO)"], measured["lag shown before (entries)"]);
     assert_eq!(measured["entries lost (RPO)"], "30");
+    assert_eq!(measured["primary killed"], "store-async-primary");
+    // Run again: the first run promoted the store started as the mirror, and the scenario kills
+    // the store that is the primary now (it used to kill the mirror, and its failover failed).
+    let (status, verdict) = lab.post("/api/scenarios/async-primary-loss").await;
+    assert_eq!(status, 200, "{verdict}");
+    assert_eq!(verdict["passed"], true, "{verdict}");
+    let measured = measurements(&verdict);
+    assert_eq!(measured["primary killed"], "store-async-mirror");
+    assert_eq!(measured["entries lost (RPO)"], measured["lag shown before (entries)"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -253,3 +253,161 @@ async fn a_backlog_larger_than_one_batch_is_shipped_whole() {
     let synced: ReplicationStatus = support::post_json(&format!("{front}/sync"), None).await;
     assert_eq!((synced.mirror_seq, synced.lag_entries), (2_560, 0), "{synced:?}");
 }
+
+/// The three processes of a redundant shop in the lab: the front, the store started as its
+/// primary, the store started as its mirror.
+const SHOPS: [(&str, &str, &str); 2] = [
+    ("mirroring", "store-sync-primary", "store-sync-mirror"),
+    ("replication", "store-async-primary", "store-async-mirror"),
+];
+
+/// A URL's port: the fronts name their stores `http://localhost:P`, the control plane
+/// `http://127.0.0.1:P`.
+fn port(url: &str) -> &str {
+    url.rsplit_once(':').map_or(url, |(_, port)| port.trim_end_matches('/'))
+}
+
+/// Write a product through `front`; its id once acknowledged (201), or the refusal.
+async fn write(front: &str, name: &str) -> Result<u64, (u16, String)> {
+    let response = post(&format!("{front}/products"), json!({"name": name, "price": 2.5})).await;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    match (status, body["id"].as_u64()) {
+        (201, Some(id)) => Ok(id),
+        _ => Err((status, body.to_string())),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lab_restarted_after_failovers_writes_through_the_promoted_stores() {
+    // Regression (issue #13, item 1): the fronts took their roles from their flags, so after a
+    // failover (and a rebuild of the old primary as the mirror) and a restart of the lab, every
+    // write to 3010 answered 409 "this store is a mirror" while /replication said caught-up.
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let mut acked: Vec<(&str, Vec<u64>)> = Vec::new();
+    for (name, first_primary, first_mirror) in SHOPS {
+        let front = lab.service(name).await.url;
+        let (old_primary, promoted) =
+            (lab.service(first_primary).await.url, lab.service(first_mirror).await.url);
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            ids.push(write(&front, &format!("{name} before {i}")).await.expect("a write"));
+        }
+        // Async: ship first, or the failover loses what the mirror lacks (exactly the lag).
+        let synced = reqwest::Client::new().post(format!("{front}/sync")).send().await.unwrap();
+        assert_eq!(synced.status(), 200);
+        let failover =
+            reqwest::Client::new().post(format!("{front}/failover?force=true")).send().await;
+        let report: FailoverReport = failover.unwrap().json().await.unwrap();
+        assert_eq!((port(&report.promoted), report.entries_lost), (port(&promoted), 0));
+        let rebuilt: ReplicationStatus =
+            support::post_json(&format!("{front}/rebuild"), None).await;
+        assert_eq!(rebuilt.mirror.as_deref().map(port), Some(port(&old_primary)), "{rebuilt:?}");
+        for i in 0..2 {
+            ids.push(write(&front, &format!("{name} after failover {i}")).await.expect("a write"));
+        }
+        acked.push((name, ids));
+    }
+
+    let lab = Lab::up_in(lab.stop());
+    lab.wait_all_up().await;
+    for ((name, first_primary, first_mirror), (_, ids)) in SHOPS.into_iter().zip(&acked) {
+        let front = lab.service(name).await.url;
+        let (old_primary, promoted) =
+            (lab.service(first_primary).await.url, lab.service(first_mirror).await.url);
+        let written = write(&front, &format!("{name} after the restart")).await;
+        let id = written.unwrap_or_else(|(status, body)| {
+            panic!("{name}: a write after the restart answered {status} {body}")
+        });
+        assert!(!ids.contains(&id), "{name}: id {id} handed out twice");
+        for id in ids {
+            let read = reqwest::get(format!("{front}/products/{id}")).await.unwrap();
+            assert_eq!(read.status(), 200, "{name}: acknowledged product {id} lost");
+        }
+        let s = status(&front).await;
+        assert_eq!(
+            (port(&s.primary), s.mirror.as_deref().map(port), s.conflict.as_deref()),
+            (port(&promoted), Some(port(&old_primary)), None),
+            "{name}: the roles the stores hold: {s:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_primaries_or_two_mirrors_are_reported_and_refuse_writes_until_resolved() {
+    // A forced failover that nobody follows with a rebuild leaves two stores that both hold the
+    // primary role on disk; a front restarted then cannot know which one's data is right.
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let front = lab.service("replication").await.url;
+    let first = write(&front, "before").await.expect("a write");
+    let synced = reqwest::Client::new().post(format!("{front}/sync")).send().await.unwrap();
+    assert_eq!(synced.status(), 200);
+    let failover = reqwest::Client::new().post(format!("{front}/failover?force=true")).send().await;
+    assert_eq!(failover.unwrap().status(), 200);
+    let second =
+        write(&front, "after the failover").await.expect("the front that failed over writes on");
+
+    let lab = Lab::up_in(lab.stop());
+    lab.wait_all_up().await;
+    let front = lab.service("replication").await.url;
+    let old_primary = lab.service("store-async-primary").await.url;
+    let s = status(&front).await;
+    let conflict = s.conflict.clone().unwrap_or_else(|| panic!("no conflict reported: {s:?}"));
+    assert!(conflict.contains("primary"), "{conflict}");
+    assert_eq!(s.state, "conflict", "{s:?}");
+    let (code, body) = write(&front, "refused").await.expect_err("writes refused");
+    let error: shared::ErrorBody = serde_json::from_str(&body).unwrap();
+    assert_eq!((code, error.code), (503, 503), "{body}");
+    assert!(error.message.contains("/replication/reset"), "names the fix: {}", error.message);
+    for id in [first, second] {
+        let read = reqwest::get(format!("{front}/products/{id}")).await.unwrap();
+        assert_eq!(read.status(), 200, "reads are served meanwhile (product {id})");
+    }
+    // Resolved as the message says: the old primary is reset and rebuilt from the other.
+    let reset = reqwest::Client::new()
+        .post(format!("{old_primary}/replication/reset"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 200);
+    support::wait_until("writes accepted again", Duration::from_secs(10), async || {
+        write(&front, "resolved").await.is_ok()
+    })
+    .await;
+    let synced: ReplicationStatus = support::post_json(&format!("{front}/sync"), None).await;
+    assert_eq!((synced.lag_entries, synced.conflict.as_deref()), (0, None), "{synced:?}");
+    assert_eq!(product_ids(&old_primary).await, product_ids(&front).await);
+
+    // Two mirrors: the sync front's primary is reset behind its back.
+    let front = lab.service("mirroring").await.url;
+    let primary = lab.service("store-sync-primary").await.url;
+    let mirror = lab.service("store-sync-mirror").await.url;
+    write(&front, "mirrored").await.expect("a write");
+    let reset =
+        reqwest::Client::new().post(format!("{primary}/replication/reset")).send().await.unwrap();
+    assert_eq!(reset.status(), 200);
+    support::wait_until("two mirrors reported", Duration::from_secs(10), async || {
+        status(&front).await.conflict.is_some_and(|c| c.contains("mirror"))
+    })
+    .await;
+    let (code, body) = write(&front, "refused").await.expect_err("writes refused");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("/replication/promote"), "names the fix: {body}");
+    let read = reqwest::get(format!("{front}/products")).await.unwrap();
+    assert_eq!(read.json::<Vec<Value>>().await.unwrap().len(), 1, "read from the one with data");
+    let promote =
+        reqwest::Client::new().post(format!("{mirror}/replication/promote")).send().await.unwrap();
+    assert_eq!(promote.status(), 200);
+    support::wait_until("writes accepted again", Duration::from_secs(10), async || {
+        write(&front, "resolved").await.is_ok()
+    })
+    .await;
+    let s = status(&front).await;
+    assert_eq!(
+        (port(&s.primary), s.mirror.as_deref().map(port), s.conflict.as_deref()),
+        (port(&mirror), Some(port(&primary)), None),
+        "{s:?}"
+    );
+}

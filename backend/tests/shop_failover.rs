@@ -108,7 +108,7 @@ async fn killing_server_a_fails_no_request_and_a_restarted_a_is_served_again() {
     let _a = Started(
         Command::new(env!("CARGO_BIN_EXE_lab"))
             .args(["serve", "shop", "--name", "shop-a", "--port", &a_port, "--db"])
-            .arg(lab.data.path().join("shop.sqlite3"))
+            .arg(lab.data().join("shop.sqlite3"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

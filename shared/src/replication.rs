@@ -68,12 +68,15 @@ pub struct StoreState {
 }
 
 /// `GET /replication/position` of a store, and the answer to `POST /replication/apply`: where
-/// its log stands — cheap to ask on every replication round, whatever the store's size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// its log stands and what the store is — cheap to ask on every round, whatever the store's size
+/// (the fronts ask it to learn which store is the primary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StorePosition {
     pub last_seq: u64,
+    /// `primary` or `mirror`, as in [`StoreState::role`].
+    pub role: String,
 }
 
 /// `GET /replication` of a front: what `pg_stat_replication` would say.
@@ -83,7 +86,11 @@ pub struct StorePosition {
 pub struct ReplicationStatus {
     /// `sync` (mirroring) or `async` (replication).
     pub mode: String,
+    /// The store that takes writes, as the stores themselves report their roles (not as the
+    /// front's flags named them). During a `conflict`: the store reads are served from.
     pub primary: String,
+    /// The store the primary's changes are shipped to (`None`: after this front's failover, until
+    /// the old primary is rebuilt). During a `conflict`: the other store.
     pub mirror: Option<String>,
     /// The primary's last seq (the last one seen, when the primary is down).
     pub primary_seq: u64,
@@ -92,7 +99,8 @@ pub struct ReplicationStatus {
     /// Age of the oldest change the mirror lacks.
     pub lag_ms: u64,
     pub last_sync_ms: Option<u64>,
-    /// `streaming`, `caught-up`, `behind`, `primary-down`, `mirror-down`, `no-mirror`.
+    /// `streaming`, `caught-up`, `behind`, `primary-down`, `mirror-down`, `no-mirror`, or
+    /// `conflict` (see `conflict`).
     pub state: String,
     /// Background replication interval (0: only `POST /sync`).
     pub interval_ms: u64,
@@ -100,6 +108,10 @@ pub struct ReplicationStatus {
     pub acked_seq: u64,
     pub primary_up: bool,
     pub mirror_up: bool,
+    /// Why no store takes writes although both answer — both claim to be the primary, or both
+    /// the mirror — with the command that resolves it; `None` when the stores' roles agree.
+    #[serde(default)]
+    pub conflict: Option<String>,
 }
 
 /// `POST /failover`: the mirror is promoted; what that cost.

@@ -386,10 +386,24 @@ async fn async_primary_loss(state: &ControlState) -> Result<Verdict, ControlErro
         }
     }
     let get_status = || get_json::<ReplicationStatus>(state, format!("{}/replication", front.url));
-    if get_status().await?.mirror.is_none() {
+    let roles = get_status().await?;
+    if let Some(conflict) = roles.conflict {
+        return Err(ControlError::Conflict(format!(
+            "the replication's stores conflict: {conflict}"
+        )));
+    }
+    if roles.mirror.is_none() {
         return Err(ControlError::Conflict(
             "the replication has no mirror (rebuild it first)".into(),
         ));
+    }
+    // The primary is whichever store says so (after a failover, the one started as the mirror).
+    let key = crate::service::links::peer_key;
+    let mut victim = "store-async-primary";
+    for name in ["store-async-primary", "store-async-mirror"] {
+        if key(&super::row(state, name)?.url) == key(&roles.primary) {
+            victim = name;
+        }
     }
     // Start from a synced mirror, then write 30 products it has not received yet.
     let _ = state.client.post(format!("{}/sync", front.url)).send().await;
@@ -398,7 +412,7 @@ async fn async_primary_loss(state: &ControlState) -> Result<Verdict, ControlErro
         let _ = state.client.post(format!("{}/products", front.url)).json(&body).send().await;
     }
     let before = get_status().await?;
-    state.supervisor.act("store-async-primary", ProcessAction::Kill).await?;
+    state.supervisor.act(victim, ProcessAction::Kill).await?;
     let killed = Instant::now();
     let report: FailoverReport = state
         .client
@@ -418,7 +432,7 @@ async fn async_primary_loss(state: &ControlState) -> Result<Verdict, ControlErro
         .is_ok_and(|r| r.status().is_success());
     let recovered = killed.elapsed();
     // Put things back: the old primary returns and is rebuilt as the mirror.
-    state.supervisor.act("store-async-primary", ProcessAction::Restart).await?;
+    state.supervisor.act(victim, ProcessAction::Restart).await?;
     let mut rebuilt = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -445,6 +459,7 @@ async fn async_primary_loss(state: &ControlState) -> Result<Verdict, ControlErro
             recovered.as_millis()
         ),
         measurements: vec![
+            ("primary killed".into(), victim.to_owned()),
             ("lag shown before (entries)".into(), before.lag_entries.to_string()),
             ("lag shown before (ms)".into(), before.lag_ms.to_string()),
             ("entries lost (RPO)".into(), report.entries_lost.to_string()),

@@ -13,10 +13,17 @@
 //! Reads go to the primary, or to the mirror while the primary is unreachable. `GET /replication`
 //! reports what `pg_stat_replication` would; `POST /failover` promotes the mirror and says how
 //! many acknowledged entries were lost.
+//!
+//! Which store is the primary is the stores' to say: each keeps its role on disk (a promoted
+//! mirror stays primary across restarts) and reports it. The front asks both at start and every
+//! [`ROLE_ROUND`] (and on every `GET /replication`), and decides as [`roles`] describes — the
+//! `--primary`/`--mirror` flags only name the two stores and give the first guess. Two stores
+//! that claim the same role stop writes (503, naming the fix) until someone resolves it.
 
 mod replicator;
+pub mod roles;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -27,7 +34,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use serde::Deserialize;
-use shared::replication::{FailoverReport, ReplicationStatus, StoreDiff, StoreState};
+use shared::replication::{
+    FailoverReport, ReplicationStatus, StoreDiff, StorePosition, StoreState,
+};
 use shared::shop::Product;
 use shared::{ErrorBody, EventKind, ServiceKind};
 use tokio::sync::{watch, Notify};
@@ -36,6 +45,14 @@ use utoipa_axum::routes;
 
 use crate::service::{error_response, now_ms, ApiJson, ApiQuery, EventBus, LinkFaults, Service};
 use crate::shop::routes::CHANGE_SEQ;
+use roles::{Assignment, Report, Roles, Slot};
+
+/// How often the front asks its stores what they are (each request bounded by
+/// [`ROLE_TIMEOUT`]).
+pub const ROLE_ROUND: Duration = Duration::from_millis(500);
+
+/// How long a store gets to say what it is, before it counts as unreachable for that round.
+const ROLE_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Which guarantee the front gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +74,9 @@ impl Mode {
 #[derive(Debug, Clone)]
 pub struct FrontConfig {
     pub mode: Mode,
+    /// One of the two stores (`--primary`): the primary until the stores say otherwise.
     pub primary: String,
+    /// The other store (`--mirror`): the mirror until the stores say otherwise.
     pub mirror: String,
     /// Async: ship every this often (zero: only on `POST /sync`, the workshop's mode).
     pub interval: Duration,
@@ -79,10 +98,16 @@ struct Inner {
     client: reqwest::Client,
     events: EventBus,
     links: LinkFaults,
-    primary: RwLock<String>,
-    mirror: RwLock<Option<String>>,
-    /// The store that was primary before a failover, to be rebuilt as the mirror.
-    former: RwLock<Option<String>>,
+    /// The two stores, in the flags' order (`--primary` first); which is which, `roles` says.
+    stores: [String; 2],
+    /// Who is primary, as last decided from what the stores say (and this front's failover).
+    roles: RwLock<RoleState>,
+    /// Held while this front changes roles itself (failover, rebuild): a health round that
+    /// asked the stores before must not undo it.
+    role_change: tokio::sync::Mutex<()>,
+    /// Whether a store has said what it is yet: until one has, each request asks first (bounded
+    /// by [`ROLE_TIMEOUT`]) rather than follow the flags' guess blindly.
+    heard: AtomicBool,
     /// The mirror's last applied seq, as last seen (writers wait on it in sync mode).
     mirrored: watch::Sender<u64>,
     /// The primary's last seq, as last seen.
@@ -96,9 +121,17 @@ struct Inner {
     shipping: tokio::sync::Mutex<()>,
     /// When requests to the primary started failing (for the RTO).
     primary_down_since: Mutex<Option<Instant>>,
-    mirror_up: std::sync::atomic::AtomicBool,
+    mirror_up: AtomicBool,
     /// The lag last reported while the primary answered.
     lag_before: AtomicU64,
+}
+
+/// The roles, and which change of this front's own they follow.
+#[derive(Debug)]
+struct RoleState {
+    roles: Roles,
+    /// Bumped by each failover or rebuild: a round's answers from an older epoch are stale.
+    epoch: u64,
 }
 
 impl Front {
@@ -115,9 +148,11 @@ impl Front {
                 client,
                 events: service.events(),
                 links: service.links(),
-                primary: RwLock::new(config.primary.trim_end_matches('/').to_owned()),
-                mirror: RwLock::new(Some(config.mirror.trim_end_matches('/').to_owned())),
-                former: RwLock::new(None),
+                stores: [&config.primary, &config.mirror]
+                    .map(|url| url.trim_end_matches('/').to_owned()),
+                roles: RwLock::new(RoleState { roles: Roles::guess(), epoch: 0 }),
+                role_change: tokio::sync::Mutex::new(()),
+                heard: AtomicBool::new(false),
                 mirrored: watch::channel(0).0,
                 primary_seq: AtomicU64::new(0),
                 acked: AtomicU64::new(0),
@@ -125,31 +160,155 @@ impl Front {
                 kick: Notify::new(),
                 shipping: tokio::sync::Mutex::new(()),
                 primary_down_since: Mutex::new(None),
-                mirror_up: std::sync::atomic::AtomicBool::new(true),
+                mirror_up: AtomicBool::new(true),
                 lag_before: AtomicU64::new(0),
             }),
         }
     }
 
-    pub fn primary(&self) -> String {
-        self.inner.primary.read().expect("front lock poisoned").clone()
+    /// A store's URL.
+    fn url(&self, slot: Slot) -> &str {
+        &self.inner.stores[slot.index()]
     }
 
-    pub fn mirror(&self) -> Option<String> {
-        self.inner.mirror.read().expect("front lock poisoned").clone()
+    fn urls(&self) -> [&str; 2] {
+        [self.url(Slot::First), self.url(Slot::Second)]
+    }
+
+    /// The roles as last decided.
+    pub fn roles(&self) -> Roles {
+        self.inner.roles.read().expect("front lock poisoned").roles
+    }
+
+    fn epoch(&self) -> u64 {
+        self.inner.roles.read().expect("front lock poisoned").epoch
+    }
+
+    /// Set roles this front decided itself (failover, rebuild); the caller holds `role_change`.
+    fn set_roles(&self, roles: Roles) {
+        let mut state = self.inner.roles.write().expect("front lock poisoned");
+        state.roles = roles;
+        state.epoch += 1;
+        self.inner.heard.store(true, Ordering::SeqCst);
+    }
+
+    /// The primary's URL, or why there is no store to write to.
+    fn writable(&self) -> Result<String, String> {
+        let roles = self.roles();
+        match (roles.primary(), roles.conflict()) {
+            (Some(primary), _) => Ok(self.url(primary).to_owned()),
+            (None, Some(conflict)) => Err(conflict.explain(self.urls())),
+            (None, None) => unreachable!("roles without a primary are a conflict"),
+        }
+    }
+
+    /// The primary and the mirror to ship to, or why there is no shipping now.
+    pub(super) fn shipping_pair(&self) -> Result<(String, String), String> {
+        if !self.inner.heard.load(Ordering::SeqCst) {
+            // On the flags' guess alone the front might ship a mirror's log to the primary.
+            return Err("no store has said what it is yet".into());
+        }
+        let roles = self.roles();
+        match roles.assignment {
+            Assignment::Known { primary, mirror: Some(mirror) } => {
+                Ok((self.url(primary).to_owned(), self.url(mirror).to_owned()))
+            }
+            Assignment::Known { mirror: None, .. } => Err("there is no mirror".into()),
+            Assignment::Conflict(conflict) => Err(conflict.explain(self.urls())),
+        }
+    }
+
+    /// What the front calls a store in `x-served-by`: its role.
+    fn role_name(roles: &Roles, slot: Slot) -> &'static str {
+        match roles.assignment {
+            Assignment::Known { primary, .. } if primary == slot => "primary",
+            Assignment::Known { .. } => "mirror",
+            Assignment::Conflict(conflict) => conflict.role(),
+        }
+    }
+
+    /// The roles, after asking the stores if none has answered yet (bounded by
+    /// [`ROLE_TIMEOUT`]).
+    pub(super) async fn current_roles(&self) -> Roles {
+        if !self.inner.heard.load(Ordering::SeqCst) {
+            self.learn_roles().await;
+        }
+        self.roles()
+    }
+
+    /// One round: ask both stores what they are (at once, each bounded) and decide.
+    pub async fn learn_roles(&self) {
+        let epoch = self.epoch();
+        let (first, second) = tokio::join!(
+            self.position_of(self.url(Slot::First)),
+            self.position_of(self.url(Slot::Second))
+        );
+        let report = |answer: Result<StorePosition, String>| {
+            answer.map_or(Report::Unreachable, |p| Report::from_role(&p.role, p.last_seq))
+        };
+        self.observe(epoch, [report(first), report(second)]);
+    }
+
+    /// Every [`ROLE_ROUND`], for as long as the front runs: the health round of the roles.
+    pub async fn learn_roles_forever(self) {
+        loop {
+            self.learn_roles().await;
+            tokio::time::sleep(ROLE_ROUND).await;
+        }
+    }
+
+    /// Decide from what the stores said, unless this front changed roles meanwhile.
+    fn observe(&self, epoch: u64, reports: [Report; 2]) {
+        let Ok(_no_change_under_way) = self.inner.role_change.try_lock() else { return };
+        let (before, after) = {
+            let mut state = self.inner.roles.write().expect("front lock poisoned");
+            if state.epoch != epoch {
+                return;
+            }
+            if reports.iter().any(|r| *r != Report::Unreachable) {
+                self.inner.heard.store(true, Ordering::SeqCst);
+            }
+            let before = state.roles;
+            state.roles = before.observe(reports);
+            (before, state.roles)
+        };
+        if before.same_roles(&after) {
+            return;
+        }
+        let seq = |slot: Slot| match reports[slot.index()] {
+            Report::Primary { last_seq } | Report::Mirror { last_seq } => last_seq,
+            Report::Unreachable => 0,
+        };
+        if let Some(primary) = after.primary().filter(|p| before.primary() != Some(*p)) {
+            // Another store's log: what was seen of the old primary says nothing about it.
+            self.inner.primary_seq.store(seq(primary), Ordering::SeqCst);
+            self.inner.acked.store(seq(primary), Ordering::SeqCst);
+        }
+        if after.mirror() != before.mirror() {
+            self.inner.mirrored.send_replace(after.mirror().map_or(0, seq));
+        }
+        let message = match (after.assignment, after.primary()) {
+            (Assignment::Conflict(conflict), _) => conflict.explain(self.urls()),
+            (Assignment::Known { mirror, .. }, Some(primary)) => format!(
+                "roles from the stores: primary {}, mirror {}",
+                self.url(primary),
+                mirror.map_or("none", |m| self.url(m))
+            ),
+            (Assignment::Known { .. }, None) => unreachable!("known roles have a primary"),
+        };
+        tracing::warn!("{message}");
+        self.inner.events.emit(EventKind::Lag, message);
     }
 
     fn primary_answered(&self) {
         *self.inner.primary_down_since.lock().expect("front lock poisoned") = None;
     }
 
-    fn primary_failed(&self) {
+    fn primary_failed(&self, primary: &str) {
         let mut since = self.inner.primary_down_since.lock().expect("front lock poisoned");
         if since.is_none() {
             *since = Some(Instant::now());
-            self.inner
-                .events
-                .emit(EventKind::Lag, format!("primary {} unreachable", self.primary()));
+            self.inner.events.emit(EventKind::Lag, format!("primary {primary} unreachable"));
         }
     }
 
@@ -183,27 +342,55 @@ impl Front {
 
     /// A store's state, or why it could not be had.
     async fn state_of(&self, store: &str) -> Result<StoreState, String> {
+        self.ask(store, "/replication/state").await
+    }
+
+    /// A store's position and role (cheap), or why it could not be had.
+    async fn position_of(&self, store: &str) -> Result<StorePosition, String> {
+        self.ask(store, "/replication/position").await
+    }
+
+    /// `GET` a store's JSON, bounded by [`ROLE_TIMEOUT`].
+    async fn ask<T: serde::de::DeserializeOwned>(
+        &self,
+        store: &str,
+        path: &str,
+    ) -> Result<T, String> {
         self.inner.links.pass(store).await.map_err(|e| e.to_string())?;
         let response = self
             .inner
             .client
-            .get(format!("{store}/replication/state"))
-            .timeout(Duration::from_millis(800))
+            .get(format!("{store}{path}"))
+            .timeout(ROLE_TIMEOUT)
             .send()
             .await
             .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("{store}{path} answered {}", response.status()));
+        }
         response.json().await.map_err(|e| e.to_string())
     }
 
-    /// `GET /replication`.
+    /// `GET /replication`: asks both stores, learns their roles from the answers, and reports.
     pub async fn status(&self) -> ReplicationStatus {
-        let (primary, mirror) = (self.primary(), self.mirror());
-        let (p, m) = tokio::join!(self.state_of(&primary), async {
-            match &mirror {
-                Some(url) => Some(self.state_of(url).await),
-                None => None,
-            }
-        });
+        let epoch = self.epoch();
+        let (first, second) = tokio::join!(
+            self.state_of(self.url(Slot::First)),
+            self.state_of(self.url(Slot::Second))
+        );
+        let mut states = [Some(first), Some(second)];
+        let report = |state: &Option<Result<StoreState, String>>| match state {
+            Some(Ok(s)) => Report::from_role(&s.role, s.last_seq),
+            _ => Report::Unreachable,
+        };
+        self.observe(epoch, [report(&states[0]), report(&states[1])]);
+        let roles = self.roles();
+        let conflict = roles.conflict().map(|c| c.explain(self.urls()));
+        let (p_slot, m_slot) = roles.read_order();
+        let primary = self.url(p_slot).to_owned();
+        let mirror = m_slot.map(|slot| self.url(slot).to_owned());
+        let p = states[p_slot.index()].take().expect("each store asked once");
+        let m = m_slot.map(|slot| states[slot.index()].take().expect("each store asked once"));
         if let Ok(state) = &p {
             self.inner.primary_seq.fetch_max(state.last_seq, Ordering::SeqCst);
         }
@@ -222,7 +409,7 @@ impl Front {
         let mirror_seq = *self.inner.mirrored.borrow();
         let lag_entries = primary_seq.saturating_sub(mirror_seq);
         let mut lag_ms = 0;
-        if lag_entries > 0 && p.is_ok() {
+        if lag_entries > 0 && p.is_ok() && conflict.is_none() {
             let path = format!("/replication/changes?after={mirror_seq}&limit=1");
             if let Ok(response) =
                 self.send(&primary, Method::GET, &path, &HeaderMap::new(), Bytes::new()).await
@@ -233,13 +420,16 @@ impl Front {
                 }
             }
         }
-        if p.is_ok() {
+        if conflict.is_some() {
+            // Neither store is the primary: no lag to remember, no primary to time.
+        } else if p.is_ok() {
             self.inner.lag_before.store(lag_entries, Ordering::SeqCst);
             self.primary_answered();
         } else {
-            self.primary_failed();
+            self.primary_failed(&primary);
         }
         let state = match (&p, &m) {
+            _ if conflict.is_some() => "conflict",
             (_, None) => "no-mirror",
             (Err(_), _) => "primary-down",
             (_, Some(Err(_))) => "mirror-down",
@@ -262,15 +452,23 @@ impl Front {
             acked_seq: self.inner.acked.load(Ordering::SeqCst),
             primary_up: p.is_ok(),
             mirror_up: matches!(m, Some(Ok(_))),
+            conflict,
         }
     }
 
     /// Promote the mirror (the primary must be unreachable unless `force`).
     pub async fn failover(&self, force: bool) -> Result<FailoverReport, (StatusCode, String)> {
-        let Some(mirror) = self.mirror() else {
-            return Err((StatusCode::CONFLICT, "there is no mirror to promote".into()));
+        let _changing_roles = self.inner.role_change.lock().await;
+        let (primary, mirror_slot) = match self.roles().assignment {
+            Assignment::Known { primary, mirror: Some(mirror) } => (primary, mirror),
+            Assignment::Known { mirror: None, .. } => {
+                return Err((StatusCode::CONFLICT, "there is no mirror to promote".into()))
+            }
+            Assignment::Conflict(conflict) => {
+                return Err((StatusCode::CONFLICT, conflict.explain(self.urls())))
+            }
         };
-        let primary = self.primary();
+        let (primary, mirror) = (self.url(primary).to_owned(), self.url(mirror_slot).to_owned());
         if !force && self.state_of(&primary).await.is_ok() {
             return Err((
                 StatusCode::CONFLICT,
@@ -314,9 +512,7 @@ impl Front {
                 .expect("front lock poisoned")
                 .map(|t| t.elapsed().as_millis() as u64),
         };
-        *self.inner.former.write().expect("front lock poisoned") = Some(primary);
-        *self.inner.primary.write().expect("front lock poisoned") = mirror.clone();
-        *self.inner.mirror.write().expect("front lock poisoned") = None;
+        self.set_roles(Roles::failed_over(mirror_slot));
         self.inner.primary_seq.store(state.last_seq, Ordering::SeqCst);
         self.inner.acked.store(state.last_seq, Ordering::SeqCst);
         self.primary_answered();
@@ -331,9 +527,21 @@ impl Front {
 
     /// After a failover: wipe the former primary and make it the mirror again.
     pub async fn rebuild(&self) -> Result<ReplicationStatus, (StatusCode, String)> {
-        let Some(former) = self.inner.former.read().expect("front lock poisoned").clone() else {
-            return Err((StatusCode::CONFLICT, "nothing to rebuild: no failover happened".into()));
-        };
+        let changing_roles = self.inner.role_change.lock().await;
+        let roles = self.roles();
+        let (former_slot, primary) =
+            match (roles.demoted, roles.primary(), roles.conflict()) {
+                (Some(former), Some(primary), _) => (former, primary),
+                (_, _, Some(conflict)) => {
+                    return Err((StatusCode::CONFLICT, conflict.explain(self.urls())))
+                }
+                _ => return Err((
+                    StatusCode::CONFLICT,
+                    "nothing to rebuild: this front failed over from no store (since it started)"
+                        .into(),
+                )),
+            };
+        let former = self.url(former_slot).to_owned();
         let reset = self
             .send(&former, Method::POST, "/replication/reset", &HeaderMap::new(), Bytes::new())
             .await;
@@ -352,8 +560,8 @@ impl Front {
                 ))
             }
         }
-        *self.inner.mirror.write().expect("front lock poisoned") = Some(former.clone());
-        *self.inner.former.write().expect("front lock poisoned") = None;
+        self.set_roles(Roles::rebuilt(primary));
+        drop(changing_roles);
         self.inner.mirrored.send_replace(0);
         self.inner
             .events
@@ -372,11 +580,14 @@ impl Front {
             response.json::<Vec<Product>>().await.ok()
         };
         let state = |store: Option<String>| async move { self.state_of(&store?).await.ok() };
+        let (p_slot, m_slot) = self.roles().read_order();
+        let primary = Some(self.url(p_slot).to_owned());
+        let mirror = m_slot.map(|slot| self.url(slot).to_owned());
         let (p_state, m_state, p_products, m_products) = tokio::join!(
-            state(Some(self.primary())),
-            state(self.mirror()),
-            products(Some(self.primary())),
-            products(self.mirror())
+            state(primary.clone()),
+            state(mirror.clone()),
+            products(primary),
+            products(mirror)
         );
         let (p_products, m_products) =
             (p_products.unwrap_or_default(), m_products.unwrap_or_default());
@@ -403,8 +614,59 @@ impl Front {
     }
 }
 
-/// Forward a shop request: to the primary, or — for reads — to the mirror when the primary is
-/// unreachable. In sync mode a write is answered only once the mirror has it.
+/// Send a shop request where `roles` say: a write to the primary; a read to the primary, or to
+/// the mirror when the primary is unreachable. While the stores claim the same role, writes are
+/// refused and reads go to the store further ahead. Returns the store's answer and the role of
+/// the store that gave it, or why no store answered (503).
+async fn forward(
+    front: &Front,
+    roles: Roles,
+    write: bool,
+    method: Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(reqwest::Response, &'static str), String> {
+    if write && roles.primary().is_none() {
+        let why = front.writable().expect_err("no primary");
+        return Err(format!("no store takes writes: {why}"));
+    }
+    let (first, next) = roles.read_order();
+    let is_primary = |slot: Slot| roles.primary() == Some(slot);
+    let store = front.url(first);
+    match front.send(store, method.clone(), path, headers, body.clone()).await {
+        Ok(response) => {
+            if is_primary(first) {
+                front.primary_answered();
+            }
+            Ok((response, Front::role_name(&roles, first)))
+        }
+        Err(why) => {
+            if is_primary(first) {
+                front.primary_failed(store);
+            }
+            match (write, next) {
+                (false, Some(next)) => {
+                    match front.send(front.url(next), method, path, headers, body).await {
+                        Ok(response) => Ok((response, Front::role_name(&roles, next))),
+                        Err(also) => Err(format!(
+                            "{store} unreachable ({why}) and {} unreachable ({also})",
+                            front.url(next)
+                        )),
+                    }
+                }
+                (true, _) => Err(format!(
+                    "the primary {store} is unreachable ({why}): writes need it (POST /failover \
+                     promotes the mirror)"
+                )),
+                (false, None) => Err(format!("the primary {store} is unreachable ({why})")),
+            }
+        }
+    }
+}
+
+/// Forward a shop request (see [`forward`]). In sync mode a write is answered only once the
+/// mirror has it.
 async fn proxy(
     State(front): State<Front>,
     method: Method,
@@ -415,42 +677,22 @@ async fn proxy(
     let path =
         uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
     let write = method != Method::GET && method != Method::HEAD;
-    let primary = front.primary();
-    let (response, served_by) = match front
-        .send(&primary, method.clone(), &path, &headers, body.clone())
-        .await
-    {
-        Ok(response) => {
-            front.primary_answered();
-            (response, "primary")
+    let roles = front.current_roles().await;
+    let send_as =
+        |roles: Roles| forward(&front, roles, write, method.clone(), &path, &headers, body.clone());
+    let mut forwarded = send_as(roles).await;
+    if write && matches!(&forwarded, Ok((answer, _)) if answer.status() == StatusCode::CONFLICT) {
+        // Perhaps refused by a store that is no longer the primary (its role changed since the
+        // last round): a refused write was not applied, so it may go to the primary there is now.
+        front.learn_roles().await;
+        let now = front.roles();
+        if !now.same_roles(&roles) {
+            forwarded = send_as(now).await;
         }
-        Err(why) => {
-            front.primary_failed();
-            let mirror = front.mirror();
-            match (write, mirror) {
-                (false, Some(mirror)) => match front
-                    .send(&mirror, method, &path, &headers, body)
-                    .await
-                {
-                    Ok(response) => (response, "mirror"),
-                    Err(also) => {
-                        return error_response(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            format!("primary unreachable ({why}) and mirror unreachable ({also})"),
-                        );
-                    }
-                },
-                (true, _) => {
-                    return error_response(StatusCode::SERVICE_UNAVAILABLE, format!("the primary is unreachable ({why}): writes need it (POST /failover promotes the mirror)"));
-                }
-                (false, None) => {
-                    return error_response(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!("the primary is unreachable ({why})"),
-                    )
-                }
-            }
-        }
+    }
+    let (response, served_by) = match forwarded {
+        Ok(forwarded) => forwarded,
+        Err(why) => return error_response(StatusCode::SERVICE_UNAVAILABLE, why),
     };
     // reqwest and axum share the `http` crate: status and headers pass through as they are.
     let status = response.status();
@@ -495,6 +737,40 @@ pub fn service(name: &str, mode: Mode) -> Service {
     )
 }
 
+/// The shop routes' OpenAPI document, with the answers the front adds to the store's own.
+fn front_openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let mut doc = crate::shop::openapi();
+    let unavailable = |description: &str| {
+        let error = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", error)
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        if let Some(read) = &mut item.get {
+            read.responses.responses.insert(
+                "503".into(),
+                unavailable("Neither store answered (reads go to the primary, else the mirror)"),
+            );
+        }
+        for write in
+            [&mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
+        {
+            write.responses.responses.insert("503".into(), unavailable(
+                "Not written, or not acknowledged: the primary is unreachable; the two stores claim \
+                 the same role (two primaries or two mirrors: `GET /replication` says which, and the \
+                 message names the command that resolves it); or, mirroring, the mirror did not \
+                 confirm in time (the primary holds it, the mirror catches up)",
+            ));
+        }
+    }
+    doc
+}
+
 /// The front's router: the shop's routes (forwarded) plus replication control.
 pub fn router(service: Service, front: Front) -> Router {
     let shop = Router::new()
@@ -504,7 +780,7 @@ pub fn router(service: Service, front: Front) -> Router {
         .route("/orders/{*rest}", any(proxy))
         .route("/cart/{*rest}", any(proxy))
         .with_state(front.clone());
-    let control = OpenApiRouter::with_openapi(crate::shop::openapi())
+    let control = OpenApiRouter::with_openapi(front_openapi())
         .routes(routes!(status))
         .routes(routes!(sync))
         .routes(routes!(failover))
@@ -517,7 +793,8 @@ pub fn router(service: Service, front: Front) -> Router {
     service.into_router(control.merge(OpenApiRouter::from(shop)))
 }
 
-/// Primary and mirror positions, lag in entries and milliseconds, state.
+/// Primary and mirror — as the stores report their roles — positions, lag in entries and
+/// milliseconds, state, and a conflict if both stores claim the same role.
 #[utoipa::path(get, path = "/replication", tag = "replication", responses((status = 200, body = ReplicationStatus)))]
 async fn status(State(front): State<Front>) -> ApiJson<ReplicationStatus> {
     ApiJson(front.status().await)
@@ -527,7 +804,7 @@ async fn status(State(front): State<Front>) -> ApiJson<ReplicationStatus> {
 #[utoipa::path(post, path = "/sync", tag = "replication", responses(
     (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = ReplicationStatus),
-    (status = 503, description = "Primary or mirror unreachable", body = ErrorBody),
+    (status = 503, description = "Primary or mirror unreachable, or the stores claim the same role", body = ErrorBody),
 ))]
 async fn sync(State(front): State<Front>) -> Response {
     match front.ship_until_caught_up(Duration::from_secs(30)).await {
@@ -555,8 +832,9 @@ struct FailoverQuery {
 #[utoipa::path(post, path = "/failover", tag = "replication", params(FailoverQuery), responses(
     (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = FailoverReport),
-    (status = 409, body = ErrorBody),
-    (status = 503, body = ErrorBody),
+    (status = 409, description = "No mirror to promote, the primary still answers (without `force`), or the stores claim the same role", body = ErrorBody),
+    (status = 502, description = "The mirror refused the promotion", body = ErrorBody),
+    (status = 503, description = "The mirror is unreachable", body = ErrorBody),
 ))]
 async fn failover(
     State(front): State<Front>,
@@ -572,7 +850,9 @@ async fn failover(
 #[utoipa::path(post, path = "/rebuild", tag = "replication", responses(
     (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = ReplicationStatus),
-    (status = 409, body = ErrorBody),
+    (status = 409, description = "This front failed over from no store, or the stores claim the same role", body = ErrorBody),
+    (status = 502, description = "The old primary refused the reset", body = ErrorBody),
+    (status = 503, description = "The old primary is unreachable", body = ErrorBody),
 ))]
 async fn rebuild(State(front): State<Front>) -> Response {
     match front.rebuild().await {
@@ -585,4 +865,22 @@ async fn rebuild(State(front): State<Front>) -> Response {
 #[utoipa::path(get, path = "/replication/diff", tag = "replication", responses((status = 200, body = StoreDiff)))]
 async fn diff(State(front): State<Front>) -> ApiJson<StoreDiff> {
     ApiJson(front.diff().await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_front_documents_its_own_503s_on_the_shop_routes() {
+        let doc = serde_json::to_value(front_openapi()).unwrap();
+        for (path, method) in
+            [("/products", "post"), ("/products/{id}", "delete"), ("/products", "get")]
+        {
+            let answer = &doc["paths"][path][method]["responses"]["503"];
+            let schema = answer["content"]["application/json"]["schema"].to_string();
+            assert!(schema.contains("#/components/schemas/ErrorBody"), "{method} {path}: {answer}");
+        }
+        assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    }
 }

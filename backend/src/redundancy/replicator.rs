@@ -17,8 +17,8 @@ impl Front {
     /// newer. Returns how many changes were shipped.
     pub(super) async fn ship_once(&self) -> Result<u64, String> {
         let _one_at_a_time = self.inner.shipping.lock().await;
-        let Some(mirror) = self.mirror() else { return Err("there is no mirror".into()) };
-        let primary = self.primary();
+        self.current_roles().await;
+        let (primary, mirror) = self.shipping_pair()?;
         // Where the mirror stands: ask it (cheap, and right after a mirror restart).
         let position = self
             .send(&mirror, Method::GET, "/replication/position", &HeaderMap::new(), Bytes::new())

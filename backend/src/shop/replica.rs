@@ -73,9 +73,19 @@ impl ShopStore {
         self.db().call(move |conn| state_of(conn, mirror, check)).await
     }
 
-    /// Where the log stands: cheap at any size.
+    /// Where the log stands, and the role: cheap at any size.
     pub async fn position(&self) -> Result<StorePosition, DbError> {
-        self.db().call(|conn| last_seq(conn)).await.map(|last_seq| StorePosition { last_seq })
+        let last_seq = self.db().call(|conn| last_seq(conn)).await?;
+        Ok(StorePosition { last_seq, role: self.role().to_owned() })
+    }
+
+    /// `primary` or `mirror`.
+    fn role(&self) -> &'static str {
+        if self.is_mirror() {
+            "mirror"
+        } else {
+            "primary"
+        }
     }
 
     /// The logged changes after `after`, at most `limit`, in order.
@@ -136,7 +146,7 @@ impl ShopStore {
             })
             .await?;
         match outcome {
-            Ok(last_seq) => Ok(StorePosition { last_seq }),
+            Ok(last_seq) => Ok(StorePosition { last_seq, role: self.role().to_owned() }),
             Err((expected, got)) => Err(ApplyError::Gap { expected, got }),
         }
     }

@@ -27,14 +27,21 @@ pub struct Lab {
     child: Child,
     /// The dashboard's URL, as `up` printed it.
     pub url: String,
-    pub data: tempfile::TempDir,
+    /// The data directory; `None` only once [`Lab::stop`] has handed it back (an `Option` so it
+    /// can be taken out of a value that implements `Drop`).
+    data: Option<tempfile::TempDir>,
     /// Every line `up` has printed so far (children's lines too, behind their names).
     lines: mpsc::Receiver<String>,
 }
 
 impl Lab {
     pub fn up() -> Lab {
-        let data = tempfile::tempdir().expect("temporary data directory");
+        Lab::up_in(tempfile::tempdir().expect("temporary data directory"))
+    }
+
+    /// `lab up` on the data of `data` (e.g. handed back by [`Lab::stop`]: a restart of the whole
+    /// lab on what it wrote). Ports are chosen afresh, so services' URLs change.
+    pub fn up_in(data: tempfile::TempDir) -> Lab {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
             .args(["up", "--free-ports", "--health-interval-ms", "200"])
             .arg("--dist")
@@ -71,7 +78,20 @@ impl Lab {
                 }
             }
         };
-        Lab { child, url, data, lines }
+        Lab { child, url, data: Some(data), lines }
+    }
+
+    /// The data directory the lab runs on.
+    pub fn data(&self) -> &std::path::Path {
+        self.data.as_ref().expect("the lab still holds its data").path()
+    }
+
+    /// Stop the whole lab (SIGTERM, bounded wait, SIGKILL if needed) and hand back its data
+    /// directory, which would otherwise be deleted with the lab.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let stopped = self.terminate(Duration::from_secs(15));
+        assert!(stopped, "`lab up` did not stop within 15 s of SIGTERM");
+        self.data.take().expect("the lab still holds its data")
     }
 
     pub fn pid(&self) -> u32 {

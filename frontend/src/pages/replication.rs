@@ -13,15 +13,16 @@ use yew::prelude::*;
 use crate::api;
 use crate::components::field::Field;
 use crate::components::line_chart::LineChart;
-use crate::state::replication::{ReplicationAction, ReplicationState, Side, Which};
+use crate::state::replication::{stores_by_role, ReplicationAction, ReplicationState, Side, Which};
 
 type Dispatch = UseReducerDispatcher<ReplicationState>;
 
-/// The two fronts' URLs, from the control plane.
+/// The two fronts' URLs, and every store process's name and URL, from the control plane.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Fronts {
     sync: Option<String>,
     r#async: Option<String>,
+    stores: Vec<(String, String)>,
 }
 
 impl Fronts {
@@ -33,6 +34,7 @@ impl Fronts {
     }
 }
 
+/// The side's title, and its store processes: the one started as the primary, then the mirror.
 fn names(which: Which) -> (&'static str, &'static str, &'static str) {
     match which {
         Which::Sync => ("Synchronous mirroring", "store-sync-primary", "store-sync-mirror"),
@@ -59,6 +61,8 @@ struct SideProps {
     which: Which,
     side: Side,
     front: Option<String>,
+    /// Every store process's name and URL (to tell which one is the primary now).
+    stores: Vec<(String, String)>,
     dispatch: Dispatch,
 }
 
@@ -67,11 +71,17 @@ fn row(label: &str, value: String) -> Html {
 }
 
 fn status_rows(s: &ReplicationStatus) -> Html {
+    // In a conflict neither store is the primary: the front reads from the first one.
+    let (first, second) = if s.conflict.is_some() {
+        ("store read from", "other store")
+    } else {
+        ("primary", "mirror")
+    };
     html! {
         <>
             { row("state", s.state.clone()) }
-            { row("primary", format!("{} — seq {}{}", s.primary, s.primary_seq, if s.primary_up { "" } else { " (down)" })) }
-            { row("mirror", format!("{} — seq {}{}", s.mirror.clone().unwrap_or_else(|| "none".into()), s.mirror_seq, if s.mirror_up { "" } else { " (down)" })) }
+            { row(first, format!("{} — seq {}{}", s.primary, s.primary_seq, if s.primary_up { "" } else { " (down)" })) }
+            { row(second, format!("{} — seq {}{}", s.mirror.clone().unwrap_or_else(|| "none".into()), s.mirror_seq, if s.mirror_up { "" } else { " (down)" })) }
             <tr class="lag"><td>{ "lag" }</td><td class="value lag-entries">{ format!("{} entries, {} ms", s.lag_entries, s.lag_ms) }</td></tr>
             { row("acknowledged up to", format!("seq {}", s.acked_seq)) }
         </>
@@ -80,7 +90,14 @@ fn status_rows(s: &ReplicationStatus) -> Html {
 
 #[function_component(SidePanel)]
 fn side_panel(props: &SideProps) -> Html {
-    let (title, primary, mirror) = names(props.which);
+    let (title, started_primary, started_mirror) = names(props.which);
+    let url_of =
+        |name: &str| props.stores.iter().find(|(n, _)| n == name).map(|(_, url)| url.as_str());
+    // The buttons act on the store that is the primary now, whichever it was started as.
+    let (primary, mirror) = stores_by_role(
+        props.side.status.as_ref(),
+        [(started_primary, url_of(started_primary)), (started_mirror, url_of(started_mirror))],
+    );
     let which = props.which;
     let act = |job: std::rc::Rc<dyn Fn(String, Dispatch)>| {
         let (front, dispatch) = (props.front.clone(), props.dispatch.clone());
@@ -169,6 +186,9 @@ fn side_panel(props: &SideProps) -> Html {
                 <Field id={id("price")} class="narrow" initial="9.99" />
                 <button type="submit">{ "Write" }</button>
             </form>
+            if let Some(conflict) = side.status.as_ref().and_then(|s| s.conflict.as_ref()) {
+                <p id={id("conflict")} class="error">{ format!("Writes refused: {conflict}") }</p>
+            }
             <table id={id("status")} class="table compact">
                 if let Some(s) = &side.status { { status_rows(s) } }
                 if let Some(d) = &side.diff {
@@ -186,10 +206,10 @@ fn side_panel(props: &SideProps) -> Html {
             </table>
             <p class="actions">
                 if which == Which::Async { <button id={id("sync")} onclick={onsync}>{ "Sync" }</button> }
-                <button class="kill-primary" onclick={process(primary, ProcessAction::Kill)}>{ "Kill primary" }</button>
-                <button onclick={process(primary, ProcessAction::Restart)}>{ "Restart primary" }</button>
-                <button class="kill-mirror" onclick={process(mirror, ProcessAction::Kill)}>{ "Kill mirror" }</button>
-                <button onclick={process(mirror, ProcessAction::Restart)}>{ "Restart mirror" }</button>
+                <button class="kill-primary" title={primary} onclick={process(primary, ProcessAction::Kill)}>{ "Kill primary" }</button>
+                <button title={primary} onclick={process(primary, ProcessAction::Restart)}>{ "Restart primary" }</button>
+                <button class="kill-mirror" title={mirror} onclick={process(mirror, ProcessAction::Kill)}>{ "Kill mirror" }</button>
+                <button title={mirror} onclick={process(mirror, ProcessAction::Restart)}>{ "Restart mirror" }</button>
                 <button id={id("failover")} onclick={onfailover}>{ "Failover" }</button>
                 <button onclick={onrebuild}>{ "Rebuild old primary as mirror" }</button>
             </p>
@@ -220,9 +240,20 @@ pub fn replication_page() -> Html {
         let fronts = fronts.clone();
         use_effect_with((), move |()| {
             spawn_local(async move {
-                let sync = api::service_url(ServiceKind::Mirroring).await.ok();
-                let r#async = api::service_url(ServiceKind::Replication).await.ok();
-                fronts.set(Fronts { sync, r#async });
+                let services = api::services().await.unwrap_or_default();
+                let url_of = |kind: ServiceKind| {
+                    services.iter().find(|s| s.kind == kind).map(|s| s.url.clone())
+                };
+                let stores = services
+                    .iter()
+                    .filter(|s| s.kind == ServiceKind::Store)
+                    .map(|s| (s.name.clone(), s.url.clone()))
+                    .collect();
+                fronts.set(Fronts {
+                    sync: url_of(ServiceKind::Mirroring),
+                    r#async: url_of(ServiceKind::Replication),
+                    stores,
+                });
             });
         });
     }
@@ -249,8 +280,8 @@ pub fn replication_page() -> Html {
             <h1>{ "Replication" }</h1>
             <p class="summary">{ "Sync: a write is acknowledged only once primary and mirror have both committed it (fsync'd) — zero data loss, and no write while the mirror is down. Async: acknowledged once the primary has it; the change log reaches the mirror on Sync (or an interval) — fast, and a failover loses the lag." }</p>
             <div class="columns">
-                <SidePanel which={Which::Sync} side={state.sync.clone()} front={fronts.sync.clone()} dispatch={state.dispatcher()} />
-                <SidePanel which={Which::Async} side={state.r#async.clone()} front={fronts.r#async.clone()} dispatch={state.dispatcher()} />
+                <SidePanel which={Which::Sync} side={state.sync.clone()} front={fronts.sync.clone()} stores={fronts.stores.clone()} dispatch={state.dispatcher()} />
+                <SidePanel which={Which::Async} side={state.r#async.clone()} front={fronts.r#async.clone()} stores={fronts.stores.clone()} dispatch={state.dispatcher()} />
             </div>
             <h2>{ "Replication lag over time (entries)" }</h2>
             <LineChart id="lag-chart" series={state.lag_series()} unit="seconds since the page opened" />

@@ -58,6 +58,30 @@ impl ReplicationState {
     }
 }
 
+/// A URL's port (the fronts name their stores `localhost:P`, the control plane `127.0.0.1:P`).
+fn port(url: &str) -> Option<&str> {
+    url.trim_end_matches('/').rsplit_once(':').map(|(_, port)| port)
+}
+
+/// A front's two store processes, primary first, as the front reports the roles (the stores'
+/// own): after a failover the process started as the mirror is the primary. `started` holds each
+/// process's name and URL, the one started as the primary first. Without a status, or during a
+/// conflict (no primary), the order they were started in.
+pub fn stores_by_role<'a>(
+    status: Option<&ReplicationStatus>,
+    started: [(&'a str, Option<&str>); 2],
+) -> (&'a str, &'a str) {
+    let [(first, _), (second, second_url)] = started;
+    let swapped = status.filter(|s| s.conflict.is_none()).is_some_and(|s| {
+        second_url.and_then(port).is_some_and(|second| port(&s.primary) == Some(second))
+    });
+    if swapped {
+        (second, first)
+    } else {
+        (first, second)
+    }
+}
+
 impl Reducible for ReplicationState {
     type Action = ReplicationAction;
 
@@ -103,7 +127,32 @@ mod tests {
             acked_seq: lag,
             primary_up: true,
             mirror_up: true,
+            conflict: None,
         }
+    }
+
+    #[test]
+    fn the_primary_process_is_the_one_the_front_names() {
+        let started = [
+            ("store-sync-primary", Some("http://127.0.0.1:3011")),
+            ("store-sync-mirror", Some("http://127.0.0.1:3012")),
+        ];
+        let mut s = status(0);
+        s.primary = "http://localhost:3011".into();
+        assert_eq!(stores_by_role(Some(&s), started), ("store-sync-primary", "store-sync-mirror"));
+        s.primary = "http://localhost:3012".into();
+        assert_eq!(
+            stores_by_role(Some(&s), started),
+            ("store-sync-mirror", "store-sync-primary"),
+            "after a failover"
+        );
+        s.conflict = Some("two stores claim to be the primary".into());
+        assert_eq!(
+            stores_by_role(Some(&s), started).0,
+            "store-sync-primary",
+            "no primary: as started"
+        );
+        assert_eq!(stores_by_role(None, started).0, "store-sync-primary");
     }
 
     #[test]
