@@ -75,6 +75,7 @@ step "tests"
 deb chromium /usr/bin/chromium chromium "the real browser of the browser tests"
 deb chromedriver /usr/bin/chromedriver chromium-driver "drives it"
 versioned python-socketio "$LAB_PYTHON -c \"$PYTHON_CHECK\" && echo python-socketio $PYTHON_SOCKETIO_VERSION" "python-socketio $PYTHON_SOCKETIO_VERSION" "pip install into $LAB_TOOLS/venv"
+versioned schemathesis "$LAB_SCHEMATHESIS --version" "$SCHEMATHESIS_VERSION" "pip install into $LAB_TOOLS/venv"
 
 step "benchmark"
 deb wrk wrk wrk "load generator of make bench"

@@ -11,7 +11,10 @@ export LAB_PYTHON="$LAB_TOOLS/venv/bin/python"
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132
 PYTHON_SOCKETIO_VERSION=5.18.1
-PYTHON_CHECK="import socketio, websocket, requests, importlib.metadata as m; assert m.version('python-socketio') == '$PYTHON_SOCKETIO_VERSION'"
+SCHEMATHESIS_VERSION=4.32.5
+PYTHON_CHECK="import socketio, websocket, requests, schemathesis, importlib.metadata as m; assert m.version('python-socketio') == '$PYTHON_SOCKETIO_VERSION'; assert m.version('schemathesis') == '$SCHEMATHESIS_VERSION'"
+# schemathesis's command, for the OpenAPI conformance test.
+export LAB_SCHEMATHESIS="$LAB_TOOLS/venv/bin/st"
 
 # The wasm-bindgen CLI must be exactly the crate's version in Cargo.lock.
 wasm_bindgen_version() {

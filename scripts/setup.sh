@@ -73,14 +73,15 @@ else
   npm install --prefix "$LAB_TOOLS" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
 fi
 
-step "6/7 Python clients in $LAB_TOOLS/venv: python-socketio $PYTHON_SOCKETIO_VERSION"
+step "6/7 Python tools in $LAB_TOOLS/venv: python-socketio $PYTHON_SOCKETIO_VERSION, schemathesis $SCHEMATHESIS_VERSION"
 if "$LAB_PYTHON" -c "$PYTHON_CHECK" 2>/dev/null; then
-  ok "python-socketio $PYTHON_SOCKETIO_VERSION"
+  ok "python-socketio $PYTHON_SOCKETIO_VERSION, schemathesis $SCHEMATHESIS_VERSION"
 else
-  command -v python3 >/dev/null || die "python3 is needed for the Socket.IO compatibility test"
+  command -v python3 >/dev/null || die "python3 is needed for the Socket.IO and OpenAPI tests"
   [ -x "$LAB_PYTHON" ] || python3 -m venv "$LAB_TOOLS/venv"
+  say "pip install (PyPI): python-socketio[client]==$PYTHON_SOCKETIO_VERSION schemathesis==$SCHEMATHESIS_VERSION"
   "$LAB_TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check \
-    "python-socketio[client]==$PYTHON_SOCKETIO_VERSION"
+    "python-socketio[client]==$PYTHON_SOCKETIO_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 step "7/7 self-check: every tool the lab calls, and where it comes from"

@@ -443,6 +443,26 @@ pub fn router(service: Service, meta: Meta) -> Router {
     service.into_router(crate::service::lab_only(routes))
 }
 
+/// Is `url` a model's base URL, `http(s)://host[:port]` — the rule `RegisterModel`'s schema states?
+fn is_model_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else {
+        return false;
+    };
+    let (host, port) = match rest.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (rest, None),
+    };
+    let host_ok =
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.chars().all(|c| c.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    host_ok && port_ok
+}
+
 /// Ask every model; answer the stake-weighted consensus with every vote, weight and balance.
 #[utoipa::path(get, path = "/predict", tag = "meta-model",
     params(("sl" = f64, Query, minimum = 0, maximum = 50, description = "sepal length, cm"), ("sw" = f64, Query, minimum = 0, maximum = 50, description = "sepal width, cm"), ("pl" = f64, Query, minimum = 0, maximum = 50, description = "petal length, cm"), ("pw" = f64, Query, minimum = 0, maximum = 50, description = "petal width, cm")),
@@ -486,10 +506,10 @@ async fn register_model(
         return Err(MetaError::Invalid("name: 1 to 40 letters, digits, - or _".into()));
     }
     let url = new.url.trim_end_matches('/').to_owned();
-    let parsed =
-        reqwest::Url::parse(&url).map_err(|e| MetaError::Invalid(format!("url {url:?}: {e}")))?;
-    if parsed.scheme() != "http" && parsed.scheme() != "https" {
-        return Err(MetaError::Invalid("url must be http(s)://host:port".into()));
+    if !is_model_url(&url) {
+        return Err(MetaError::Invalid(format!(
+            "url must be http(s)://host[:port] (host: letters, digits, . and -; port 1 to 65535), got {url:?}"
+        )));
     }
     let deposit = new.deposit.unwrap_or(meta.ledger().rules().default_deposit);
     let floor = meta.ledger().rules().floor;
@@ -584,4 +604,26 @@ async fn ledger_events(
 ))]
 async fn evaluate(State(meta): State<Meta>) -> Result<ApiJson<Evaluation>, MetaError> {
     Ok(ApiJson(meta.evaluate().await?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_model_url_is_a_scheme_a_host_and_maybe_a_port() {
+        for good in ["http://localhost:5004", "https://models.example", "http://10.0.0.2:80"] {
+            assert!(super::is_model_url(good), "{good}");
+        }
+        for bad in [
+            "http://h/*",
+            "ftp://h",
+            "http://:80",
+            "http://h:0",
+            "http://h:65536",
+            "http://h:8a",
+            "http://ü",
+            "localhost:5004",
+        ] {
+            assert!(!super::is_model_url(bad), "{bad}");
+        }
+    }
 }

@@ -698,6 +698,8 @@ async fn proxy(
     let status = response.status();
     let seq = response.headers().get(CHANGE_SEQ).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).cloned();
+    // A 405's list of the methods the route takes (RFC 9110 requires it).
+    let allow = response.headers().get(reqwest::header::ALLOW).cloned();
     let bytes = match response.bytes().await {
         Ok(bytes) => bytes,
         Err(err) => {
@@ -722,6 +724,9 @@ async fn proxy(
     let mut answer = (status, bytes).into_response();
     if let Some(kind) = content_type {
         answer.headers_mut().insert(axum::http::header::CONTENT_TYPE, kind);
+    }
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(axum::http::header::ALLOW, allow);
     }
     answer.headers_mut().insert("x-served-by", HeaderValue::from_static(served_by));
     if let Some(seq) = seq {

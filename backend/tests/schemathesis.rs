@@ -1,0 +1,80 @@
+//! Every service's OpenAPI document tells the truth: schemathesis (PyPI, pinned; the set-up
+//! installs it into the lab's virtualenv, `LAB_SCHEMATHESIS` names its `st`) generates requests
+//! from each document of a started lab — valid ones, invalid ones, and stateful sequences — and
+//! checks every answer against it (`--checks all`: statuses, content types, response schemas,
+//! valid data accepted, invalid data refused, 405 with `Allow`).
+//!
+//! A 5xx fails only when the document does not list it (`status_code_conformance`): the 503s a
+//! dependency's state causes are documented and expected. The control plane's actions (kill,
+//! links, scenarios) are the lab's own faults and would break the run for the services after
+//! it: only its reads run here. Each service gets `LAB_SCHEMATHESIS_SECONDS` (default 8), seeded
+//! (`LAB_SCHEMATHESIS_SEED`) so a failure reproduces.
+
+#![allow(clippy::print_stdout)]
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::Lab;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_openapi_document_describes_its_service() {
+    let st = std::env::var("LAB_SCHEMATHESIS").unwrap_or_else(|_| "st".into());
+    let seconds = std::env::var("LAB_SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "8".into());
+    let seed = std::env::var("LAB_SCHEMATHESIS_SEED").unwrap_or_else(|_| "20261201".into());
+    let lab = Lab::up();
+    let services = lab.wait_all_up().await;
+    let mut failed = Vec::new();
+    println!("schemathesis {seconds} s per service, seed {seed}:");
+    for service in services {
+        let mut args: Vec<String> = [
+            "run",
+            &format!("{}/openapi.json", service.url),
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "not_a_server_error",
+            "--max-time",
+            &seconds,
+            "--seed",
+            &seed,
+            "--request-timeout",
+            "10",
+            "--no-color",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        if service.name == "control" {
+            args.extend(["--include-method", "GET"].map(str::to_owned));
+        }
+        let st = st.clone();
+        let run = tokio::task::spawn_blocking(move || Command::new(&st).args(&args).output());
+        let output = tokio::time::timeout(Duration::from_secs(180), run)
+            .await
+            .unwrap_or_else(|_| panic!("schemathesis on {} did not finish in 180 s", service.name))
+            .unwrap()
+            .unwrap_or_else(|e| panic!("cannot run schemathesis ({e}): run `make setup`"));
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let summary = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("==") && l.contains(" in "))
+            .map(|l| l.trim_matches(|c| c == '=' || c == ' ').to_owned())
+            .unwrap_or_else(|| "no summary".into());
+        println!("  {:<20} {summary}", service.name);
+        if !output.status.success() {
+            failed.push(format!(
+                "{}:\n{stdout}\n{}",
+                service.name,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "OpenAPI documents that do not describe their service:\n{}",
+        failed.join("\n")
+    );
+}
