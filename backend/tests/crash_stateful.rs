@@ -139,7 +139,7 @@ struct Contributions {
     kills: usize,
 }
 
-/// Check the ledger against itself and against what the test did; returns a summary line.
+/// Check the ledger against itself and against what the test did.
 ///
 /// Balances move only by deposits (in), rewards (minted: each prediction's emission of
 /// [`EMISSION`] shared among the models that agreed), slashes (burned) and withdrawals (paid
@@ -155,7 +155,9 @@ struct Contributions {
 ///    acknowledged ones present, unacknowledged ones present or absent), the withdrawals those
 ///    the test made (acknowledged ones done), and rewards and slashes the batches' totals, with
 ///    `Σ rewarded + Σ unpaid = EMISSION × Σ emissions` (unpaid: the share of a model withdrawn
-///    before its answers were settled).
+///    before its answers were settled). Given 1 and 3 the identity adds up by construction; what
+///    it adds is that its terms are what the test did: its deposits, its withdrawals, and
+///    [`EMISSION`] per settled prediction (bounded by 4).
 /// 3. **No half-applied batch.** Each batch's reward and slash events add up to the batch's own
 ///    totals, its `rewarded + unpaid` is `EMISSION × emissions`, every reward, slash and ejection
 ///    belongs to a batch that exists, deposits and withdrawals to none.
@@ -164,8 +166,8 @@ struct Contributions {
 ///    previous audit found plus those answered since before a ledger read that succeeded, and at
 ///    most those answered plus those in flight at each kill.
 ///
-/// Exact up to [`TOLERANCE`] (the amounts are f64 sums).
-/// Returns how many predictions are settled, and a summary line.
+/// Exact up to [`TOLERANCE`] (the amounts are f64 sums). Returns how many predictions are
+/// settled, and a summary line.
 fn audit(ledger: &Ledger, done: &Contributions, round: usize) -> (usize, String) {
     let Ledger { models, events, batches } = ledger;
     // 4. The events read before the kill are a prefix of the ledger.
@@ -699,12 +701,15 @@ async fn killing_sync_nodes_mid_burst_loses_no_acknowledged_person_or_agreed_num
             .collect();
         let target = count.load(Ordering::SeqCst) + rng.random_range(8..40);
         counted("adds acknowledged before the kill", &count, target).await;
-        let victims: Vec<usize> = if ALL_THREE.contains(&round) {
-            vec![0, 1, 2]
+        let (victims, which): (Vec<usize>, &str) = if ALL_THREE.contains(&round) {
+            (vec![0, 1, 2], "all three")
         } else if round % 3 == 0 {
-            vec![leader(&urls).await.unwrap_or_else(|| rng.random_range(0..3))]
+            match leader(&urls).await {
+                Some(leader) => (vec![leader], "the leader"),
+                None => (vec![rng.random_range(0..3)], "no leader: seeded"),
+            }
         } else {
-            vec![rng.random_range(0..3)]
+            (vec![rng.random_range(0..3)], "seeded")
         };
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..20))).await;
         let names: Vec<String> = victims.iter().map(|v| format!("node-{}", v + 1)).collect();
@@ -772,7 +777,7 @@ async fn killing_sync_nodes_mid_burst_loses_no_acknowledged_person_or_agreed_num
         let crdt_only = acked.iter().filter(|a| a.mode != SyncMode::CrdtPaxos).count();
         let not_agreed = acked.iter().filter(|a| a.agreed == Some(false)).count();
         eprintln!(
-            "round {round}: killed {victims:?}, {} acknowledged ({not_agreed} not agreed in time, \
+            "round {round}: killed {names:?} ({which}), {} acknowledged ({not_agreed} not agreed in time, \
              {crdt_only} CRDT-only), highest agreed {agreed}, converged in {took:?} ({:?})",
             acked.len(),
             started.elapsed()
