@@ -211,6 +211,33 @@ pub struct LedgerEvent {
     pub balance: f64,
     pub weight: f64,
     pub reason: String,
+    /// The settlement (`GET /ledger/batches`) a reward, slash or ejection belongs to; `None`
+    /// for deposits and withdrawals.
+    #[serde(default)]
+    pub batch: Option<u64>,
+}
+
+/// One settlement of the stake ledger (`GET /ledger/batches`): a batch of answers settled in
+/// the one transaction that wrote its events. Its totals let a reader check that no batch was
+/// half applied: its reward and slash events add up to them, and `rewarded + unpaid` is
+/// `emissions` times the emission per prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerBatch {
+    pub id: u64,
+    pub at_ms: u64,
+    /// What the answers were scored against: `the consensus`, or `the truth` (`POST /evaluate`).
+    pub against: String,
+    /// How many times the emission was shared out: once per prediction (per held-out sample
+    /// some model got right).
+    pub emissions: u64,
+    /// The sum of the batch's reward events.
+    pub rewarded: f64,
+    /// The sum of the batch's slashes (positive).
+    pub slashed: f64,
+    /// Emission earned by models withdrawn before the batch was settled: paid to nobody.
+    pub unpaid: f64,
 }
 
 /// `POST /evaluate`: accuracy of every model and of the consensus on the held-out split.

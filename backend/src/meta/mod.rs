@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::Deserialize;
 use shared::models::{
-    workshop_key, Balance, Balances, Evaluation, LedgerEvent, MetaPrediction, ModelEntry,
-    Prediction, RegisterModel, Vote, LABELS,
+    workshop_key, Balance, Balances, Evaluation, LedgerBatch, LedgerEvent, MetaPrediction,
+    ModelEntry, Prediction, RegisterModel, Vote, LABELS,
 };
 use shared::{ErrorBody, EventKind, ServiceKind};
 use utoipa_axum::router::OpenApiRouter;
@@ -113,10 +113,31 @@ struct Inner {
 struct Book {
     /// The models as last read from (or written to) the ledger: whom to ask, with what power.
     models: Vec<ModelEntry>,
-    /// Tallies of predictions answered but not yet settled, by model id.
-    pending: HashMap<u64, BatchTally>,
+    /// Predictions answered but not yet settled.
+    pending: Tallies,
     /// The batch being written to the ledger: out of `pending`, not yet in `models`.
-    writing: HashMap<u64, BatchTally>,
+    writing: Tallies,
+}
+
+/// A batch of answers: each model's tally, and how many emissions they share (the ledger
+/// records the count with the batch, so a reader can check that every emission was paid).
+#[derive(Debug, Default)]
+struct Tallies {
+    by_model: HashMap<u64, BatchTally>,
+    emissions: u64,
+}
+
+impl Tallies {
+    fn merge(&mut self, other: Tallies) {
+        for (id, tally) in other.by_model {
+            self.by_model.entry(id).or_default().merge(&tally);
+        }
+        self.emissions += other.emissions;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_model.is_empty() && self.emissions == 0
+    }
 }
 
 impl Book {
@@ -128,8 +149,9 @@ impl Book {
             .filter(|m| m.state != "withdrawn")
             .map(|m| {
                 let mut stake = Stake { balance: m.balance, weight: m.weight };
-                for tally in
-                    [self.writing.get(&m.id), self.pending.get(&m.id)].into_iter().flatten()
+                for tally in [self.writing.by_model.get(&m.id), self.pending.by_model.get(&m.id)]
+                    .into_iter()
+                    .flatten()
                 {
                     let s = settle(rules, stake, tally);
                     stake = Stake { balance: s.balance, weight: s.weight };
@@ -148,7 +170,7 @@ impl Book {
                 model.state.clone_from(&s.state);
             }
         }
-        self.writing.clear();
+        self.writing = Tallies::default();
     }
 }
 
@@ -218,9 +240,8 @@ impl Meta {
         if let Err(err) = self.write_batch("the consensus").await {
             // Nothing was written: put the tallies back for the next attempt.
             let mut book = self.book();
-            for (id, tally) in std::mem::take(&mut book.writing) {
-                book.pending.entry(id).or_default().merge(&tally);
-            }
+            let writing = std::mem::take(&mut book.writing);
+            book.pending.merge(writing);
             return Err(err);
         }
         Ok(())
@@ -230,9 +251,12 @@ impl Meta {
     /// take its effect into `book`; the caller holds `settling`. On an error nothing was written
     /// and the batch is still in `book.writing`.
     async fn write_batch(&self, what: &'static str) -> Result<(), DbError> {
-        let batch: Vec<(u64, BatchTally)> =
-            self.book().writing.iter().map(|(id, tally)| (*id, *tally)).collect();
-        let settled = self.inner.ledger.settle(batch, what).await?;
+        let (batch, emissions): (Vec<(u64, BatchTally)>, u64) = {
+            let book = self.book();
+            let writing = &book.writing;
+            (writing.by_model.iter().map(|(id, tally)| (*id, *tally)).collect(), writing.emissions)
+        };
+        let settled = self.inner.ledger.settle(batch, emissions, what).await?;
         self.book().written(&settled);
         self.report(&settled);
         Ok(())
@@ -325,8 +349,10 @@ impl Meta {
         let updated_balances = {
             let mut book = self.book();
             for (model, tally) in models.iter().zip(&tallies) {
-                book.pending.entry(model.id).or_default().merge(tally);
+                book.pending.by_model.entry(model.id).or_default().merge(tally);
             }
+            // The consensus is a class some model answered: every prediction shares the emission.
+            book.pending.emissions += 1;
             book.projected(self.inner.ledger.rules())
         };
         let individual_predictions: BTreeMap<String, Option<usize>> = models
@@ -368,7 +394,7 @@ impl Meta {
         }
         let mut right = vec![0u32; models.len()];
         let mut consensus_right = 0u32;
-        let mut truth_tallies: HashMap<u64, BatchTally> = HashMap::new();
+        let mut truth_tallies = Tallies::default();
         // Eight samples in flight at a time, answers in order: a slow model costs its timeout
         // per eight samples, not per sample.
         use futures::StreamExt;
@@ -385,10 +411,13 @@ impl Meta {
                 right[i] += u32::from(b.answer.is_some_and(|(c, _)| c == *truth));
             }
             consensus_right += u32::from(consensus(&ballots).is_some_and(|c| c.class == *truth));
+            // The emission is shared among the models that were right, if any was.
+            let shared = ballots.iter().any(|b| b.answer.is_some_and(|(c, _)| c == *truth));
+            truth_tallies.emissions += u64::from(shared);
             for (model, tally) in
                 models.iter().zip(score(self.inner.ledger.rules(), &ballots, *truth))
             {
-                truth_tallies.entry(model.id).or_default().merge(&tally);
+                truth_tallies.by_model.entry(model.id).or_default().merge(&tally);
             }
         }
         {
@@ -396,7 +425,7 @@ impl Meta {
             self.book().writing = truth_tallies;
             if let Err(err) = self.write_batch("the truth").await {
                 // Nothing was written; the truth is not retried (a new evaluation would be).
-                self.book().writing.clear();
+                self.book().writing = Tallies::default();
                 return Err(err.into());
             }
         }
@@ -437,6 +466,7 @@ pub fn router(service: Service, meta: Meta) -> Router {
         .routes(routes!(withdraw_model))
         .routes(routes!(balances))
         .routes(routes!(ledger_events))
+        .routes(routes!(ledger_batches))
         .routes(routes!(evaluate))
         .with_state(meta);
     // Registering, withdrawing and evaluating change the stake: no foreign page may.
@@ -573,9 +603,21 @@ async fn balances(State(meta): State<Meta>) -> Result<ApiJson<Balances>, MetaErr
 struct EventsQuery {
     /// Only this model's events.
     model: Option<String>,
-    /// At most this many (the latest), 1 to 5000; default 500.
+    /// Only events after this id, the first `limit` of them (to page through the whole
+    /// ledger); without it, the latest `limit`.
+    after: Option<u64>,
+    /// At most this many, 1 to 5000; default 500.
     #[param(minimum = 1, maximum = 5000)]
     limit: Option<u32>,
+}
+
+/// A `limit` of 1 to 5000, 500 when absent.
+fn page_limit(limit: Option<u32>) -> Result<u32, MetaError> {
+    let limit = limit.unwrap_or(500);
+    if !(1..=5000).contains(&limit) {
+        return Err(MetaError::Invalid(format!("limit must be between 1 and 5000, got {limit}")));
+    }
+    Ok(limit)
 }
 
 /// The ledger: every deposit, reward, slash, ejection and withdrawal with its reason, oldest first.
@@ -587,12 +629,36 @@ async fn ledger_events(
     State(meta): State<Meta>,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<ApiJson<Vec<LedgerEvent>>, MetaError> {
-    let limit = query.limit.unwrap_or(500);
-    if !(1..=5000).contains(&limit) {
-        return Err(MetaError::Invalid(format!("limit must be between 1 and 5000, got {limit}")));
-    }
+    let limit = page_limit(query.limit)?;
     meta.settle_pending().await?;
-    Ok(ApiJson(meta.ledger().events(query.model, limit).await?))
+    Ok(ApiJson(meta.ledger().events(query.model, query.after, limit).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct BatchesQuery {
+    /// Only settlements after this id; default 0 (from the first).
+    after: Option<u64>,
+    /// At most this many, 1 to 5000; default 500.
+    #[param(minimum = 1, maximum = 5000)]
+    limit: Option<u32>,
+}
+
+/// The settlements, oldest first: each batch of answers settled in one transaction, with how
+/// many emissions it shared and what it rewarded, slashed and could not pay (its events carry
+/// its id in `batch`).
+#[utoipa::path(get, path = "/ledger/batches", tag = "meta-model", params(BatchesQuery), responses(
+    (status = 200, body = [LedgerBatch]),
+    (status = 400, body = ErrorBody),
+))]
+async fn ledger_batches(
+    State(meta): State<Meta>,
+    ApiQuery(query): ApiQuery<BatchesQuery>,
+) -> Result<ApiJson<Vec<LedgerBatch>>, MetaError> {
+    let limit = page_limit(query.limit)?;
+    meta.settle_pending().await?;
+    Ok(ApiJson(meta.ledger().batches(query.after.unwrap_or(0), limit).await?))
 }
 
 /// Accuracy of every model and of the consensus on the held-out Iris samples; settles the

@@ -87,6 +87,7 @@ mod tests {
             balance,
             weight: 1.0,
             reason: String::new(),
+            batch: None,
         }
     }
 
