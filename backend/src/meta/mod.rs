@@ -605,10 +605,24 @@ struct EventsQuery {
     model: Option<String>,
     /// Only events after this id, the first `limit` of them (to page through the whole
     /// ledger); without it, the latest `limit`.
+    #[param(minimum = 0, maximum = 9_007_199_254_740_991.0)]
     after: Option<u64>,
     /// At most this many, 1 to 5000; default 500.
     #[param(minimum = 1, maximum = 5000)]
     limit: Option<u32>,
+}
+
+/// The largest `after` id: 2^53 - 1, what every JSON client holds exactly.
+const MAX_AFTER: u64 = (1 << 53) - 1;
+
+/// An `after` id of at most [`MAX_AFTER`] (what its schema says; ids never get near it).
+fn after_id(after: Option<u64>) -> Result<(), MetaError> {
+    match after {
+        Some(id) if id > MAX_AFTER => {
+            Err(MetaError::Invalid(format!("after must be at most {}, got {id}", MAX_AFTER)))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A `limit` of 1 to 5000, 500 when absent.
@@ -630,6 +644,7 @@ async fn ledger_events(
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<ApiJson<Vec<LedgerEvent>>, MetaError> {
     let limit = page_limit(query.limit)?;
+    after_id(query.after)?;
     meta.settle_pending().await?;
     Ok(ApiJson(meta.ledger().events(query.model, query.after, limit).await?))
 }
@@ -639,6 +654,7 @@ async fn ledger_events(
 #[into_params(parameter_in = Query)]
 struct BatchesQuery {
     /// Only settlements after this id; default 0 (from the first).
+    #[param(minimum = 0, maximum = 9_007_199_254_740_991.0)]
     after: Option<u64>,
     /// At most this many, 1 to 5000; default 500.
     #[param(minimum = 1, maximum = 5000)]
@@ -657,6 +673,7 @@ async fn ledger_batches(
     ApiQuery(query): ApiQuery<BatchesQuery>,
 ) -> Result<ApiJson<Vec<LedgerBatch>>, MetaError> {
     let limit = page_limit(query.limit)?;
+    after_id(query.after)?;
     meta.settle_pending().await?;
     Ok(ApiJson(meta.ledger().batches(query.after.unwrap_or(0), limit).await?))
 }

@@ -27,8 +27,24 @@ pub fn id(what: &str, id: u64) -> Result<(), ShopError> {
     Ok(())
 }
 
+/// White space as JSON Schema's patterns (ECMA-262 `\s`) define it, so that "not blank" here
+/// means what the schemas' `\S` says (Rust's `trim` also counts U+0085, which `\S` matches).
+fn ecma_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
 fn text(field: &str, value: &str, max: usize, may_be_empty: bool) -> Result<(), ShopError> {
-    if !may_be_empty && value.trim().is_empty() {
+    if !may_be_empty && value.chars().all(ecma_space) {
         return Err(invalid(format!("{field} must not be empty")));
     }
     if value.chars().count() > max {
@@ -115,6 +131,11 @@ mod tests {
     fn products_need_a_name_and_a_positive_price() {
         assert!(new_product(&product("Tablet", 29_999)).is_ok());
         assert!(new_product(&product("  ", 100)).is_err());
+        assert!(new_product(&product("\u{3000}\t", 100)).is_err());
+        assert!(
+            new_product(&product("\u{85}", 100)).is_ok(),
+            "not white space to JSON Schema's \\S"
+        );
         assert!(new_product(&product("x", 0)).is_err());
         assert!(new_product(&product("x", -1)).is_err());
     }
