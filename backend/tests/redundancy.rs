@@ -221,6 +221,70 @@ async fn a_mirror_applies_in_order_skips_repeats_and_refuses_gaps() {
     assert!(state.log_contiguous && state.integrity == "ok" && state.role == "mirror", "{state:?}");
 }
 
+/// Regression (found by `fuzz_replication_batches`): a mirror applied whatever a batch said —
+/// ids past 2^53 - 1 and a cart of 4,294,967,295 items were stored (once the mirror was
+/// promoted, that cart's next add overflowed: in a debug build a panic that took the store's
+/// writer thread down, and every write after it failed), and a price of 0 failed the database's
+/// check and answered 500 "the store failed".
+#[tokio::test]
+async fn a_mirror_refuses_changes_no_primary_could_log() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mirror =
+        backend::shop::ShopStore::open_logged(&dir.path().join("m.sqlite3")).await.unwrap();
+    mirror.init_role(true).await.unwrap();
+    let app = backend::shop::store_router("m", mirror.clone());
+    let apply = |batch: Value| {
+        let app = app.clone();
+        async move {
+            let request = Request::post("/replication/apply")
+                .header("content-type", "application/json")
+                .body(Body::from(batch.to_string()))
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status().as_u16();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let product = |id: u64, price: f64| {
+        json!({"op": "put-product", "product": {"id": id, "name": "Pen", "description": "",
+            "price": price, "category": "office", "inStock": true}})
+    };
+    let order = |total: f64| {
+        json!({"op": "place-order", "order": {"id": 1, "userId": 1, "items": [{"productId": 1,
+            "name": "Pen", "quantity": 2, "unitPrice": 1.5, "lineTotal": 3.0}], "total": total,
+            "status": "confirmed", "createdAt": 1}})
+    };
+    let logged = |seq: u64, change: Value| json!({"seq": seq, "atMs": 1, "change": change});
+    let garbage = [
+        (product(1, 0.0), "price must be greater than 0"),
+        (product(1 << 53, 1.5), "product id must be between 1 and"),
+        (
+            json!({"op": "set-cart-item", "userId": 1, "productId": 1, "quantity": 4_294_967_295u64}),
+            "quantity",
+        ),
+        (json!({"op": "remove-cart-item", "userId": 0, "productId": 1}), "userId"),
+        (order(4.5), "total"),
+    ];
+    for (change, needle) in garbage {
+        // After a good change, so that the refusal must roll it back too.
+        let batch = json!([logged(1, product(1, 1.5)), logged(2, change.clone())]);
+        let (status, body) = apply(batch).await;
+        assert_eq!(status, 422, "{change}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("change 2") && message.contains(needle), "{message}");
+        let state = mirror.replication_state(true).await.unwrap();
+        assert_eq!((state.last_seq, state.products), (0, 0), "{change}: nothing applied");
+    }
+    let good = json!([logged(1, product(1, 1.5)), logged(2, order(3.0))]);
+    assert_eq!(apply(good).await, (200, json!({"lastSeq": 2})));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backlog_larger_than_one_batch_is_shipped_whole() {
     // Regression: a 2,000-change batch is ~300 KB, over the body limit of ordinary services, and

@@ -216,6 +216,20 @@ mod tests {
         );
     }
 
+    /// Regression (found by `fuzz_socketio_frames`): serde_json's default float parsing is
+    /// best-effort, so a number it had written itself could read back one ulp off.
+    #[test]
+    fn floats_read_back_as_they_were_written() {
+        for number in [-9.223232337203685e18, 1.7976931348623157e308, 5e-324, 0.1, 299.99] {
+            let data = json!(number);
+            let frame = event("x", &data);
+            assert!(
+                matches!(decode(&frame).unwrap(), Frame::Event { ref args, .. } if args[..] == [data.clone()]),
+                "{frame}"
+            );
+        }
+    }
+
     #[test]
     fn malformed_frames_are_errors_not_panics() {
         for bad in ["", "9", "4", "49", "42", "42{}", "42[]", "42[1]", "0{", "42[\"x\"", "43[]"] {

@@ -4,7 +4,9 @@
 //!
 //! Applying is keyed by sequence number: a change at or below the store's last seq is skipped
 //! (re-sent changes are harmless), the next one is applied, and a gap is refused — all in one
-//! transaction per batch, fsync'd on commit.
+//! transaction per batch, fsync'd on commit. A change no primary could have logged (an id past
+//! 2^53 - 1, a price of 0, a quantity of 0 or past 10,000, an order whose totals are not its
+//! lines') refuses the batch too, with a 422.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +16,7 @@ use serde::Deserialize;
 use shared::replication::{LoggedChange, StorePosition, StoreState};
 
 use super::store::{append_log, apply_change, last_seq, ShopStore};
+use super::validate;
 use crate::service::{error_response, guarded, ApiJson, ApiQuery};
 use crate::sqlite::rusqlite::{params, Connection};
 use crate::sqlite::DbError;
@@ -28,6 +31,9 @@ pub enum ApplyError {
     Gap { expected: u64, got: u64 },
     #[error("this store is the primary: it does not apply another store's changes")]
     NotMirror,
+    /// A change no primary could have logged (see `validate::logged_change`).
+    #[error("change {seq} could not have come from a primary: {why}")]
+    Invalid { seq: u64, why: String },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -136,7 +142,11 @@ impl ShopStore {
                         continue; // already here: a re-sent change is harmless
                     }
                     if logged.seq != last + 1 {
-                        return Ok(Err((last + 1, logged.seq)));
+                        return Ok(Err(ApplyError::Gap { expected: last + 1, got: logged.seq }));
+                    }
+                    if let Err(why) = validate::logged_change(&logged.change) {
+                        let why = why.to_string();
+                        return Ok(Err(ApplyError::Invalid { seq: logged.seq, why }));
                     }
                     apply_change(tx, &logged.change)?;
                     append_log(tx, logged)?;
@@ -145,10 +155,7 @@ impl ShopStore {
                 Ok(Ok(last))
             })
             .await?;
-        match outcome {
-            Ok(last_seq) => Ok(StorePosition { last_seq, role: self.role().to_owned() }),
-            Err((expected, got)) => Err(ApplyError::Gap { expected, got }),
-        }
+        outcome.map(|last_seq| StorePosition { last_seq, role: self.role().to_owned() })
     }
 
     /// Give a new store its role; a store that has one keeps it (a promoted mirror stays primary
@@ -245,6 +252,9 @@ async fn apply(
     match store.apply_logged(changes).await {
         Ok(position) => ApiJson(position).into_response(),
         Err(ApplyError::Db(err)) => db_error(&err),
+        Err(err @ ApplyError::Invalid { .. }) => {
+            error_response(StatusCode::UNPROCESSABLE_ENTITY, err.to_string())
+        }
         Err(err) => error_response(StatusCode::CONFLICT, err.to_string()),
     }
 }

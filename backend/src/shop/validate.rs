@@ -1,6 +1,7 @@
 //! The shop's rules for what a request may contain, checked before anything is written.
 
-use shared::shop::{CartAdd, Money, NewOrder, NewProduct, ProductPatch};
+use shared::replication::Change;
+use shared::shop::{CartAdd, Money, NewOrder, NewProduct, Order, ProductPatch};
 
 use super::error::ShopError;
 
@@ -110,6 +111,56 @@ pub fn cart_add(user_id: u64, add: &CartAdd) -> Result<(), ShopError> {
     id("userId", user_id)?;
     id("productId", add.product_id)?;
     quantity(add.quantity)
+}
+
+/// Could a primary have logged `change`? A mirror applies nothing else (`replica`): an id past
+/// [`MAX_ID`], a quantity past [`MAX_QUANTITY`] or an order whose totals are not its lines'
+/// would be stored as they come and break the shop's rules once the mirror is promoted (a cart
+/// holding 4,294,967,295 of a product overflows the next add), and a price of 0 or a quantity
+/// of 0 would reach the database's checks and fail as a store failure (500). Text lengths are not
+/// checked: those rules may change between versions, and no stored text breaks the store.
+pub fn logged_change(change: &Change) -> Result<(), ShopError> {
+    match change {
+        Change::PutProduct { product } => {
+            id("product id", product.id)?;
+            price(product.price)
+        }
+        Change::DeleteProduct { id: product } => id("product id", *product),
+        Change::PlaceOrder { order } => logged_order(order),
+        Change::SetCartItem { user_id, product_id, quantity: q } => {
+            id("userId", *user_id)?;
+            id("productId", *product_id)?;
+            quantity(*q)
+        }
+        Change::RemoveCartItem { user_id, product_id } => {
+            id("userId", *user_id)?;
+            id("productId", *product_id)
+        }
+    }
+}
+
+/// An order as `place_order` stores it: real ids, at least one line, each line's total its
+/// price times its quantity, and the order's total their sum.
+fn logged_order(order: &Order) -> Result<(), ShopError> {
+    id("order id", order.id)?;
+    id("userId", order.user_id)?;
+    if order.items.is_empty() {
+        return Err(invalid("an order needs at least one line"));
+    }
+    let mut total = Money(0);
+    for (i, line) in order.items.iter().enumerate() {
+        id(&format!("items[{i}].productId"), line.product_id)?;
+        quantity(line.quantity).map_err(|e| invalid(format!("items[{i}]: {e}")))?;
+        price(line.unit_price).map_err(|e| invalid(format!("items[{i}]: unit {e}")))?;
+        if line.unit_price.checked_mul(line.quantity) != Some(line.line_total) {
+            return Err(invalid(format!("items[{i}]: lineTotal is not unitPrice × quantity")));
+        }
+        total = total.checked_add(line.line_total).unwrap_or(Money::MAX);
+    }
+    if order.total != total || total > Money::MAX {
+        return Err(invalid("the order's total is not the sum of its lines"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

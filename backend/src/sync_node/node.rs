@@ -1054,6 +1054,18 @@ pub fn parse_update(value: &serde_json::Value) -> Result<Update, String> {
     Ok(Update { name, number })
 }
 
+/// Read `update_data`'s payload: the update's object itself, or a JSON string holding it (some
+/// clients send one), as [`parse_update`] reads it.
+pub fn parse_update_event(payload: serde_json::Value) -> Result<Update, String> {
+    let value = match payload {
+        serde_json::Value::String(text) => {
+            serde_json::from_str(&text).map_err(|e| format!("payload is not JSON: {e}"))?
+        }
+        other => other,
+    };
+    parse_update(&value)
+}
+
 /// An account number as clients see it: 0 is none.
 pub fn number_of(number: u64) -> Option<u64> {
     (number != GAP).then_some(number)

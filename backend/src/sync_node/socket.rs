@@ -12,7 +12,7 @@ use socketioxide::SocketIo;
 
 use shared::sync::{HighestNumber, PersonRecord, SocketList};
 
-use super::node::{parse_update, SyncNode};
+use super::node::{parse_update_event, SyncNode};
 
 fn error(socket: &SocketRef, event: &str, message: impl Into<String>) {
     let _ = socket.emit("error", &json!({ "event": event, "message": message.into() }));
@@ -57,15 +57,7 @@ fn register(socket: &SocketRef, node: SyncNode) {
         let node = n.clone();
         async move {
             node.hit();
-            // A JSON string holding the object is accepted too (some clients send one).
-            let parsed =
-                payload.map_err(|e| format!("bad payload: {e}")).and_then(|value| match value {
-                    Value::String(text) => {
-                        serde_json::from_str(&text).map_err(|e| format!("payload is not JSON: {e}"))
-                    }
-                    other => Ok(other),
-                });
-            match parsed.and_then(|value| parse_update(&value)) {
+            match payload.map_err(|e| format!("bad payload: {e}")).and_then(parse_update_event) {
                 Ok(update) => {
                     // Its own task: a burst of events from one client is stored in shared
                     // commits instead of one fsync after another. data_updated reaches every
