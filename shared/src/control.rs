@@ -53,11 +53,13 @@ pub struct LinkFault {
     /// Every call fails at once, as if the network were partitioned.
     #[serde(default)]
     pub cut: bool,
-    /// Added to every call, in milliseconds.
-    #[serde(default)]
+    /// Added to every call, in milliseconds: 0 to 60,000.
+    #[serde(default, deserialize_with = "crate::whole::number")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 60_000))]
     pub latency_ms: u64,
     /// Share of calls dropped, from 0.0 to 1.0.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
     pub drop_rate: f64,
 }
 
@@ -117,6 +119,7 @@ pub struct Verdict {
     /// The answer, one sentence.
     pub verdict: String,
     /// The measurements behind it: (what, value).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub measurements: Vec<(String, String)>,
     /// Whether the system behaved as designed (e.g. no failed request).
     pub passed: bool,

@@ -122,7 +122,7 @@ async fn list_services(State(state): State<ControlState>) -> ApiJson<Vec<Service
 /// Send a real signal to a service's process: stop (SIGTERM), kill (SIGKILL), pause (SIGSTOP),
 /// resume (SIGCONT), or restart it.
 #[utoipa::path(post, path = "/api/services/{name}/{action}", tag = "control",
-    params(("name" = String, Path), ("action" = String, Path, description = "stop, kill, pause, resume or restart")),
+    params(("name" = String, Path), ("action" = inline(ProcessAction), Path, description = "stop, kill, pause, resume or restart")),
     responses(
         (status = 200, body = ActionOutcome),
         (status = 400, description = "Unknown action", body = ErrorBody),
@@ -229,6 +229,7 @@ pub async fn change_link(
     request_body = serde_json::Value,
     responses(
         (status = 200, description = "The service's answer, relayed", body = serde_json::Value),
+        (status = "default", description = "Whatever else the service answered (its own 4xx/5xx, relayed)", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "Not running", body = ErrorBody),
     ))]
@@ -238,6 +239,11 @@ async fn forward_admin(
     ApiPath((name, path)): ApiPath<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, ControlError> {
+    if name == "control" {
+        return Err(ControlError::Conflict(
+            "the control plane has no admin routes of its own to relay to".into(),
+        ));
+    }
     let target = row(&state, &name)?;
     if target.pid.is_none() {
         return Err(ControlError::Conflict(format!("{name} is not running")));
@@ -254,7 +260,19 @@ async fn forward_admin(
         .map_err(|e| ControlError::Upstream(format!("{name} did not answer: {e}")))?;
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     let bytes = response.bytes().await.map_err(|e| ControlError::Upstream(e.to_string()))?;
+    if !is_json {
+        // Every service answers JSON; anything else is no answer to relay.
+        return Err(ControlError::Upstream(format!(
+            "{name} answered {status} without JSON ({} bytes)",
+            bytes.len()
+        )));
+    }
     Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
