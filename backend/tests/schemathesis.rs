@@ -31,7 +31,7 @@ async fn every_openapi_document_describes_its_service() {
     let mut failed = Vec::new();
     println!("schemathesis {seconds} s per service, seed {seed}:");
     for service in services {
-        let mut args: Vec<String> = [
+        let args: Vec<String> = [
             "run",
             &format!("{}/openapi.json", service.url),
             "--checks",
