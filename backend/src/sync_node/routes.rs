@@ -189,6 +189,15 @@ async fn paxos_log(State(node): State<SyncNode>) -> ApiJson<Vec<PaxosLogEntry>> 
 /// exactly).
 const MAX_PROPOSAL: u64 = 1 << 53;
 
+fn bounded(proposal_number: u64) -> Result<u64, NodeError> {
+    if proposal_number > MAX_PROPOSAL {
+        return Err(NodeError::BadRequest(format!(
+            "proposal_number must be at most {MAX_PROPOSAL}"
+        )));
+    }
+    Ok(proposal_number)
+}
+
 /// What `/prepare` and `/accept` take: the original's body, or (as before) one of the lab's own
 /// peer messages.
 #[derive(Debug, Deserialize)]
@@ -221,12 +230,8 @@ async fn prepare(
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Response, NodeError> {
     match read_acceptor_request::<PrepareRequest>(body, "{\"proposal_number\": N}")? {
-        AcceptorRequest::Original(PrepareRequest { proposal_number })
-            if proposal_number > MAX_PROPOSAL =>
-        {
-            Err(NodeError::BadRequest(format!("proposal_number must be at most {MAX_PROPOSAL}")))
-        }
         AcceptorRequest::Original(PrepareRequest { proposal_number }) => {
+            let proposal_number = bounded(proposal_number)?;
             let (promise, promised_proposal) = node.original_prepare(proposal_number).await?;
             let (accepted_proposal, accepted_value) = promise.accepted.unzip();
             let answer = PrepareAnswer {
@@ -260,12 +265,8 @@ async fn accept(
                 "value is required: {\"proposal_number\": N, \"value\": V}".into(),
             ))
         }
-        AcceptorRequest::Original(AcceptRequest { proposal_number, .. })
-            if proposal_number > MAX_PROPOSAL =>
-        {
-            Err(NodeError::BadRequest(format!("proposal_number must be at most {MAX_PROPOSAL}")))
-        }
         AcceptorRequest::Original(AcceptRequest { proposal_number, value }) => {
+            let proposal_number = bounded(proposal_number)?;
             let (accepted, promised_proposal) =
                 node.original_accept(proposal_number, value).await?;
             Ok(ApiJson(AcceptAnswer { accepted, promised_proposal }).into_response())
