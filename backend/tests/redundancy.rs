@@ -282,7 +282,7 @@ async fn a_mirror_refuses_changes_no_primary_could_log() {
         assert_eq!((state.last_seq, state.products), (0, 0), "{change}: nothing applied");
     }
     let good = json!([logged(1, product(1, 1.5)), logged(2, order(3.0))]);
-    assert_eq!(apply(good).await, (200, json!({"lastSeq": 2})));
+    assert_eq!(apply(good).await, (200, json!({"lastSeq": 2, "role": "mirror"})));
 }
 
 #[tokio::test(flavor = "multi_thread")]
