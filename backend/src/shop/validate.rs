@@ -54,12 +54,19 @@ fn text(field: &str, value: &str, max: usize, may_be_empty: bool) -> Result<(), 
     Ok(())
 }
 
+/// A price a client may set: above 0, at most [`MAX_PRICE`].
 fn price(value: Money) -> Result<(), ShopError> {
+    price_within(value, MAX_PRICE)
+}
+
+/// A price above 0 and at most `max` (a change log may hold prices up to `Money::MAX`, set
+/// before `MAX_PRICE` was lowered: a mirror takes those too).
+fn price_within(value: Money, max: Money) -> Result<(), ShopError> {
     if value <= Money(0) {
         return Err(invalid(format!("price must be greater than 0, got {value}")));
     }
-    if value > MAX_PRICE {
-        return Err(invalid(format!("price must be at most {MAX_PRICE}, got {value}")));
+    if value > max {
+        return Err(invalid(format!("price must be at most {max}, got {value}")));
     }
     Ok(())
 }
@@ -123,7 +130,7 @@ pub fn logged_change(change: &Change) -> Result<(), ShopError> {
     match change {
         Change::PutProduct { product } => {
             id("product id", product.id)?;
-            price(product.price)
+            price_within(product.price, Money::MAX)
         }
         Change::DeleteProduct { id: product } => id("product id", *product),
         Change::PlaceOrder { order } => logged_order(order),
@@ -150,8 +157,16 @@ fn logged_order(order: &Order) -> Result<(), ShopError> {
     let mut total = Money(0);
     for (i, line) in order.items.iter().enumerate() {
         id(&format!("items[{i}].productId"), line.product_id)?;
-        quantity(line.quantity).map_err(|e| invalid(format!("items[{i}]: {e}")))?;
-        price(line.unit_price).map_err(|e| invalid(format!("items[{i}]: unit {e}")))?;
+        // One line holds every line of the order that named its product: up to 100 × 10,000.
+        let most = MAX_QUANTITY * MAX_ORDER_LINES as u32;
+        if line.quantity == 0 || line.quantity > most {
+            return Err(invalid(format!(
+                "items[{i}]: quantity must be between 1 and {most}, got {}",
+                line.quantity
+            )));
+        }
+        price_within(line.unit_price, Money::MAX)
+            .map_err(|e| invalid(format!("items[{i}]: unit {e}")))?;
         if line.unit_price.checked_mul(line.quantity) != Some(line.line_total) {
             return Err(invalid(format!("items[{i}]: lineTotal is not unitPrice × quantity")));
         }
@@ -199,6 +214,39 @@ mod tests {
         assert!(new_order(&order(0)).unwrap_err().to_string().contains("items[0]"));
         assert!(new_order(&NewOrder { user_id: 1, items: vec![] }).is_err());
         assert!(new_order(&NewOrder { user_id: 0, ..order(1) }).is_err());
+    }
+
+    #[test]
+    fn a_mirror_takes_what_a_primary_of_any_version_logged() {
+        let product = shared::shop::Product {
+            id: 1,
+            name: "Old and dear".into(),
+            description: String::new(),
+            price: Money(1_029_999), // above MAX_PRICE: set before it was lowered
+            category: "c".into(),
+            in_stock: true,
+        };
+        assert!(logged_change(&Change::PutProduct { product: product.clone() }).is_ok());
+        let line = |quantity: u32| shared::shop::OrderLine {
+            product_id: 1,
+            name: "x".into(),
+            quantity,
+            unit_price: Money(100),
+            line_total: Money(100 * i64::from(quantity)),
+        };
+        let order = |quantity| shared::shop::Order {
+            id: 1,
+            user_id: 1,
+            items: vec![line(quantity)],
+            total: Money(100 * i64::from(quantity)),
+            status: "confirmed".into(),
+            created_at: 1,
+        };
+        // Two order lines of 10,000 of one product are one stored line of 20,000.
+        assert!(logged_change(&Change::PlaceOrder { order: order(20_000) }).is_ok());
+        assert!(logged_change(&Change::PlaceOrder { order: order(1_000_001) }).is_err());
+        let too_dear = shared::shop::Product { price: Money(Money::MAX.0 + 1), ..product };
+        assert!(logged_change(&Change::PutProduct { product: too_dear }).is_err());
     }
 
     #[test]

@@ -184,7 +184,10 @@ fn plausible(change: &Change) -> Result<(), String> {
             let mut total = Money(0);
             for line in &order.items {
                 id("product id", line.product_id)?;
-                quantity(line.quantity)?;
+                // A line holds every line that named its product: up to 100 × 10,000.
+                if !(1..=MAX_QUANTITY * 100).contains(&line.quantity) {
+                    return Err(format!("line quantity {} out of range", line.quantity));
+                }
                 price("unit price", line.unit_price)?;
                 if line.unit_price.checked_mul(line.quantity) != Some(line.line_total) {
                     return Err("a line total that is not price × quantity".into());

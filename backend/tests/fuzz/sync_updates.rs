@@ -30,7 +30,10 @@ fn accepted(object: &Value, update: &Update) -> Result<(), String> {
             return Err(format!("accepted the number {number}: outside 1..=2^53"));
         }
         let sent = match object.get("number") {
-            Some(Value::Number(n)) => n.as_u64(),
+            // 7.0 is the whole number 7 (JSON Schema's integer).
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
             Some(Value::String(s)) => s.trim().parse().ok(),
             _ => None,
         };
