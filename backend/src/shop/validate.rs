@@ -234,7 +234,7 @@ mod tests {
             unit_price: Money(100),
             line_total: Money(100 * i64::from(quantity)),
         };
-        let order = |quantity| shared::shop::Order {
+        let order = |quantity| Order {
             id: 1,
             user_id: 1,
             items: vec![line(quantity)],
