@@ -88,17 +88,7 @@ impl<'de> Deserialize<'de> for Money {
                 if !v.is_finite() {
                     return Err(E::custom("amount must be a finite number"));
                 }
-                Money::parse_decimal(&format!("{v}")).or_else(|why| {
-                    // A whole number of cents that floating point cannot write exactly (a JSON
-                    // Schema `multipleOf: 0.01` generator sends 0.07 as 0.07000000000000001).
-                    let cents = v * 100.0;
-                    let near = cents.round();
-                    if (cents - near).abs() < 1e-6 && near.abs() <= Money::MAX.0 as f64 {
-                        Ok(Money(near as i64))
-                    } else {
-                        Err(E::custom(why))
-                    }
-                })
+                Money::parse_decimal(&format!("{v}")).map_err(E::custom)
             }
         }
         deserializer.deserialize_any(MoneyVisitor)
