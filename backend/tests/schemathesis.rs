@@ -29,6 +29,9 @@ async fn every_openapi_document_describes_its_service() {
     // The control plane last: its actions break what they touch.
     services.sort_by_key(|s| s.kind == shared::ServiceKind::Control);
     let mut failed = Vec::new();
+    // schemathesis keeps a cache of what failed in `.schemathesis/` of its working directory:
+    // a temporary one, not the repository.
+    let scratch = tempfile::tempdir().expect("a scratch directory");
     // Straight to stderr: the test harness captures print!/eprint! of a passing test, and this
     // report belongs in `make test`'s output.
     let mut report = std::io::stderr();
@@ -56,8 +59,10 @@ async fn every_openapi_document_describes_its_service() {
             // control_plane.rs runs each of them.
             args.extend(["--exclude-path", "/api/scenarios/{name}"].map(str::to_owned));
         }
-        let st = st.clone();
-        let run = tokio::task::spawn_blocking(move || Command::new(&st).args(&args).output());
+        let (st, cwd) = (st.clone(), scratch.path().to_owned());
+        let run = tokio::task::spawn_blocking(move || {
+            Command::new(&st).args(&args).current_dir(cwd).output()
+        });
         let output = tokio::time::timeout(Duration::from_secs(180), run)
             .await
             .unwrap_or_else(|_| panic!("schemathesis on {} did not finish in 180 s", service.name))

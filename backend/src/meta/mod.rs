@@ -482,15 +482,7 @@ fn is_model_url(url: &str) -> bool {
         Some((host, port)) => (host, Some(port)),
         None => (rest, None),
     };
-    let host_ok =
-        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    let port_ok = port.is_none_or(|p| {
-        !p.is_empty()
-            && p.len() <= 5
-            && p.chars().all(|c| c.is_ascii_digit())
-            && p.parse::<u16>().is_ok_and(|n| n > 0)
-    });
-    host_ok && port_ok
+    crate::service::address::host(host) && port.is_none_or(crate::service::address::port)
 }
 
 /// Ask every model; answer the stake-weighted consensus with every vote, weight and balance.

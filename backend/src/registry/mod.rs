@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::service::{
-    check_health, error_response, now_ms, ApiJson, ApiPath, EventBus, LinkFaults, Service,
+    address, check_health, error_response, now_ms, ApiJson, ApiPath, EventBus, LinkFaults, Service,
 };
 use pool::{ServerPool, ServerState, Thresholds};
 
@@ -160,11 +160,7 @@ pub fn base_url(address: &str) -> String {
 fn valid_address(address: &str) -> Result<(), String> {
     let (host, port) =
         address.rsplit_once(':').ok_or_else(|| format!("{address:?} is not host:port"))?;
-    let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
-    let host_ok = !host.is_empty()
-        && host.len() <= 253
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    if !port_ok || !host_ok {
+    if !address::port(port) || host.len() > 253 || !address::host(host) {
         return Err(format!("{address:?} is not host:port (e.g. localhost:3003)"));
     }
     Ok(())

@@ -11,6 +11,7 @@
 //!
 //! [`run`] then serves the router on a listener until the shutdown future resolves.
 
+pub mod address;
 pub mod admin;
 pub mod error;
 pub mod events;
