@@ -47,6 +47,21 @@ async fn attempts(lab: &Lab) -> Vec<(Method, String, Option<Value>)> {
         (Method::PUT, format!("{registry}/admin/links/{shop_a}"), Some(json!({"cut": true}))),
         post(format!("{store}/replication/promote")),
         post(format!("{store}/replication/reset")),
+        (Method::POST, format!("{store}/replication/apply"), Some(json!([]))),
+        // The original's acceptor, and what only the nodes send each other.
+        (Method::POST, format!("{node}/prepare"), Some(json!({"proposal_number": 99}))),
+        (Method::POST, format!("{node}/accept"), Some(json!({"proposal_number": 99, "value": 5}))),
+        (
+            Method::POST,
+            format!("{node}/paxos"),
+            Some(json!({"from": 9, "message": {"type": "decided", "instance": 1, "value": 999}})),
+        ),
+        (
+            Method::POST,
+            format!("{node}/crdt/merge"),
+            Some(json!({"persons": {"adds": [[{"name": "evil", "number": 999},
+                [{"node": 9, "counter": 1}]]], "tombstones": []}, "max": 999})),
+        ),
     ]
 }
 
@@ -79,11 +94,13 @@ async fn snapshot(lab: &Lab) -> Value {
         roles.push(get(format!("{}/replication/state", url(store).await)).await["role"].clone());
     }
     let load: Value = get(format!("{}/get_load", url("node-1").await)).await;
+    let data: Value = get(format!("{}/get_data", url("node-1").await)).await;
     let info: Value = get(format!("{}/info", url("model-c").await)).await;
     let links: Value = get(format!("{}/admin/links", url("registry").await)).await;
     json!({
         "processes": processes, "models": model_rows, "servers": addresses, "roles": roles,
         "mode": [load["mode"], load["forced"]], "behavior": info["behavior"], "links": links,
+        "node": [data["highestNumber"], data["persons"]],
     })
 }
 

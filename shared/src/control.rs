@@ -46,21 +46,48 @@ impl std::str::FromStr for ProcessAction {
 
 /// A fault on the link from one service to a peer: cut, slowed or lossy. Simulated inside the
 /// sending service (its outgoing calls consult it), not in the kernel.
+///
+/// Read from a JSON object only: serde would also read an all-optional struct from an array
+/// (`[]` as a healthy fault), which the schema does not allow.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "serde_json::Map<String, serde_json::Value>"
+)]
 pub struct LinkFault {
     /// Every call fails at once, as if the network were partitioned.
-    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = false))]
     pub cut: bool,
     /// Added to every call, in milliseconds: 0 to 60,000.
-    #[serde(default, deserialize_with = "crate::whole::number")]
-    #[cfg_attr(feature = "openapi", schema(maximum = 60_000))]
+    #[cfg_attr(feature = "openapi", schema(required = false, maximum = 60_000))]
     pub latency_ms: u64,
     /// Share of calls dropped, from 0.0 to 1.0.
-    #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
+    #[cfg_attr(feature = "openapi", schema(required = false, minimum = 0.0, maximum = 1.0))]
     pub drop_rate: f64,
+}
+
+/// [`LinkFault`]'s fields as a body gives them: each optional.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LinkFaultFields {
+    #[serde(default)]
+    cut: bool,
+    #[serde(default, deserialize_with = "crate::whole::number")]
+    latency_ms: u64,
+    #[serde(default)]
+    drop_rate: f64,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for LinkFault {
+    type Error = serde_json::Error;
+
+    fn try_from(object: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
+        let LinkFaultFields { cut, latency_ms, drop_rate } =
+            serde_json::from_value(serde_json::Value::Object(object))?;
+        Ok(LinkFault { cut, latency_ms, drop_rate })
+    }
 }
 
 impl LinkFault {
@@ -151,5 +178,17 @@ mod tests {
         assert_eq!(LinkFault::default().to_string(), "healthy");
         let fault = LinkFault { cut: true, latency_ms: 300, drop_rate: 0.3 };
         assert_eq!(fault.to_string(), "cut, +300 ms, 30% lost");
+    }
+
+    #[test]
+    fn a_link_fault_is_read_from_an_object_only() {
+        let read = |json: &str| serde_json::from_str::<LinkFault>(json);
+        assert_eq!(read("{}").unwrap(), LinkFault::default());
+        let slow = read(r#"{"latencyMs": 300.0, "cut": true}"#).unwrap();
+        assert_eq!((slow.latency_ms, slow.cut, slow.drop_rate), (300, true, 0.0));
+        assert!(read("[]").is_err(), "an array is not a fault");
+        assert!(read(r#"{"cut": true, "extra": 1}"#).is_err(), "unknown fields");
+        let round = LinkFault { cut: true, latency_ms: 5, drop_rate: 0.25 };
+        assert_eq!(read(&serde_json::to_string(&round).unwrap()).unwrap(), round);
     }
 }

@@ -14,22 +14,36 @@ pub enum Change {
     /// Create or replace a product.
     PutProduct { product: Product },
     /// Delete a product (and take it out of every cart).
-    DeleteProduct { id: u64 },
+    DeleteProduct {
+        #[serde(deserialize_with = "crate::whole::number")]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
+        id: u64,
+    },
     /// Store a placed order, priced.
     PlaceOrder { order: Order },
     /// Set how many of a product a user's cart holds.
     SetCartItem {
         #[serde(rename = "userId")]
+        #[serde(deserialize_with = "crate::whole::number")]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
         user_id: u64,
         #[serde(rename = "productId")]
+        #[serde(deserialize_with = "crate::whole::number")]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
         product_id: u64,
+        #[serde(deserialize_with = "crate::whole::number")]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000))]
         quantity: u32,
     },
     /// Take a product out of a user's cart.
     RemoveCartItem {
         #[serde(rename = "userId")]
+        #[serde(deserialize_with = "crate::whole::number")]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
         user_id: u64,
         #[serde(rename = "productId")]
+        #[serde(deserialize_with = "crate::whole::number")]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
         product_id: u64,
     },
 }
@@ -40,8 +54,12 @@ pub enum Change {
 #[serde(rename_all = "camelCase")]
 pub struct LoggedChange {
     /// 1, 2, 3, ... without gaps.
+    #[serde(deserialize_with = "crate::whole::number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
     pub seq: u64,
     /// When the primary committed it (milliseconds since the Unix epoch).
+    #[serde(deserialize_with = "crate::whole::number")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 9_007_199_254_740_991.0))]
     pub at_ms: u64,
     pub change: Change,
 }

@@ -31,7 +31,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::catalog::{self, Ports};
-use crate::service::admin::AdminPolicy;
 use crate::service::links::peer_key;
 use crate::service::{self, error_response, ApiJson, ApiPath, EventBus, Service};
 use supervisor::{ActionError, Supervisor};
@@ -94,13 +93,13 @@ impl IntoResponse for ControlError {
 /// The control plane's router: its API, the plumbing every service has, and the dashboard.
 pub fn router(service: Service, state: ControlState, dist: &Path) -> Router {
     let open = OpenApiRouter::new().routes(routes!(list_services)).routes(routes!(list_scenarios));
-    let policy = (Arc::new(AdminPolicy::from_env()), service::admin::Scope::Admin);
-    let admin = OpenApiRouter::new()
-        .routes(routes!(process_action))
-        .routes(routes!(set_link, heal_link))
-        .routes(routes!(run_scenario))
-        .routes(routes!(forward_admin))
-        .route_layer(axum::middleware::from_fn_with_state(policy, service::admin::guard));
+    let admin = service::guarded(
+        OpenApiRouter::new()
+            .routes(routes!(process_action))
+            .routes(routes!(set_link, heal_link))
+            .routes(routes!(run_scenario))
+            .routes(routes!(forward_admin)),
+    );
     service.fallback(dashboard(dist)).into_router(open.merge(admin).with_state(state))
 }
 

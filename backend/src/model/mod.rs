@@ -133,14 +133,9 @@ pub fn parse_measurements(query: Option<&str>) -> Result<[f64; 4], String> {
 
 /// The model's router with the plumbing every service has.
 pub fn router(service: Service, model: Model) -> Router {
-    let admin = guarded(
-        Router::new()
-            .route("/admin/behavior", axum::routing::put(set_behavior))
-            .with_state(model.clone()),
-    );
-    let routes =
-        OpenApiRouter::new().routes(routes!(predict)).routes(routes!(info)).with_state(model);
-    service.into_router(routes.merge(OpenApiRouter::from(admin)))
+    let admin = guarded(OpenApiRouter::new().routes(routes!(set_behavior)));
+    let routes = OpenApiRouter::new().routes(routes!(predict)).routes(routes!(info)).merge(admin);
+    service.into_router(routes.with_state(model))
 }
 
 pub fn service(name: &str) -> Service {
@@ -186,7 +181,9 @@ async fn info(State(model): State<Model>) -> ApiJson<ModelInfo> {
     ApiJson(model.info())
 }
 
-/// `PUT /admin/behavior {"behavior": "random"}`: change how the model answers, now.
+/// Change how the model answers, now (`{"behavior": "random"}`): a simulated bad contributor.
+#[utoipa::path(put, path = "/admin/behavior", tag = "model", request_body = SetBehavior,
+    responses((status = 200, description = "The model's info, with the new behaviour", body = ModelInfo)))]
 async fn set_behavior(
     State(model): State<Model>,
     ApiJson(set): ApiJson<SetBehavior>,

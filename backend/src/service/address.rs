@@ -14,6 +14,14 @@ pub fn port(port: &str) -> bool {
         && port.parse::<u16>().is_ok_and(|n| n > 0)
 }
 
+/// `host:port` (at most 253 characters of host), as the schemas' pattern
+/// `^[A-Za-z0-9.-]{1,253}:(1..65535)$` states it.
+pub fn host_port(address: &str) -> bool {
+    address
+        .rsplit_once(':')
+        .is_some_and(|(host, port_text)| host.len() <= 253 && self::host(host) && port(port_text))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -23,6 +31,10 @@ mod tests {
         assert!(super::port("1") && super::port("65535"));
         for bad in ["", "0", "65536", "+80", "8a", "000080"] {
             assert!(!super::port(bad), "{bad}");
+        }
+        assert!(super::host_port("localhost:3001") && super::host_port("10.0.0.2:80"));
+        for bad in ["localhost", ":80", "a:0", "a b:80", "a:80:81", "http://a:80"] {
+            assert!(!super::host_port(bad), "{bad}");
         }
     }
 }

@@ -96,24 +96,39 @@ pub(super) struct LinkAdmin {
     pub events: EventBus,
 }
 
-/// `GET /admin/links`: every fault set on this service's links.
+/// Every fault set on this service's outgoing links.
+#[utoipa::path(get, path = "/admin/links", tag = "links", responses(
+    (status = 200, body = [LinkFaultEntry]),
+))]
 pub(super) async fn list(State(admin): State<LinkAdmin>) -> ApiJson<Vec<LinkFaultEntry>> {
     ApiJson(admin.faults.all())
 }
 
-/// `PUT /admin/links/{peer}`: set the fault on the link to `peer` (`host:port`).
+/// Set the fault on this service's link to `peer` (simulated: the service's own calls to it
+/// fail, wait or get lost); an all-healthy fault heals it.
+#[utoipa::path(put, path = "/admin/links/{peer}", tag = "links",
+    params(("peer" = String, Path, pattern = "^[A-Za-z0-9.-]{1,253}:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$",
+        description = "the peer's host:port")),
+    request_body = LinkFault,
+    responses(
+        (status = 200, body = LinkFaultEntry),
+        (status = 400, description = "The peer is not host:port", body = shared::ErrorBody),
+    ))]
 pub(super) async fn set(
     State(admin): State<LinkAdmin>,
     ApiPath(peer): ApiPath<String>,
     ApiJson(fault): ApiJson<LinkFault>,
 ) -> Response {
     if !(0.0..=1.0).contains(&fault.drop_rate) || fault.drop_rate.is_nan() {
-        return error_response(StatusCode::BAD_REQUEST, "dropRate must be between 0 and 1");
+        return error_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "dropRate must be between 0 and 1",
+        );
     }
     if fault.latency_ms > 60_000 {
-        return error_response(StatusCode::BAD_REQUEST, "latencyMs must be at most 60000");
+        return error_response(StatusCode::UNPROCESSABLE_ENTITY, "latencyMs must be at most 60000");
     }
-    if !peer.contains(':') {
+    if !super::address::host_port(&peer) {
         return error_response(StatusCode::BAD_REQUEST, format!("{peer:?} is not host:port"));
     }
     admin.faults.set(&peer, fault);
@@ -121,11 +136,21 @@ pub(super) async fn set(
     ApiJson(LinkFaultEntry { peer: peer_key(&peer), fault }).into_response()
 }
 
-/// `DELETE /admin/links/{peer}`: heal the link.
+/// Heal this service's link to `peer`.
+#[utoipa::path(delete, path = "/admin/links/{peer}", tag = "links",
+    params(("peer" = String, Path, pattern = "^[A-Za-z0-9.-]{1,253}:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$",
+        description = "the peer's host:port")),
+    responses(
+        (status = 200, body = LinkFaultEntry),
+        (status = 400, description = "The peer is not host:port", body = shared::ErrorBody),
+    ))]
 pub(super) async fn heal(
     State(admin): State<LinkAdmin>,
     ApiPath(peer): ApiPath<String>,
 ) -> Response {
+    if !super::address::host_port(&peer) {
+        return error_response(StatusCode::BAD_REQUEST, format!("{peer:?} is not host:port"));
+    }
     admin.faults.set(&peer, LinkFault::default());
     admin.events.emit(EventKind::Link, format!("link to {} healed", peer_key(&peer)));
     ApiJson(LinkFaultEntry { peer: peer_key(&peer), fault: LinkFault::default() }).into_response()

@@ -149,7 +149,13 @@ impl Service {
         let identity = Arc::new(Identity { name, kind, started, probe });
 
         let own = OpenApiRouter::new().routes(routes!(health)).with_state(identity.clone());
-        let (router, mut openapi) = routes.merge(own).split_for_parts();
+        let link_admin = guarded(
+            OpenApiRouter::new()
+                .routes(routes!(links::list))
+                .routes(routes!(links::set, links::heal))
+                .with_state(links::LinkAdmin { faults: links, events: events.clone() }),
+        );
+        let (router, mut openapi) = routes.merge(own).merge(link_admin).split_for_parts();
         openapi.info = utoipa::openapi::InfoBuilder::new()
             .title(format!("lab {} ({})", identity.name, identity.kind))
             .description(Some(format!(
@@ -162,18 +168,11 @@ impl Service {
         let openapi = Arc::new(openapi);
         let registry = Arc::new(registry);
 
-        let link_admin = guarded(
-            Router::new()
-                .route("/admin/links", get(links::list))
-                .route("/admin/links/{peer}", axum::routing::put(links::set).delete(links::heal))
-                .with_state(links::LinkAdmin { faults: links, events: events.clone() }),
-        );
         let event_routes = Router::new()
             .route("/events", get(events::stream))
             .route("/events/recent", get(events::recent))
             .with_state(events);
         let router = router
-            .merge(link_admin)
             .merge(event_routes)
             .route_layer(middleware::from_fn_with_state(http, metrics::track))
             .route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
@@ -196,8 +195,14 @@ impl Service {
 }
 
 /// Admin routes: only clients the [`admin::AdminPolicy`] allows at [`admin::Scope::Admin`]
-/// (this machine, no foreign page or host) reach them.
-pub fn guarded(routes: Router) -> Router {
+/// (this machine, no foreign page or host) reach them. Their operations are documented with the
+/// 403 the guard answers and tagged [`openapi::ADMIN_TAG`].
+pub fn guarded<S: Clone + Send + Sync + 'static>(mut routes: OpenApiRouter<S>) -> OpenApiRouter<S> {
+    openapi::document_guard(
+        routes.get_openapi_mut(),
+        admin::Scope::Admin,
+        Some(openapi::ADMIN_TAG),
+    );
     let state = (Arc::new(admin::AdminPolicy::from_env()), admin::Scope::Admin);
     routes.route_layer(middleware::from_fn_with_state(state, admin::guard))
 }
@@ -206,6 +211,20 @@ pub fn guarded(routes: Router) -> Router {
 /// page of a foreign origin and no foreign `Host` ([`admin::Scope::Changes`]). Only requests
 /// that change something are checked: GET routes in `routes` stay open to every page.
 pub fn lab_only<S: Clone + Send + Sync + 'static>(routes: OpenApiRouter<S>) -> OpenApiRouter<S> {
+    guard_changes(routes, None)
+}
+
+/// Routes only the lab's own services call on each other (Paxos messages, CRDT merges): guarded
+/// as [`lab_only`], and tagged [`openapi::PEER_TAG`] in the document.
+pub fn peer_only<S: Clone + Send + Sync + 'static>(routes: OpenApiRouter<S>) -> OpenApiRouter<S> {
+    guard_changes(routes, Some(openapi::PEER_TAG))
+}
+
+fn guard_changes<S: Clone + Send + Sync + 'static>(
+    mut routes: OpenApiRouter<S>,
+    tag: Option<&str>,
+) -> OpenApiRouter<S> {
+    openapi::document_guard(routes.get_openapi_mut(), admin::Scope::Changes, tag);
     let state = (Arc::new(admin::AdminPolicy::from_env()), admin::Scope::Changes);
     routes.route_layer(middleware::from_fn_with_state(state, admin::guard))
 }

@@ -42,8 +42,7 @@ pub fn router(name: &str, store: ShopStore) -> Router {
 pub fn store_router(name: &str, store: ShopStore) -> Router {
     // Replication batches (up to `replica::MAX_BATCH` changes) are far larger than any form.
     let service = Service::new(name, ServiceKind::Store).body_limit(16 * 1024 * 1024);
-    let replication = OpenApiRouter::from(replica::routes(store.clone()));
-    service.into_router(routes(store).merge(replication))
+    service.into_router(routes::router().merge(replica::routes()).with_state(store))
 }
 
 /// The shop routes' OpenAPI document, for services that serve them through a proxy.

@@ -11,7 +11,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use serde::Deserialize;
 use shared::replication::{LoggedChange, StorePosition, StoreState};
 
@@ -20,6 +19,8 @@ use super::validate;
 use crate::service::{error_response, guarded, ApiJson, ApiQuery};
 use crate::sqlite::rusqlite::{params, Connection};
 use crate::sqlite::DbError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Changes shipped at most per request.
 pub const MAX_BATCH: u32 = 2_000;
@@ -31,7 +32,7 @@ pub enum ApplyError {
     Gap { expected: u64, got: u64 },
     #[error("this store is the primary: it does not apply another store's changes")]
     NotMirror,
-    /// A change no primary could have logged (see `validate::logged_change`).
+    /// A change no primary could have logged (see `validate::logged`).
     #[error("change {seq} could not have come from a primary: {why}")]
     Invalid { seq: u64, why: String },
     #[error(transparent)]
@@ -133,6 +134,12 @@ impl ShopStore {
         if !self.is_mirror() {
             return Err(ApplyError::NotMirror);
         }
+        // The whole batch is checked first, re-sent changes too: one that no primary could have
+        // logged says the sender is broken, whatever this store already holds.
+        for logged in &changes {
+            let valid = validate::logged(logged).map_err(|why| why.to_string());
+            valid.map_err(|why| ApplyError::Invalid { seq: logged.seq, why })?;
+        }
         let outcome = self
             .db()
             .write(move |tx| {
@@ -143,10 +150,6 @@ impl ShopStore {
                     }
                     if logged.seq != last + 1 {
                         return Ok(Err(ApplyError::Gap { expected: last + 1, got: logged.seq }));
-                    }
-                    if let Err(why) = validate::logged_change(&logged.change) {
-                        let why = why.to_string();
-                        return Ok(Err(ApplyError::Invalid { seq: logged.seq, why }));
                     }
                     apply_change(tx, &logged.change)?;
                     append_log(tx, logged)?;
@@ -199,20 +202,37 @@ impl ShopStore {
     }
 }
 
-#[derive(Debug, Deserialize)]
+impl IntoResponse for ApplyError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApplyError::Gap { .. } | ApplyError::NotMirror => StatusCode::CONFLICT,
+            ApplyError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApplyError::Db(err) => {
+                tracing::error!(%err, "store failure");
+                return error_response(StatusCode::INTERNAL_SERVER_ERROR, "the store failed");
+            }
+        };
+        error_response(status, self.to_string())
+    }
+}
+
+/// `GET /replication/changes`'s query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ChangesQuery {
+    /// The changes after this seq (0: from the start; seqs end at 2^53 - 1).
     #[serde(default)]
+    #[param(maximum = 9_007_199_254_740_991_u64)]
     after: u64,
+    /// At most this many: 1 to 2,000 (the default).
+    #[param(minimum = 1, maximum = 2000)]
     limit: Option<u32>,
 }
 
-fn db_error(err: &DbError) -> Response {
-    tracing::error!(%err, "store failure");
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, "the store failed")
-}
-
-#[derive(Debug, Deserialize)]
+/// `GET /replication/state`'s query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StateQuery {
     /// Run SQLite's integrity check too (reads the whole database).
@@ -220,78 +240,97 @@ struct StateQuery {
     check: bool,
 }
 
-async fn state(State(store): State<ShopStore>, ApiQuery(query): ApiQuery<StateQuery>) -> Response {
-    match store.replication_state(query.check).await {
-        Ok(state) => ApiJson(state).into_response(),
-        Err(err) => db_error(&err),
-    }
+/// The store's role, position, row counts, and (with `check=true`) SQLite's integrity check.
+#[utoipa::path(get, path = "/replication/state", tag = "replication", params(StateQuery),
+    responses(
+        (status = 200, body = StoreState),
+        (status = 500, description = "The store's database failed", body = shared::ErrorBody),
+    ))]
+async fn state(
+    State(store): State<ShopStore>,
+    ApiQuery(query): ApiQuery<StateQuery>,
+) -> Result<ApiJson<StoreState>, ApplyError> {
+    Ok(ApiJson(store.replication_state(query.check).await?))
 }
 
-async fn position(State(store): State<ShopStore>) -> Response {
-    match store.position().await {
-        Ok(position) => ApiJson(position).into_response(),
-        Err(err) => db_error(&err),
-    }
+/// The store's last seq and role: cheap at any size.
+#[utoipa::path(get, path = "/replication/position", tag = "replication", responses(
+    (status = 200, body = StorePosition),
+    (status = 500, description = "The store's database failed", body = shared::ErrorBody),
+))]
+async fn position(State(store): State<ShopStore>) -> Result<ApiJson<StorePosition>, ApplyError> {
+    Ok(ApiJson(store.position().await?))
 }
 
+/// The logged changes after `after`, in order: what a mirror applies.
+#[utoipa::path(get, path = "/replication/changes", tag = "replication", params(ChangesQuery),
+    responses(
+        (status = 200, body = [LoggedChange]),
+        (status = 400, description = "A limit outside 1 to 2,000, or an `after` past 2^53 - 1", body = shared::ErrorBody),
+        (status = 500, description = "The store's database failed", body = shared::ErrorBody),
+    ))]
 async fn changes(
     State(store): State<ShopStore>,
     ApiQuery(query): ApiQuery<ChangesQuery>,
-) -> Response {
-    let limit = query.limit.unwrap_or(MAX_BATCH).clamp(1, MAX_BATCH);
-    match store.changes_after(query.after, limit).await {
-        Ok(changes) => ApiJson(changes).into_response(),
-        Err(err) => db_error(&err),
+) -> Result<Response, ApplyError> {
+    let limit = query.limit.unwrap_or(MAX_BATCH);
+    if !(1..=MAX_BATCH).contains(&limit) {
+        let why = format!("limit must be between 1 and {MAX_BATCH}, got {limit}");
+        return Ok(error_response(StatusCode::BAD_REQUEST, why));
     }
+    if query.after > validate::MAX_ID {
+        let why = format!("after must be at most {}, got {}", validate::MAX_ID, query.after);
+        return Ok(error_response(StatusCode::BAD_REQUEST, why));
+    }
+    Ok(ApiJson(store.changes_after(query.after, limit).await?).into_response())
 }
 
+/// Apply a primary's changes, in order, in one transaction: a change at or below the store's
+/// last seq is skipped, a gap refuses the batch.
+#[utoipa::path(post, path = "/replication/apply", tag = "replication", tags = ["peer"], request_body = [LoggedChange],
+    responses(
+        (status = 200, description = "Where the store stands after the batch", body = StorePosition),
+        (status = 409, description = "A gap in the seqs, or this store is the primary", body = shared::ErrorBody),
+        (status = 422, description = "A change no primary could have logged", body = shared::ErrorBody),
+        (status = 500, description = "The store's database failed", body = shared::ErrorBody),
+    ))]
 async fn apply(
     State(store): State<ShopStore>,
     ApiJson(changes): ApiJson<Vec<LoggedChange>>,
-) -> Response {
-    match store.apply_logged(changes).await {
-        Ok(position) => ApiJson(position).into_response(),
-        Err(ApplyError::Db(err)) => db_error(&err),
-        Err(err @ ApplyError::Invalid { .. }) => {
-            error_response(StatusCode::UNPROCESSABLE_ENTITY, err.to_string())
-        }
-        Err(err) => error_response(StatusCode::CONFLICT, err.to_string()),
-    }
+) -> Result<ApiJson<StorePosition>, ApplyError> {
+    Ok(ApiJson(store.apply_logged(changes).await?))
 }
 
-async fn promote(State(store): State<ShopStore>) -> Response {
-    match store.promote().await {
-        Ok(state) => {
-            tracing::warn!("promoted to primary");
-            ApiJson(state).into_response()
-        }
-        Err(err) => db_error(&err),
-    }
+/// Become the primary: take shop writes from now on (the front's failover calls it).
+#[utoipa::path(post, path = "/replication/promote", tag = "replication", responses(
+    (status = 200, body = StoreState),
+    (status = 500, description = "The store's database failed", body = shared::ErrorBody),
+))]
+async fn promote(State(store): State<ShopStore>) -> Result<ApiJson<StoreState>, ApplyError> {
+    let state = store.promote().await?;
+    tracing::warn!("promoted to primary");
+    Ok(ApiJson(state))
 }
 
-async fn reset(State(store): State<ShopStore>) -> Response {
-    match store.reset_as_mirror().await {
-        Ok(state) => {
-            tracing::warn!("reset: an empty mirror now");
-            ApiJson(state).into_response()
-        }
-        Err(err) => db_error(&err),
-    }
+/// Forget everything and become an empty mirror, to be rebuilt from a primary's log.
+#[utoipa::path(post, path = "/replication/reset", tag = "replication", responses(
+    (status = 200, body = StoreState),
+    (status = 500, description = "The store's database failed", body = shared::ErrorBody),
+))]
+async fn reset(State(store): State<ShopStore>) -> Result<ApiJson<StoreState>, ApplyError> {
+    let state = store.reset_as_mirror().await?;
+    tracing::warn!("reset: an empty mirror now");
+    Ok(ApiJson(state))
 }
 
 /// The replication routes of a store process: reading is open, changing is admin-only.
-pub fn routes(store: ShopStore) -> Router {
-    let open = Router::new()
-        .route("/replication/state", axum::routing::get(state))
-        .route("/replication/position", axum::routing::get(position))
-        .route("/replication/changes", axum::routing::get(changes))
-        .with_state(store.clone());
+pub fn routes() -> OpenApiRouter<ShopStore> {
     let admin = guarded(
-        Router::new()
-            .route("/replication/apply", axum::routing::post(apply))
-            .route("/replication/promote", axum::routing::post(promote))
-            .route("/replication/reset", axum::routing::post(reset))
-            .with_state(store),
+        OpenApiRouter::new().routes(routes!(apply)).routes(routes!(promote)).routes(routes!(reset)),
     );
-    open.merge(admin)
+    OpenApiRouter::new()
+        .routes(routes!(state))
+        .routes(routes!(position))
+        .routes(routes!(changes))
+        .merge(admin)
 }

@@ -1,6 +1,6 @@
 //! The shop's rules for what a request may contain, checked before anything is written.
 
-use shared::replication::Change;
+use shared::replication::{Change, LoggedChange};
 use shared::shop::{CartAdd, Money, NewOrder, NewProduct, Order, ProductPatch};
 
 use super::error::ShopError;
@@ -126,6 +126,15 @@ pub fn cart_add(user_id: u64, add: &CartAdd) -> Result<(), ShopError> {
 /// holding 4,294,967,295 of a product overflows the next add), and a price of 0 or a quantity
 /// of 0 would reach the database's checks and fail as a store failure (500). Text lengths are not
 /// checked: those rules may change between versions, and no stored text breaks the store.
+/// A logged change as a primary logs it: a seq from 1, a time, and a change it could make.
+pub fn logged(logged: &LoggedChange) -> Result<(), ShopError> {
+    id("seq", logged.seq)?;
+    if logged.at_ms > MAX_ID {
+        return Err(invalid(format!("atMs must be at most {MAX_ID}, got {}", logged.at_ms)));
+    }
+    logged_change(&logged.change)
+}
+
 pub fn logged_change(change: &Change) -> Result<(), ShopError> {
     match change {
         Change::PutProduct { product } => {

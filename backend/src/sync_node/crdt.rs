@@ -13,19 +13,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Identifies a node of the cluster.
 pub type NodeId = u64;
 
 /// A unique tag of one add: the node that added and its add counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 pub struct Dot {
     pub node: NodeId,
     pub counter: u64,
 }
 
 /// A person record: a name and an account number.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 pub struct Person {
     pub name: String,
     pub number: u64,
@@ -44,10 +47,12 @@ pub struct PersonSet {
 }
 
 /// The state as it travels: adds and tombstones (the caches are rebuilt on arrival).
-#[derive(Serialize, Deserialize)]
-struct Wire {
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = PersonSet)]
+pub(crate) struct Wire {
     /// A list of (person, dots): JSON maps need string keys.
     #[serde(with = "adds_as_list")]
+    #[schema(value_type = Vec<(Person, Vec<Dot>)>)]
     adds: BTreeMap<Person, BTreeSet<Dot>>,
     tombstones: BTreeSet<Dot>,
 }
@@ -215,7 +220,9 @@ mod adds_as_list {
 }
 
 /// A grow-only maximum.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 pub struct MaxRegister(pub u64);
 
 impl MaxRegister {

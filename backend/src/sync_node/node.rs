@@ -53,8 +53,11 @@ pub struct NodeConfig {
 }
 
 /// The CRDT state a node holds and peers exchange.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct CrdtState {
+    #[schema(value_type = super::crdt::Wire)]
     pub persons: PersonSet,
     pub max: MaxRegister,
 }

@@ -28,6 +28,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::crdt::NodeId;
 
@@ -38,7 +39,9 @@ pub type Value = u64;
 pub const GAP: Value = 0;
 
 /// A ballot: higher round wins, the node breaks ties, so no two nodes share one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 pub struct Ballot {
     pub round: u64,
     pub node: NodeId,
@@ -51,7 +54,7 @@ impl std::fmt::Display for Ballot {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Message {
     /// Phase 1a: promise to ignore ballots below `ballot`, in every instance from `from` on.

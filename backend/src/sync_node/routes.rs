@@ -24,6 +24,14 @@ pub fn router() -> OpenApiRouter<SyncNode> {
     let switches = crate::service::lab_only(
         OpenApiRouter::new().routes(routes!(switch_to_crdt_only)).routes(routes!(switch_to_normal)),
     );
+    // The original's acceptor: any client (its own tests), but no foreign page.
+    let acceptor = crate::service::lab_only(
+        OpenApiRouter::new().routes(routes!(prepare)).routes(routes!(accept)),
+    );
+    // What only the lab's nodes send each other.
+    let peers = crate::service::peer_only(
+        OpenApiRouter::new().routes(routes!(paxos)).routes(routes!(crdt_merge)),
+    );
     OpenApiRouter::new()
         .routes(routes!(info))
         .routes(routes!(get_data))
@@ -33,11 +41,9 @@ pub fn router() -> OpenApiRouter<SyncNode> {
         .routes(routes!(data_transfer))
         .routes(routes!(paxos_log))
         .routes(routes!(paxos_status))
-        .routes(routes!(prepare))
-        .routes(routes!(accept))
-        .route("/paxos", axum::routing::post(paxos))
-        .route("/crdt/state", axum::routing::get(crdt_state))
-        .route("/crdt/merge", axum::routing::post(crdt_merge))
+        .routes(routes!(crdt_state))
+        .merge(acceptor)
+        .merge(peers)
 }
 
 /// Why a request to a node failed; answered as `{code, message}` (and, where the original
@@ -279,9 +285,10 @@ async fn accept(
 
 /// Paxos messages from a peer: `{"from": 2, "message": {...}}` (one) or
 /// `{"from": 2, "messages": [...]}` (a batch).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Envelope {
+    /// The sending node's id.
     from: u64,
     #[serde(default)]
     message: Option<Message>,
@@ -289,7 +296,10 @@ struct Envelope {
     messages: Vec<Message>,
 }
 
-/// The lab's own Multi-Paxos messages from a peer (`/paxos`); answers the replies.
+/// The lab's own Multi-Paxos messages from a peer node; answers this node's replies.
+#[utoipa::path(post, path = "/paxos", tag = "sync-node", request_body = Envelope, responses(
+    (status = 200, description = "This node's replies", body = [Message]),
+))]
 async fn paxos(
     State(node): State<SyncNode>,
     ApiJson(envelope): ApiJson<Envelope>,
@@ -299,14 +309,29 @@ async fn paxos(
     ApiJson(node.receive(envelope.from, messages).await)
 }
 
+/// This node's CRDT state (persons as an add-wins set, the highest number as a max register):
+/// what peers pull for anti-entropy.
+#[utoipa::path(get, path = "/crdt/state", tag = "sync-node", responses((status = 200, body = CrdtState)))]
 async fn crdt_state(State(node): State<SyncNode>) -> ApiJson<CrdtState> {
     ApiJson(node.crdt_state())
 }
 
+/// `POST /crdt/merge`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Merged {
+    /// Whether the merge changed this node's state.
+    changed: bool,
+}
+
+/// Merge a peer's CRDT state into this node's.
+#[utoipa::path(post, path = "/crdt/merge", tag = "sync-node", request_body = CrdtState, responses(
+    (status = 200, body = Merged),
+    (status = 500, description = "The node's database failed", body = OriginalError),
+))]
 async fn crdt_merge(
     State(node): State<SyncNode>,
     ApiJson(state): ApiJson<CrdtState>,
-) -> Result<ApiJson<serde_json::Value>, NodeError> {
+) -> Result<ApiJson<Merged>, NodeError> {
     let changed = node.merge(state).await?;
-    Ok(ApiJson(serde_json::json!({ "changed": changed })))
+    Ok(ApiJson(Merged { changed }))
 }
