@@ -743,38 +743,31 @@ impl SyncNode {
         replies
     }
 
-    /// Hand out what the state machine produced. Messages that state nothing the node could
-    /// forget leave at once (to self: stepped here; to `reply_to`: returned as the HTTP answer;
-    /// to others: queued for their sender); the durable changes are queued for the disk under
-    /// the same lock, so they reach it in the order they were made; the other messages leave
-    /// once their changes are on disk.
+    /// Act on what the state machine has [ready](Paxos::ready) — the same answer the
+    /// simulation in `paxos/tests.rs` acts on. Messages that state nothing the node could forget
+    /// leave at once (to `reply_to`: returned as the HTTP answer; to others: queued for their
+    /// sender); the durable changes are queued for the disk under the same lock, so they reach
+    /// it in the order they were made; the other messages leave once their changes are on disk.
     async fn drain(&self, reply_to: Option<NodeId>) -> Vec<Message> {
+        let me = self.inner.config.id;
         let mut replies = Vec::new();
         loop {
             let (saved, late) = {
                 let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
-                let mut late = Vec::new();
-                loop {
-                    let messages = paxos.take_messages();
-                    if messages.is_empty() {
-                        break;
-                    }
-                    for (to, message) in messages {
-                        if message.needs_persisted_state() {
-                            late.push((to, message));
-                        } else {
-                            replies.extend(self.route(&mut paxos, to, message, reply_to));
-                        }
-                    }
+                let ready = paxos.ready();
+                for message in &ready.stepped_here {
+                    self.log(me, me, message);
                 }
-                let changes = paxos.take_changed();
+                for (to, message) in ready.send_now {
+                    replies.extend(self.route(&mut paxos, to, message, reply_to));
+                }
                 let mut lazy = self.inner.lazy_decided.lock().expect("lazy lock poisoned");
-                lazy.extend(changes.decided);
+                lazy.extend(ready.decided);
                 // Decisions ride along with the next acceptor write (or the tick's).
-                let saved = changes
-                    .acceptor
-                    .map(|acceptor| self.persist_paxos(Some(acceptor), std::mem::take(&mut *lazy)));
-                (saved, late)
+                let saved = ready
+                    .write
+                    .map(|write| self.persist_paxos(Some(write), std::mem::take(&mut *lazy)));
+                (saved, ready.send_after_write)
             };
             if saved.is_none() && late.is_empty() {
                 return replies;

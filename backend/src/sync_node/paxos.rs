@@ -161,6 +161,50 @@ pub struct AcceptorChanges {
     pub max_round: u64,
 }
 
+impl Durable {
+    /// Write `changes` down (what a node's storage does with [`Ready::write`]).
+    pub fn apply(&mut self, changes: &AcceptorChanges) {
+        for (instance, ballot, value) in &changes.accepted {
+            self.accepted.insert(*instance, (*ballot, *value));
+        }
+        self.promised = changes.promised;
+        self.max_round = changes.max_round;
+    }
+}
+
+/// What a node must do after stepping the state machine (raft-rs's `Ready`): send what may go
+/// at once, write the acceptor's changes, and only then send what depends on them. The node's
+/// loop and the simulation both act on this one answer, so the simulation tests the order the
+/// node really keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// Messages this node sent itself that could go at once: already stepped (kept for the log).
+    pub stepped_here: Vec<Message>,
+    /// Messages to peers that state nothing this node could forget (an accept, a decision, a
+    /// forward, a catch-up request): they may leave now, before any write.
+    pub send_now: Vec<(NodeId, Message)>,
+    /// The acceptor's changes (a promise, an acceptance, a ballot round used): on disk before
+    /// [`Ready::send_after_write`] leaves.
+    pub write: Option<AcceptorChanges>,
+    /// Decisions learned: a majority of acceptors holds them durably already, so they may be
+    /// written lazily (a node that loses them re-learns them).
+    pub decided: Vec<(u64, Value)>,
+    /// Messages that depend on [`Ready::write`] (see [`Message::needs_persisted_state`]): they
+    /// leave only once it is durable, and never if the write fails. Those to this node itself
+    /// are stepped then.
+    pub send_after_write: Vec<(NodeId, Message)>,
+}
+
+impl Ready {
+    pub fn is_empty(&self) -> bool {
+        self.stepped_here.is_empty()
+            && self.send_now.is_empty()
+            && self.write.is_none()
+            && self.decided.is_empty()
+            && self.send_after_write.is_empty()
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Role {
     /// Not leading: values go to the leader, or wait for this node to run phase 1.
@@ -356,6 +400,31 @@ impl Paxos {
 
     pub fn take_messages(&mut self) -> Vec<(NodeId, Message)> {
         std::mem::take(&mut self.outbox)
+    }
+
+    /// Everything the last steps produced, sorted by what may leave before the write. Messages
+    /// to this node itself that may go at once are stepped here, until none is left.
+    pub fn ready(&mut self) -> Ready {
+        let mut ready = Ready::default();
+        loop {
+            let messages = self.take_messages();
+            if messages.is_empty() {
+                break;
+            }
+            for (to, message) in messages {
+                if message.needs_persisted_state() {
+                    ready.send_after_write.push((to, message));
+                } else if to == self.id {
+                    ready.stepped_here.push(message.clone());
+                    self.step(self.id, message);
+                } else {
+                    ready.send_now.push((to, message));
+                }
+            }
+        }
+        let Changes { acceptor, decided } = self.take_changed();
+        (ready.write, ready.decided) = (acceptor, decided);
+        ready
     }
 
     fn broadcast(&mut self, message: &Message) {

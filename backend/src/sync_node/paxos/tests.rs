@@ -265,6 +265,8 @@ struct Sim {
     nodes: BTreeMap<NodeId, Option<Paxos>>,
     /// What each node persisted (survives its crashes).
     disks: BTreeMap<NodeId, Durable>,
+    /// Decisions a node learned but has not written yet (lost in a crash).
+    unwritten: BTreeMap<NodeId, Vec<(u64, Value)>>,
     flying: Vec<(NodeId, NodeId, Message)>,
     /// Links cut (from, to).
     cut: BTreeSet<(NodeId, NodeId)>,
@@ -290,6 +292,7 @@ impl Sim {
             rng,
             nodes,
             disks: BTreeMap::new(),
+            unwritten: BTreeMap::new(),
             flying: Vec::new(),
             cut: BTreeSet::new(),
             held: Vec::new(),
@@ -302,25 +305,26 @@ impl Sim {
         }
     }
 
-    /// After a node's step: release what may leave at once, persist, release the rest, check
-    /// safety. Now and then the node crashes between the two releases (its write is lost).
+    /// After a node's step, do what the node's loop does with [`Paxos::ready`]: send what may
+    /// leave at once, write the acceptor's changes (decisions ride along), then send the rest and
+    /// step what it sent itself. Now and then the node crashes before the write (it is lost, and
+    /// so are the decisions not yet written). Safety is checked after every step.
     fn after_step(&mut self, id: NodeId) {
         let crash = self.crash_mid_write && self.rng.random_bool(0.01);
         let Some(node) = self.nodes.get_mut(&id).and_then(Option::as_mut) else { return };
-        let (late, early): (Vec<_>, Vec<_>) =
-            node.take_messages().into_iter().partition(|(_, m)| m.needs_persisted_state());
-        self.flying.extend(early.into_iter().map(|(to, m)| (id, to, m)));
+        let ready = node.ready();
+        self.flying.extend(ready.send_now.into_iter().map(|(to, m)| (id, to, m)));
+        self.unwritten.entry(id).or_default().extend(ready.decided);
         if crash {
             self.nodes.insert(id, None);
+            self.unwritten.remove(&id);
             return;
         }
-        // Decisions are written lazily: a crash may lose the latest ones.
-        let mut disk = node.durable().clone();
-        if self.rng.random_bool(0.5) {
-            disk.decided = self.disks.get(&id).map(|d| d.decided.clone()).unwrap_or_default();
+        if let Some(write) = &ready.write {
+            let disk = self.disks.entry(id).or_default();
+            disk.apply(write);
+            disk.decided.extend(self.unwritten.remove(&id).unwrap_or_default());
         }
-        self.disks.insert(id, disk);
-        self.flying.extend(late.into_iter().map(|(to, m)| (id, to, m)));
         let gaps = node.decisions().values().filter(|v| **v == GAP).count() as u64;
         assert_eq!(node.noops(), gaps, "seed {}: the kept no-op count", self.seed);
         for (instance, value) in node.decisions().clone() {
@@ -335,6 +339,26 @@ impl Sim {
                 "seed {}: {value} was never proposed",
                 self.seed
             );
+        }
+        let mut stepped = false;
+        for (to, message) in ready.send_after_write {
+            if to == id {
+                node.step(id, message);
+                stepped = true;
+            } else {
+                self.flying.push((id, to, message));
+            }
+        }
+        if stepped {
+            self.after_step(id);
+        }
+    }
+
+    /// The node's tick writes the decisions it has not written yet; a crash may come first.
+    fn flush_decided(&mut self, id: NodeId) {
+        if self.rng.random_bool(0.5) {
+            let unwritten = self.unwritten.remove(&id).unwrap_or_default();
+            self.disks.entry(id).or_default().decided.extend(unwritten);
         }
     }
 
@@ -381,6 +405,7 @@ impl Sim {
                 node.tick();
             }
             self.after_step(id);
+            self.flush_decided(id);
         }
     }
 
@@ -400,6 +425,7 @@ impl Sim {
                 // Crash: the process and its in-flight proposals are gone, its disk stays.
                 let id = live[self.rng.random_range(0..live.len())];
                 self.nodes.insert(id, None);
+                self.unwritten.remove(&id);
             } else if roll < 0.09 {
                 let down: Vec<NodeId> =
                     self.nodes.iter().filter(|(_, n)| n.is_none()).map(|(id, _)| *id).collect();
@@ -452,6 +478,7 @@ fn a_thousand_seeded_runs_never_learn_two_values_for_one_instance() {
         sim.flying.append(&mut sim.held);
         sim.crash_mid_write = false;
         sim.nodes.insert(3, None);
+        sim.unwritten.remove(&3);
         for id in [1, 2] {
             if sim.nodes[&id].is_none() {
                 let disk = sim.disks.get(&id).cloned().unwrap_or_default();
