@@ -390,7 +390,7 @@ impl ServeCommand {
                 };
                 let service = registry::service(&name);
                 let registry = registry::Registry::new(config, &servers, &service);
-                tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
+                tokio::spawn(registry.clone().check_forever());
                 let _dns = match registry.config().dns_port {
                     Some(port) => Some(
                         registry::dns::serve(registry.clone(), SocketAddr::new(common.bind, port))

@@ -102,7 +102,7 @@ async fn a_dead_server_stops_being_handed_out_and_returns_when_healthy() {
     let events = service.events();
     let mut failovers = events.subscribe();
     let registry = Registry::new(config(), &[a.clone(), b.clone()], &service);
-    let checker = tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
+    let checker = tokio::spawn(registry.clone().check_forever());
 
     support::wait_until("both servers up", Duration::from_secs(5), async || {
         registry.up_servers().len() == 2
@@ -167,7 +167,7 @@ async fn dns_answers_srv_and_a_records_of_the_up_servers_only() {
     let (a, _stop_a) = shop_server(&db).await;
     let dead = "127.0.0.1:1".to_owned();
     let registry = Registry::new(config(), &[a.clone(), dead], &registry::service("registry"));
-    tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
+    tokio::spawn(registry.clone().check_forever());
     support::wait_until("A up", Duration::from_secs(5), async || {
         registry.up_servers() == [a.clone()]
     })
@@ -204,7 +204,7 @@ async fn a_cut_link_takes_a_healthy_server_out_until_healed() {
     let service = registry::service("registry");
     let links = service.links();
     let registry = Registry::new(config(), std::slice::from_ref(&a), &service);
-    tokio::spawn(registry.clone().check_forever(reqwest::Client::new()));
+    tokio::spawn(registry.clone().check_forever());
     support::wait_until("A up", Duration::from_secs(5), async || {
         registry.up_servers() == [a.clone()]
     })

@@ -33,7 +33,9 @@ use utoipa_axum::routes;
 
 use crate::iris;
 use crate::model::parse_measurements;
-use crate::service::{error_response, ApiJson, ApiPath, ApiQuery, EventBus, LinkFaults, Service};
+use crate::service::{
+    error_response, ApiJson, ApiPath, ApiQuery, CallError, EventBus, Outgoing, Service,
+};
 use crate::sqlite::DbError;
 use consensus::{consensus, score, settle, Ballot, BatchTally, Rules, Stake};
 use ledger::{LedgerError, Settled, StakeLedger};
@@ -95,11 +97,11 @@ struct Inner {
     /// One ledger write (a settlement, a registration, a withdrawal) at a time, with the update
     /// of `book` that follows it: `book` never holds a batch both in its models and in a tally.
     settling: tokio::sync::Mutex<()>,
-    client: reqwest::Client,
+    /// Calls to the models, through this service's links.
+    client: Outgoing,
     /// How long a model may take to answer.
     timeout: Duration,
     events: EventBus,
-    links: LinkFaults,
     /// Held-out Iris samples, for `POST /evaluate`.
     holdout: Vec<([f64; 4], usize)>,
     /// When the last summary event went out (they are throttled).
@@ -189,10 +191,7 @@ impl Meta {
                 ledger.register(name.clone(), url.clone(), ledger.rules().default_deposit).await?;
             }
         }
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(|e| MetaError::Invalid(e.to_string()))?;
+        let client = service.outgoing(64);
         let meta = Self {
             inner: Arc::new(Inner {
                 book: Mutex::new(Book { models: ledger.models().await?, ..Book::default() }),
@@ -201,7 +200,6 @@ impl Meta {
                 client,
                 timeout,
                 events: service.events(),
-                links: service.links(),
                 holdout: iris::rows(&iris::split().test),
                 last_summary: Mutex::new(Instant::now()),
             }),
@@ -294,7 +292,6 @@ impl Meta {
 
     /// Ask one model, through its link.
     async fn ask(&self, model: &ModelEntry, x: &[f64; 4]) -> Result<(usize, [f64; 3]), String> {
-        self.inner.links.pass(&model.url).await.map_err(|e| e.to_string())?;
         let url = format!(
             "{}/predict?sl={}&sw={}&pl={}&pw={}",
             model.url.trim_end_matches('/'),
@@ -304,13 +301,12 @@ impl Meta {
             x[3]
         );
         let response =
-            self.inner.client.get(&url).timeout(self.inner.timeout).send().await.map_err(|e| {
-                if e.is_timeout() {
-                    format!("no answer within {:?}", self.inner.timeout)
-                } else {
-                    "unreachable".to_owned()
-                }
-            })?;
+            self.inner.client.get(url).timeout(self.inner.timeout).send().await.map_err(
+                |e| match e {
+                    CallError::Link(_) | CallError::Timeout(_) => e.to_string(),
+                    _ => "unreachable".to_owned(),
+                },
+            )?;
         if !response.status().is_success() {
             return Err(format!("answered {}", response.status()));
         }

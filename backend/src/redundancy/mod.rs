@@ -43,7 +43,7 @@ use tokio::sync::{watch, Notify};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::service::{error_response, now_ms, ApiJson, ApiQuery, EventBus, LinkFaults, Service};
+use crate::service::{error_response, now_ms, ApiJson, ApiQuery, EventBus, Outgoing, Service};
 use crate::shop::routes::CHANGE_SEQ;
 use roles::{Assignment, Report, Roles, Slot};
 
@@ -95,9 +95,9 @@ struct Inner {
     mode: Mode,
     interval: Duration,
     mirror_timeout: Duration,
-    client: reqwest::Client,
+    /// Calls to the stores, through this front's links.
+    client: Outgoing,
     events: EventBus,
-    links: LinkFaults,
     /// The two stores, in the flags' order (`--primary` first); which is which, `roles` says.
     stores: [String; 2],
     /// Who is primary, as last decided from what the stores say (and this front's failover).
@@ -136,10 +136,7 @@ struct RoleState {
 
 impl Front {
     pub fn new(config: &FrontConfig, service: &Service) -> Self {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .expect("an HTTP client with default settings");
+        let client = service.outgoing(64);
         Self {
             inner: Arc::new(Inner {
                 mode: config.mode,
@@ -147,7 +144,6 @@ impl Front {
                 mirror_timeout: config.mirror_timeout,
                 client,
                 events: service.events(),
-                links: service.links(),
                 stores: [&config.primary, &config.mirror]
                     .map(|url| url.trim_end_matches('/').to_owned()),
                 roles: RwLock::new(RoleState { roles: Roles::guess(), epoch: 0 }),
@@ -321,7 +317,6 @@ impl Front {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<reqwest::Response, String> {
-        self.inner.links.pass(store).await.map_err(|e| e.to_string())?;
         let mut request = self
             .inner
             .client
@@ -329,15 +324,9 @@ impl Front {
             .timeout(Duration::from_secs(5))
             .body(body);
         if let Some(kind) = headers.get(axum::http::header::CONTENT_TYPE) {
-            request = request.header(axum::http::header::CONTENT_TYPE, kind);
+            request = request.header(axum::http::header::CONTENT_TYPE, kind.as_bytes());
         }
-        request.send().await.map_err(|e| {
-            if e.is_connect() {
-                "connection refused".to_owned()
-            } else {
-                e.to_string()
-            }
-        })
+        request.send().await.map_err(|e| e.to_string())
     }
 
     /// A store's state, or why it could not be had.
@@ -356,7 +345,6 @@ impl Front {
         store: &str,
         path: &str,
     ) -> Result<T, String> {
-        self.inner.links.pass(store).await.map_err(|e| e.to_string())?;
         let response = self
             .inner
             .client

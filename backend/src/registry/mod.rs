@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::service::{
-    address, check_health, error_response, now_ms, ApiJson, ApiPath, EventBus, LinkFaults, Service,
+    address, error_response, now_ms, ApiJson, ApiPath, EventBus, Outgoing, Service,
 };
 use pool::{ServerPool, ServerState, Thresholds};
 
@@ -55,8 +55,8 @@ pub struct Registry {
     config: Arc<RegistryConfig>,
     /// Failovers are reported here.
     events: EventBus,
-    /// Health checks go out through these (a cut link fails its checks).
-    links: LinkFaults,
+    /// Health checks go out through this (a cut link fails its checks).
+    client: Outgoing,
 }
 
 impl Registry {
@@ -69,7 +69,7 @@ impl Registry {
             pool: Arc::new(Mutex::new(pool)),
             config: Arc::new(config),
             events: service.events(),
-            links: service.links(),
+            client: service.outgoing(4),
         }
     }
 
@@ -103,22 +103,18 @@ impl Registry {
     }
 
     /// Check every server each interval, forever (spawn it).
-    pub async fn check_forever(self, client: reqwest::Client) {
+    pub async fn check_forever(self) {
         let mut ticker = tokio::time::interval(self.config.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
             let addresses: Vec<String> =
                 self.pool().servers().iter().map(|s| s.address.clone()).collect();
+            let client = &self.client;
             let checks = addresses.into_iter().map(|address| {
-                let client = &client;
                 let timeout = self.config.interval;
-                let links = &self.links;
                 async move {
-                    let outcome = match links.pass(&address).await {
-                        Ok(()) => check_health(client, &base_url(&address), timeout).await,
-                        Err(fault) => Err(fault.to_string()),
-                    };
+                    let outcome = client.check_health(&base_url(&address), timeout).await;
                     (address, outcome)
                 }
             });

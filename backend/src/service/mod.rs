@@ -18,6 +18,7 @@ pub mod events;
 pub mod links;
 mod metrics;
 pub mod openapi;
+pub mod outgoing;
 mod probe;
 
 use std::future::Future;
@@ -42,6 +43,7 @@ use utoipa_axum::routes;
 pub use error::{error_response, ApiJson, ApiPath, ApiQuery, Rejection};
 pub use events::EventBus;
 pub use links::{LinkError, LinkFaults};
+pub use outgoing::{CallError, Outgoing};
 pub use probe::{check_health, now_ms};
 
 /// Default largest request body a service accepts: plenty for any form of the lab, small enough
@@ -122,9 +124,16 @@ impl Service {
         self.events.clone()
     }
 
-    /// The service's link faults: its outgoing calls must pass through them.
+    /// The faults on the service's links, as `/admin/links` sets them (calls to peers go
+    /// through [`Service::outgoing`], which applies them).
     pub fn links(&self) -> LinkFaults {
         self.links.clone()
+    }
+
+    /// The service's client for its peers (through its link faults), with a pool of
+    /// `idle_per_host` keep-alive connections per peer.
+    pub fn outgoing(&self, idle_per_host: usize) -> Outgoing {
+        Outgoing::pooled(idle_per_host, self.links.clone())
     }
 
     /// Where the service registers metrics of its own, exported by `GET /metrics`.

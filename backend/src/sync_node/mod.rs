@@ -10,11 +10,13 @@
 
 pub mod acceptor;
 pub mod crdt;
+pub mod load;
 pub mod node;
 pub mod page;
 pub mod paxos;
 pub mod routes;
 pub mod socket;
+pub mod update;
 
 use axum::Router;
 use shared::ServiceKind;
