@@ -21,7 +21,25 @@ wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
 }
 
-step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+# Each step says when it starts and how long the one before it took; `phases` sums them up.
+LAB_PHASES=${LAB_PHASES:-}
+step() {
+    phase_done
+    LAB_PHASE_NAME="$*" LAB_PHASE_START=$(date +%s)
+    printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"
+}
+phase_done() {
+    if [ -n "${LAB_PHASE_NAME:-}" ]; then
+        local took=$(($(date +%s) - LAB_PHASE_START))
+        printf '    (%d s)\n' "$took"
+        LAB_PHASES+="$(printf '%6d s  %s' "$took" "$LAB_PHASE_NAME")"$'\n'
+        LAB_PHASE_NAME=""
+    fi
+}
+phases() {
+    phase_done
+    printf '\n==> time per phase\n%s' "$LAB_PHASES"
+}
 say() { printf '    %s\n' "$*"; }
 ok() { printf '    ok: %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -4,8 +4,9 @@
 # of the fuzz targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
 source scripts/lib.sh
+step "set-up (scripts/setup.sh: installs what is missing)"
+scripts/setup.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -13,6 +14,7 @@ cargo fmt --all -- --check
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --features backend/e2e -- -D warnings
 
+step "the dashboard's release build (scripts/build-frontend.sh)"
 scripts/build-frontend.sh
 
 step "tests: unit, integration, and real-browser (headless Chromium through chromedriver)"
@@ -23,3 +25,5 @@ cargo test --workspace --features backend/e2e -- --skip fuzz_
 export FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 step "fuzz: 4 targets, ${FUZZ_SECONDS} s or ${FUZZ_INPUTS:-200000} inputs each (longer: make fuzz)"
 cargo test --workspace --features backend/e2e --test fuzz
+
+phases

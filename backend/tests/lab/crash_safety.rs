@@ -3,7 +3,7 @@
 //! duplicates or gaps. (The workshop's sample left its mirror JSON file empty — 0 bytes — after 2
 //! of 16 such kills.)
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

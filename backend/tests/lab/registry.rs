@@ -1,7 +1,7 @@
 //! The registry: routes in-process, active health checks against real shop servers, and DNS
 //! answers over a real UDP socket.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! What every service gets from `service::Service`: health, metrics, OpenAPI, CORS, JSON errors,
 //! a body limit — checked in-process on the shop's router, and once over a real socket.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

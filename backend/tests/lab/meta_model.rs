@@ -1,7 +1,7 @@
 //! The meta-model over real model servers (in this process, on real sockets): slashing ejects a
 //! dishonest model, the ledger adds up under concurrency, bad inputs get 4xx JSON.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! shop servers A and B (B sees A's writes), the mirroring and replication fronts, the
 //! registry, a model, and the meta-model.
 
-mod support;
+use crate::support;
 
 use reqwest::Method;
 use serde_json::{json, Value};

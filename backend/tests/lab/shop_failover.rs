@@ -1,7 +1,7 @@
 //! Kill -9 shop server A under load: a client resolving through the registry sees no failed
 //! request, the registry stops handing out A, and hands it out again once A restarts.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -19,10 +19,10 @@
 //! not claim to survive, and a change log's rules span fields (an order's total is its lines'
 //! sum) beyond what a schema states. Their parsers are fuzzed in `fuzz/`.
 //!
-//! Each service and pass gets `LAB_SCHEMATHESIS_SECONDS` (default 8), seeded
+//! Each service gets `LAB_SCHEMATHESIS_SECONDS` (default 8; its admin pass half), seeded
 //! (`LAB_SCHEMATHESIS_SEED`) so a failure reproduces.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::Command;
@@ -33,7 +33,10 @@ use support::Lab;
 #[tokio::test(flavor = "multi_thread")]
 async fn every_openapi_document_describes_its_service() {
     let st = std::env::var("LAB_SCHEMATHESIS").unwrap_or_else(|_| "st".into());
-    let seconds = std::env::var("LAB_SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "8".into());
+    let seconds: u64 =
+        std::env::var("LAB_SCHEMATHESIS_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    // The admin passes cover three or four operations each: half the time covers them as well.
+    let admin_seconds = seconds.div_ceil(2);
     let seed = std::env::var("LAB_SCHEMATHESIS_SEED").unwrap_or_else(|_| "20261201".into());
     let lab = Lab::up();
     let services = lab.wait_all_up().await;
@@ -57,7 +60,10 @@ async fn every_openapi_document_describes_its_service() {
     // Straight to stderr: the test harness captures print!/eprint! of a passing test, and this
     // report belongs in `make test`'s output.
     let mut report = std::io::stderr();
-    let _ = writeln!(report, "schemathesis {seconds} s per service, seed {seed}:");
+    let _ = writeln!(
+        report,
+        "schemathesis {seconds} s per service ({admin_seconds} s for its admin routes), seed {seed}:"
+    );
     for (service, pass, filter) in passes {
         let mut args: Vec<String> = [
             "run",
@@ -67,7 +73,7 @@ async fn every_openapi_document_describes_its_service() {
             "--exclude-checks",
             "not_a_server_error",
             "--max-time",
-            &seconds,
+            &if pass.is_empty() { seconds } else { admin_seconds }.to_string(),
             "--seed",
             &seed,
             "--request-timeout",

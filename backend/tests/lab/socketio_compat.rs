@@ -2,7 +2,7 @@
 //! Python clients (python-socketio and requests, installed by `make setup` into a virtualenv;
 //! `LAB_PYTHON` points at its interpreter) drive all three nodes of a started lab.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! `lab up` runs every service as its own OS process and leaves none behind.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

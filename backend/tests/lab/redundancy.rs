@@ -2,7 +2,7 @@
 //! acknowledged sync writes, reads that survive the primary, measured lag, failover that loses
 //! exactly the reported lag, and an idempotent, gap-refusing apply.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! DNS-rebinding request (a foreign name as `Host`, and as its own `Origin`), with a 403 JSON
 //! reason — and nothing changes. curl (no `Origin`) still works.
 
-mod support;
+use crate::support;
 
 use reqwest::Method;
 use serde_json::{json, Value};

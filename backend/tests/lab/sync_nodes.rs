@@ -1,7 +1,7 @@
 //! Three sync nodes as real processes: updates reach every node, partitions heal by themselves,
 //! Paxos progresses with one node down, load switches modes and back, data survives restarts.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -69,7 +69,11 @@ async fn nodes_converge_through_partitions_crashes_and_mode_switches() {
     }
     add(&urls[0], "bo", 20).await;
     add(&urls[2], "cy", 11).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Node 2 has "bo" (node 1's push went out): node 3, cut off, must not.
+    support::wait_until("bo on node 2", Duration::from_secs(5), async || {
+        data(&urls[1]).await.persons.iter().any(|p| p.name == "bo")
+    })
+    .await;
     assert!(data(&urls[2]).await.persons.iter().all(|p| p.name != "bo"), "node 3 is cut off");
     for other in ["node-1", "node-2"] {
         set_link(&lab, "node-3", other, false).await;

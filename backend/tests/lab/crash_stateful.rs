@@ -4,7 +4,7 @@
 //! requests, not after a random time (on a loaded machine a timed kill may come before anything
 //! was written); `CRASH_SEED` replays a run.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
