@@ -98,6 +98,11 @@ pub struct CommonArgs {
     /// Port to listen on (each service has its workshop default).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Switch deliberate protocol bugs on from the start (sync nodes:
+    /// paxos-ignore-promised-values, paxos-accept-below-promise, crdt-forget-remote-adds;
+    /// mirroring: mirror-ack-before-mirror-commit). Off unless named.
+    #[arg(long = "bug", value_delimiter = ',', value_name = "NAME")]
+    pub bugs: Vec<shared::bugs::Bug>,
 }
 
 impl CommonArgs {
@@ -244,7 +249,25 @@ pub enum ServeCommand {
 }
 
 impl ServeCommand {
+    fn common(&self) -> &CommonArgs {
+        match self {
+            ServeCommand::Shop { common, .. }
+            | ServeCommand::Model { common, .. }
+            | ServeCommand::MetaModel { common, .. }
+            | ServeCommand::Store { common, .. }
+            | ServeCommand::Mirroring { common, .. }
+            | ServeCommand::Replication { common, .. }
+            | ServeCommand::SyncNode { common, .. }
+            | ServeCommand::Registry { common, .. } => common,
+        }
+    }
+
     async fn run(self) -> anyhow::Result<()> {
+        let bugs_here =
+            matches!(self, ServeCommand::SyncNode { .. } | ServeCommand::Mirroring { .. });
+        if let (false, Some(bug)) = (bugs_here, self.common().bugs.first()) {
+            return Err(Explained(format!("{bug} lives in the {} services", bug.lives_in())).into());
+        }
         match self {
             ServeCommand::Shop { common, db } => {
                 let name = common.name.clone().unwrap_or_else(|| "shop".to_owned());
@@ -353,7 +376,8 @@ impl ServeCommand {
                     window: Duration::from_millis(window_ms.max(10)),
                     anti_entropy: Duration::from_millis(anti_entropy_ms.max(10)),
                 };
-                let service = sync_node::service(&name);
+                let service =
+                    sync_node::service(&name).with_bugs(&common.bugs).map_err(Explained)?;
                 let node = sync_node::node::SyncNode::open(config, &db, &service).await?;
                 node.spawn_background();
                 let events = service.events();
@@ -412,7 +436,8 @@ async fn run_front(
     port: u16,
 ) -> anyhow::Result<()> {
     let name = common.name.clone().unwrap_or_else(|| default_name.to_owned());
-    let service = redundancy::service(&name, config.mode);
+    let service =
+        redundancy::service(&name, config.mode).with_bugs(&common.bugs).map_err(Explained)?;
     tracing::info!(service = %name, stores = ?[&config.primary, &config.mirror], mode = ?config.mode, "front: the stores say which is the primary");
     let front = redundancy::Front::new(&config, &service);
     tokio::spawn(front.clone().learn_roles_forever());

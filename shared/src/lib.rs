@@ -5,6 +5,7 @@
 //! depends on serde and serde_json only (plus `utoipa`, for OpenAPI schemas, behind the `openapi`
 //! feature the backend turns on).
 
+pub mod bugs;
 pub mod control;
 pub mod error;
 pub mod events;

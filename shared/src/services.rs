@@ -99,6 +99,9 @@ pub struct HealthReport {
     pub pid: u32,
     /// Seconds since the service started.
     pub uptime_s: f64,
+    /// The deliberate bugs switched on in this service (none, unless a lesson asks for one).
+    #[serde(default)]
+    pub bugs: Vec<crate::bugs::Bug>,
 }
 
 /// One row of the control plane's `GET /api/services`.

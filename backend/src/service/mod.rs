@@ -13,6 +13,7 @@
 
 pub mod address;
 pub mod admin;
+pub mod bugs;
 pub mod error;
 pub mod events;
 pub mod links;
@@ -40,6 +41,7 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use bugs::Bugs;
 pub use error::{error_response, ApiJson, ApiPath, ApiQuery, Rejection};
 pub use events::EventBus;
 pub use links::{LinkError, LinkFaults};
@@ -73,6 +75,8 @@ pub struct Service {
     events: EventBus,
     /// Faults on the service's outgoing links (`/admin/links`).
     links: LinkFaults,
+    /// Deliberate protocol bugs switched on (`/admin/bugs`, `--bug`).
+    bugs: Bugs,
 }
 
 impl std::fmt::Debug for Service {
@@ -94,6 +98,7 @@ impl Service {
             fallback: None,
             events: EventBus::new(&name),
             links: LinkFaults::default(),
+            bugs: Bugs::default(),
         }
     }
 
@@ -122,6 +127,27 @@ impl Service {
     /// Where the service publishes its events (served on `GET /events`).
     pub fn events(&self) -> EventBus {
         self.events.clone()
+    }
+
+    /// The deliberate bugs switched on in this service (its protocols ask it where they bite).
+    pub fn bugs(&self) -> Bugs {
+        self.bugs.clone()
+    }
+
+    /// Start with these deliberate bugs on (`--bug`); a bug of another kind of service is refused.
+    pub fn with_bugs(self, bugs: &[shared::bugs::Bug]) -> Result<Self, String> {
+        for bug in bugs {
+            if bug.lives_in() != self.kind {
+                return Err(format!(
+                    "{bug} lives in the {} services, not in a {}",
+                    bug.lives_in(),
+                    self.kind
+                ));
+            }
+            tracing::warn!(%bug, "deliberate bug switched on at start");
+            self.bugs.set(*bug, true);
+        }
+        Ok(self)
     }
 
     /// The faults on the service's links, as `/admin/links` sets them (calls to peers go
@@ -153,9 +179,10 @@ impl Service {
             fallback,
             events,
             links,
+            bugs,
         } = self;
         let http = metrics::HttpMetrics::register(&mut registry);
-        let identity = Arc::new(Identity { name, kind, started, probe });
+        let identity = Arc::new(Identity { name, kind, started, probe, bugs: bugs.clone() });
 
         let own = OpenApiRouter::new().routes(routes!(health)).with_state(identity.clone());
         let link_admin = guarded(
@@ -164,7 +191,14 @@ impl Service {
                 .routes(routes!(links::set, links::heal))
                 .with_state(links::LinkAdmin { faults: links, events: events.clone() }),
         );
-        let (router, mut openapi) = routes.merge(own).merge(link_admin).split_for_parts();
+        let bug_admin = guarded(
+            OpenApiRouter::new()
+                .routes(routes!(bugs::list))
+                .routes(routes!(bugs::switch_on, bugs::switch_off))
+                .with_state(bugs::BugAdmin { bugs, kind, events: events.clone() }),
+        );
+        let (router, mut openapi) =
+            routes.merge(own).merge(link_admin).merge(bug_admin).split_for_parts();
         openapi.info = utoipa::openapi::InfoBuilder::new()
             .title(format!("lab {} ({})", identity.name, identity.kind))
             .description(Some(format!(
@@ -294,6 +328,7 @@ struct Identity {
     kind: ServiceKind,
     started: Instant,
     probe: Option<HealthProbe>,
+    bugs: Bugs,
 }
 
 /// Is the service up and able to do its work?
@@ -316,6 +351,7 @@ async fn health(State(id): State<Arc<Identity>>) -> Response {
         status: text,
         pid: std::process::id(),
         uptime_s: id.started.elapsed().as_secs_f64(),
+        bugs: id.bugs.list(),
     };
     (status, Json(report)).into_response()
 }

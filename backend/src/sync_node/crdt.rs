@@ -174,6 +174,12 @@ impl PersonSet {
     }
 
     /// Rebuild a set from its parts.
+    /// The set's removals without its adds: what a merge with the deliberate bug
+    /// `crdt-forget-remote-adds` takes from a peer.
+    pub fn without_adds(&self) -> PersonSet {
+        PersonSet::from_parts(std::iter::empty(), self.tombstones.iter().copied())
+    }
+
     pub fn from_parts(
         adds: impl IntoIterator<Item = (Person, Dot)>,
         tombstones: impl IntoIterator<Item = Dot>,

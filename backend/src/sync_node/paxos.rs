@@ -276,6 +276,18 @@ pub struct Paxos {
     /// The promise or the ballot round changed since then.
     meta_changed: bool,
     learned: Vec<(u64, Value)>,
+    /// Deliberate bugs switched on (for the lesson that a checker catches them).
+    bugs: PaxosBugs,
+}
+
+/// The deliberate Paxos bugs ([`shared::bugs::Bug`]): each breaks one rule of the protocol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PaxosBugs {
+    /// A new leader ignores the values its promises report and proposes its own (no-ops in the
+    /// instances they name): breaks §2.2's P2c.
+    pub ignore_promised_values: bool,
+    /// An acceptor accepts an accept below the ballot it promised: breaks P1a.
+    pub accept_below_promise: bool,
 }
 
 impl Paxos {
@@ -305,6 +317,7 @@ impl Paxos {
             changed: BTreeSet::new(),
             meta_changed: false,
             learned: Vec::new(),
+            bugs: PaxosBugs::default(),
         };
         paxos.advance_contiguous();
         paxos
@@ -559,6 +572,11 @@ impl Paxos {
         }
     }
 
+    /// Switch deliberate bugs on or off (from the next step on).
+    pub fn set_bugs(&mut self, bugs: PaxosBugs) {
+        self.bugs = bugs;
+    }
+
     /// Handle one message from `from`.
     pub fn step(&mut self, from: NodeId, message: Message) {
         self.heard.insert(from, self.ticks);
@@ -636,15 +654,18 @@ impl Paxos {
             self.outbox.push((from, Message::Decided { instance, value }));
             return;
         }
-        if let Some(promised) = self.durable.promised.filter(|p| ballot < *p) {
+        let below = self.durable.promised.filter(|p| ballot < *p);
+        if let (Some(promised), false) = (below, self.bugs.accept_below_promise) {
             self.outbox.push((from, Message::Nack { ballot, promised }));
             return;
         }
-        if self.durable.promised != Some(ballot) {
-            self.durable.promised = Some(ballot);
-            self.meta_changed = true;
+        if below.is_none() {
+            if self.durable.promised != Some(ballot) {
+                self.durable.promised = Some(ballot);
+                self.meta_changed = true;
+            }
+            self.outranked_by(ballot);
         }
-        self.outranked_by(ballot);
         self.durable.accepted.insert(instance, (ballot, value));
         self.changed.insert(instance);
         self.outbox.push((from, Message::Accepted { instance, ballot, value }));
@@ -678,7 +699,10 @@ impl Paxos {
         // In each instance, the value accepted under the highest ballot (§2.2); the rest of the
         // log up to the last instance anyone knows of is closed with no-ops.
         let mut adopted: BTreeMap<u64, (Ballot, Value)> = BTreeMap::new();
-        for (instance, b, value) in promises.into_values().flatten() {
+        let reported = promises.into_values().flatten();
+        // The deliberate bug: what the acceptors report is thrown away.
+        let reported = reported.filter(|_| !self.bugs.ignore_promised_values);
+        for (instance, b, value) in reported {
             let entry = adopted.entry(instance).or_insert((b, value));
             if b > entry.0 {
                 *entry = (b, value);
