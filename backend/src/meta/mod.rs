@@ -12,6 +12,7 @@
 //! counted exactly once in that view.
 
 pub mod consensus;
+mod error;
 pub mod ledger;
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::Deserialize;
 use shared::models::{
@@ -33,55 +33,14 @@ use utoipa_axum::routes;
 
 use crate::iris;
 use crate::model::parse_measurements;
-use crate::service::{
-    error_response, ApiJson, ApiPath, ApiQuery, CallError, EventBus, Outgoing, Service,
-};
+use crate::service::{ApiJson, ApiPath, ApiQuery, CallError, EventBus, Outgoing, Service};
 use crate::sqlite::DbError;
 use consensus::{consensus, score, settle, Ballot, BatchTally, Rules, Stake};
-use ledger::{LedgerError, Settled, StakeLedger};
+pub use error::MetaError;
+use ledger::{Settled, StakeLedger};
 
 /// How often pending tallies are settled.
 pub const SETTLE_EVERY: Duration = Duration::from_millis(100);
-
-#[derive(Debug, thiserror::Error)]
-pub enum MetaError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("no model answered (every one failed, timed out, or is ejected)")]
-    NoAnswer,
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<LedgerError> for MetaError {
-    fn from(err: LedgerError) -> Self {
-        match err {
-            LedgerError::Conflict(m) => MetaError::Conflict(m),
-            LedgerError::NotFound(m) => MetaError::NotFound(m),
-            LedgerError::Db(e) => MetaError::Db(e),
-        }
-    }
-}
-
-impl IntoResponse for MetaError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            MetaError::Invalid(_) => StatusCode::BAD_REQUEST,
-            MetaError::NotFound(_) => StatusCode::NOT_FOUND,
-            MetaError::Conflict(_) => StatusCode::CONFLICT,
-            MetaError::NoAnswer => StatusCode::SERVICE_UNAVAILABLE,
-            MetaError::Db(err) => {
-                tracing::error!(%err, "ledger failure");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        error_response(status, self.to_string())
-    }
-}
 
 /// The meta-model's state; cheap to clone.
 #[derive(Debug, Clone)]
@@ -499,7 +458,9 @@ async fn predict(
 
 /// Every registered model with its deposit, balance, weight and state.
 #[utoipa::path(get, path = "/models", tag = "meta-model", responses(
-    (status = 200, body = [ModelEntry])))]
+    (status = 200, body = [ModelEntry]),
+    (status = 500, description = "The stake ledger failed", body = ErrorBody),
+))]
 async fn list_models(State(meta): State<Meta>) -> Result<ApiJson<Vec<ModelEntry>>, MetaError> {
     meta.settle_pending().await?;
     Ok(ApiJson(meta.ledger().models().await?))
@@ -511,11 +472,12 @@ async fn list_models(State(meta): State<Meta>) -> Result<ApiJson<Vec<ModelEntry>
     (status = 201, body = ModelEntry),
     (status = 400, body = ErrorBody),
     (status = 409, description = "The name is taken", body = ErrorBody),
+    (status = 500, description = "The stake ledger failed", body = ErrorBody),
 ))]
 async fn register_model(
     State(meta): State<Meta>,
     ApiJson(new): ApiJson<RegisterModel>,
-) -> Result<Response, MetaError> {
+) -> Result<(StatusCode, ApiJson<ModelEntry>), MetaError> {
     let name = new.name.clone();
     if name.is_empty()
         || name.len() > 40
@@ -546,7 +508,7 @@ async fn register_model(
         EventKind::Consensus,
         format!("{} registered at {} with {}", entry.name, entry.url, entry.deposit),
     );
-    Ok((StatusCode::CREATED, ApiJson(entry)).into_response())
+    Ok((StatusCode::CREATED, ApiJson(entry)))
 }
 
 /// Withdraw a model: its balance is paid out and it leaves the consensus.
@@ -554,6 +516,7 @@ async fn register_model(
     (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = ModelEntry),
     (status = 404, body = ErrorBody),
+    (status = 500, description = "The stake ledger failed", body = ErrorBody),
 ))]
 async fn withdraw_model(
     State(meta): State<Meta>,
@@ -572,7 +535,10 @@ async fn withdraw_model(
 
 /// The workshop's `balances.json`: `{"model_A": {"balance": 1000.0, "weight": 1.0}, ...}`, every
 /// model not withdrawn (ejected ones too), everything answered so far settled.
-#[utoipa::path(get, path = "/balances", tag = "meta-model", responses((status = 200, body = BTreeMap<String, Balance>)))]
+#[utoipa::path(get, path = "/balances", tag = "meta-model", responses(
+    (status = 200, body = BTreeMap<String, Balance>),
+    (status = 500, description = "The stake ledger failed", body = ErrorBody),
+))]
 async fn balances(State(meta): State<Meta>) -> Result<ApiJson<Balances>, MetaError> {
     meta.settle_pending().await?;
     let models = meta.ledger().models().await?;
@@ -626,6 +592,7 @@ fn page_limit(limit: Option<u32>) -> Result<u32, MetaError> {
 #[utoipa::path(get, path = "/ledger/events", tag = "meta-model", params(EventsQuery), responses(
     (status = 200, body = [LedgerEvent]),
     (status = 400, body = ErrorBody),
+    (status = 500, description = "The stake ledger failed", body = ErrorBody),
 ))]
 async fn ledger_events(
     State(meta): State<Meta>,
@@ -655,6 +622,7 @@ struct BatchesQuery {
 #[utoipa::path(get, path = "/ledger/batches", tag = "meta-model", params(BatchesQuery), responses(
     (status = 200, body = [LedgerBatch]),
     (status = 400, body = ErrorBody),
+    (status = 500, description = "The stake ledger failed", body = ErrorBody),
 ))]
 async fn ledger_batches(
     State(meta): State<Meta>,
@@ -672,6 +640,7 @@ async fn ledger_batches(
     (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
     (status = 200, body = Evaluation),
     (status = 503, body = ErrorBody),
+    (status = 500, description = "The stake ledger failed", body = ErrorBody),
 ))]
 async fn evaluate(State(meta): State<Meta>) -> Result<ApiJson<Evaluation>, MetaError> {
     Ok(ApiJson(meta.evaluate().await?))

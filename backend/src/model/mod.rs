@@ -5,14 +5,13 @@
 
 pub mod behavior;
 pub mod classifier;
+mod error;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Router;
 use shared::models::{Behavior, ModelInfo, Prediction, SetBehavior, LABELS};
 use shared::{ErrorBody, EventKind, ServiceKind};
@@ -20,9 +19,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::iris;
-use crate::service::{error_response, guarded, ApiJson, EventBus, Service};
+use crate::service::{guarded, ApiJson, EventBus, Service};
 use behavior::Answer;
 pub use classifier::{Algorithm, Classifier};
+pub use error::ModelError;
 
 /// A trained model and how it currently behaves; cheap to clone.
 #[derive(Debug, Clone)]
@@ -150,11 +150,11 @@ pub fn service(name: &str) -> Service {
         (status = 400, description = "A parameter is missing, not a number, or absurd", body = ErrorBody),
         (status = 503, description = "The model is flapping", body = ErrorBody),
     ))]
-async fn predict(State(model): State<Model>, RawQuery(query): RawQuery) -> Response {
-    let x = match parse_measurements(query.as_deref()) {
-        Ok(x) => x,
-        Err(why) => return error_response(StatusCode::BAD_REQUEST, why),
-    };
+async fn predict(
+    State(model): State<Model>,
+    RawQuery(query): RawQuery,
+) -> Result<ApiJson<Prediction>, ModelError> {
+    let x = parse_measurements(query.as_deref()).map_err(ModelError::BadMeasurements)?;
     let honest = model.inner.classifier.predict(&x);
     let answer =
         behavior::apply(model.behavior(), honest, &mut rand::rng(), model.inner.started.elapsed());
@@ -164,15 +164,14 @@ async fn predict(State(model): State<Model>, RawQuery(query): RawQuery) -> Respo
             tokio::time::sleep(delay).await;
             (class, p)
         }
-        Answer::Fail(why) => return error_response(StatusCode::SERVICE_UNAVAILABLE, why),
+        Answer::Fail(why) => return Err(ModelError::Unavailable(why)),
     };
-    ApiJson(Prediction {
+    Ok(ApiJson(Prediction {
         model: model.inner.name.clone(),
         prediction: class,
         label: LABELS[class].to_owned(),
         probabilities,
-    })
-    .into_response()
+    }))
 }
 
 /// Algorithm, training size, held-out accuracy, confusion matrix and current behaviour.

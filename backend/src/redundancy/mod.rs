@@ -20,6 +20,7 @@
 //! `--primary`/`--mirror` flags only name the two stores and give the first guess. Two stores
 //! that claim the same role stop writes (503, naming the fix) until someone resolves it.
 
+mod error;
 mod replicator;
 pub mod roles;
 
@@ -43,8 +44,9 @@ use tokio::sync::{watch, Notify};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::service::{error_response, now_ms, ApiJson, ApiQuery, EventBus, Outgoing, Service};
+use crate::service::{now_ms, ApiJson, ApiQuery, EventBus, Outgoing, Service};
 use crate::shop::routes::CHANGE_SEQ;
+pub use error::FrontError;
 use roles::{Assignment, Report, Roles, Slot};
 
 /// How often the front asks its stores what they are (each request bounded by
@@ -445,23 +447,22 @@ impl Front {
     }
 
     /// Promote the mirror (the primary must be unreachable unless `force`).
-    pub async fn failover(&self, force: bool) -> Result<FailoverReport, (StatusCode, String)> {
+    pub async fn failover(&self, force: bool) -> Result<FailoverReport, FrontError> {
         let _changing_roles = self.inner.role_change.lock().await;
         let (primary, mirror_slot) = match self.roles().assignment {
             Assignment::Known { primary, mirror: Some(mirror) } => (primary, mirror),
             Assignment::Known { mirror: None, .. } => {
-                return Err((StatusCode::CONFLICT, "there is no mirror to promote".into()))
+                return Err(FrontError::Conflict("there is no mirror to promote".into()))
             }
             Assignment::Conflict(conflict) => {
-                return Err((StatusCode::CONFLICT, conflict.explain(self.urls())))
+                return Err(FrontError::Conflict(conflict.explain(self.urls())))
             }
         };
         let (primary, mirror) = (self.url(primary).to_owned(), self.url(mirror_slot).to_owned());
         if !force && self.state_of(&primary).await.is_ok() {
-            return Err((
-                StatusCode::CONFLICT,
-                format!("the primary {primary} still answers: stop it first, or add ?force=true"),
-            ));
+            return Err(FrontError::Conflict(format!(
+                "the primary {primary} still answers: stop it first, or add ?force=true"
+            )));
         }
         let _shipping = self.inner.shipping.lock().await;
         let promoted = self
@@ -469,19 +470,16 @@ impl Front {
             .await;
         let state: StoreState = match promoted {
             Ok(response) if response.status().is_success() => {
-                response.json().await.map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()))?
+                response.json().await.map_err(|e| FrontError::BadGateway(e.to_string()))?
             }
             Ok(response) => {
-                return Err((
-                    StatusCode::BAD_GATEWAY,
-                    format!("the mirror refused: {}", response.status()),
-                ))
+                return Err(FrontError::BadGateway(format!(
+                    "the mirror refused: {}",
+                    response.status()
+                )))
             }
             Err(why) => {
-                return Err((
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("the mirror is unreachable: {why}"),
-                ))
+                return Err(FrontError::Unavailable(format!("the mirror is unreachable: {why}")))
             }
         };
         let known = self
@@ -514,17 +512,16 @@ impl Front {
     }
 
     /// After a failover: wipe the former primary and make it the mirror again.
-    pub async fn rebuild(&self) -> Result<ReplicationStatus, (StatusCode, String)> {
+    pub async fn rebuild(&self) -> Result<ReplicationStatus, FrontError> {
         let changing_roles = self.inner.role_change.lock().await;
         let roles = self.roles();
         let (former_slot, primary) =
             match (roles.demoted, roles.primary(), roles.conflict()) {
                 (Some(former), Some(primary), _) => (former, primary),
                 (_, _, Some(conflict)) => {
-                    return Err((StatusCode::CONFLICT, conflict.explain(self.urls())))
+                    return Err(FrontError::Conflict(conflict.explain(self.urls())))
                 }
-                _ => return Err((
-                    StatusCode::CONFLICT,
+                _ => return Err(FrontError::Conflict(
                     "nothing to rebuild: this front failed over from no store (since it started)"
                         .into(),
                 )),
@@ -536,16 +533,13 @@ impl Front {
         match reset {
             Ok(response) if response.status().is_success() => {}
             Ok(response) => {
-                return Err((
-                    StatusCode::BAD_GATEWAY,
-                    format!("{former} refused the reset: {}", response.status()),
-                ))
+                return Err(FrontError::BadGateway(format!(
+                    "{former} refused the reset: {}",
+                    response.status()
+                )))
             }
             Err(why) => {
-                return Err((
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("{former} is unreachable: {why}"),
-                ))
+                return Err(FrontError::Unavailable(format!("{former} is unreachable: {why}")))
             }
         }
         self.set_roles(Roles::rebuilt(primary));
@@ -605,7 +599,7 @@ impl Front {
 /// Send a shop request where `roles` say: a write to the primary; a read to the primary, or to
 /// the mirror when the primary is unreachable. While the stores claim the same role, writes are
 /// refused and reads go to the store further ahead. Returns the store's answer and the role of
-/// the store that gave it, or why no store answered (503).
+/// the store that gave it, or why no store answered.
 async fn forward(
     front: &Front,
     roles: Roles,
@@ -614,10 +608,10 @@ async fn forward(
     path: &str,
     headers: &HeaderMap,
     body: Bytes,
-) -> Result<(reqwest::Response, &'static str), String> {
+) -> Result<(reqwest::Response, &'static str), FrontError> {
     if write && roles.primary().is_none() {
         let why = front.writable().expect_err("no primary");
-        return Err(format!("no store takes writes: {why}"));
+        return Err(FrontError::Unavailable(format!("no store takes writes: {why}")));
     }
     let (first, next) = roles.read_order();
     let is_primary = |slot: Slot| roles.primary() == Some(slot);
@@ -633,22 +627,23 @@ async fn forward(
             if is_primary(first) {
                 front.primary_failed(store);
             }
-            match (write, next) {
+            let why = match (write, next) {
                 (false, Some(next)) => {
                     match front.send(front.url(next), method, path, headers, body).await {
-                        Ok(response) => Ok((response, Front::role_name(&roles, next))),
-                        Err(also) => Err(format!(
+                        Ok(response) => return Ok((response, Front::role_name(&roles, next))),
+                        Err(also) => format!(
                             "{store} unreachable ({why}) and {} unreachable ({also})",
                             front.url(next)
-                        )),
+                        ),
                     }
                 }
-                (true, _) => Err(format!(
+                (true, _) => format!(
                     "the primary {store} is unreachable ({why}): writes need it (POST /failover \
                      promotes the mirror)"
-                )),
-                (false, None) => Err(format!("the primary {store} is unreachable ({why})")),
-            }
+                ),
+                (false, None) => format!("the primary {store} is unreachable ({why})"),
+            };
+            Err(FrontError::Unavailable(why))
         }
     }
 }
@@ -661,7 +656,7 @@ async fn proxy(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<Response, FrontError> {
     let path =
         uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
     let write = method != Method::GET && method != Method::HEAD;
@@ -678,33 +673,25 @@ async fn proxy(
             forwarded = send_as(now).await;
         }
     }
-    let (response, served_by) = match forwarded {
-        Ok(forwarded) => forwarded,
-        Err(why) => return error_response(StatusCode::SERVICE_UNAVAILABLE, why),
-    };
+    let (response, served_by) = forwarded?;
     // reqwest and axum share the `http` crate: status and headers pass through as they are.
     let status = response.status();
     let seq = response.headers().get(CHANGE_SEQ).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).cloned();
     // A 405's list of the methods the route takes (RFC 9110 requires it).
     let allow = response.headers().get(reqwest::header::ALLOW).cloned();
-    let bytes = match response.bytes().await {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            return error_response(
-                StatusCode::BAD_GATEWAY,
-                format!("the store's answer was cut: {err}"),
-            )
-        }
-    };
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|err| FrontError::BadGateway(format!("the store's answer was cut: {err}")))?;
     if let (true, Some(seq)) = (status.is_success(), seq) {
         front.inner.primary_seq.fetch_max(seq, Ordering::SeqCst);
         if front.inner.mode == Mode::Sync {
             if let Err(why) = front.wait_mirrored(seq).await {
-                return error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("not acknowledged: the mirror did not confirm ({why}); the primary holds it as seq {seq} and the mirror will catch up from the change log"),
-                );
+                return Err(FrontError::Unavailable(format!(
+                    "not acknowledged: the mirror did not confirm ({why}); the primary holds it as \
+                     seq {seq} and the mirror will catch up from the change log"
+                )));
             }
         }
         front.inner.acked.fetch_max(seq, Ordering::SeqCst);
@@ -720,7 +707,7 @@ async fn proxy(
     if let Some(seq) = seq {
         answer.headers_mut().insert(CHANGE_SEQ, HeaderValue::from(seq));
     }
-    answer
+    Ok(answer)
 }
 
 pub fn service(name: &str, mode: Mode) -> Service {
@@ -734,7 +721,7 @@ pub fn service(name: &str, mode: Mode) -> Service {
 fn front_openapi() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let mut doc = crate::shop::openapi();
-    let unavailable = |description: &str| {
+    let error = |description: &str| {
         let error = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
         RefOr::T(
             ResponseBuilder::new()
@@ -747,18 +734,28 @@ fn front_openapi() -> utoipa::openapi::OpenApi {
         if let Some(read) = &mut item.get {
             read.responses.responses.insert(
                 "503".into(),
-                unavailable("Neither store answered (reads go to the primary, else the mirror)"),
+                error("Neither store answered (reads go to the primary, else the mirror)"),
             );
         }
         for write in
             [&mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
         {
-            write.responses.responses.insert("503".into(), unavailable(
+            write.responses.responses.insert("503".into(), error(
                 "Not written, or not acknowledged: the primary is unreachable; the two stores claim \
                  the same role (two primaries or two mirrors: `GET /replication` says which, and the \
                  message names the command that resolves it); or, mirroring, the mirror did not \
                  confirm in time (the primary holds it, the mirror catches up)",
             ));
+        }
+        for operation in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch]
+                .into_iter()
+                .flatten()
+        {
+            operation
+                .responses
+                .responses
+                .insert("502".into(), error("The store's answer was cut off on its way"));
         }
     }
     doc
@@ -799,17 +796,16 @@ async fn status(State(front): State<Front>) -> ApiJson<ReplicationStatus> {
     (status = 200, body = ReplicationStatus),
     (status = 503, description = "Primary or mirror unreachable, or the stores claim the same role", body = ErrorBody),
 ))]
-async fn sync(State(front): State<Front>) -> Response {
-    match front.ship_until_caught_up(Duration::from_secs(30)).await {
-        Ok(shipped) => {
-            front
-                .inner
-                .events
-                .emit(EventKind::Lag, format!("sync: {shipped} changes shipped, mirror caught up"));
-            ApiJson(front.status().await).into_response()
-        }
-        Err(why) => error_response(StatusCode::SERVICE_UNAVAILABLE, why),
-    }
+async fn sync(State(front): State<Front>) -> Result<ApiJson<ReplicationStatus>, FrontError> {
+    let shipped = front
+        .ship_until_caught_up(Duration::from_secs(30))
+        .await
+        .map_err(FrontError::Unavailable)?;
+    front
+        .inner
+        .events
+        .emit(EventKind::Lag, format!("sync: {shipped} changes shipped, mirror caught up"));
+    Ok(ApiJson(front.status().await))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -832,11 +828,8 @@ struct FailoverQuery {
 async fn failover(
     State(front): State<Front>,
     ApiQuery(query): ApiQuery<FailoverQuery>,
-) -> Response {
-    match front.failover(query.force).await {
-        Ok(report) => ApiJson(report).into_response(),
-        Err((status, why)) => error_response(status, why),
-    }
+) -> Result<ApiJson<FailoverReport>, FrontError> {
+    Ok(ApiJson(front.failover(query.force).await?))
 }
 
 /// After a failover: wipe the former primary and rebuild it as the mirror from the new primary.
@@ -847,11 +840,8 @@ async fn failover(
     (status = 502, description = "The old primary refused the reset", body = ErrorBody),
     (status = 503, description = "The old primary is unreachable", body = ErrorBody),
 ))]
-async fn rebuild(State(front): State<Front>) -> Response {
-    match front.rebuild().await {
-        Ok(status) => ApiJson(status).into_response(),
-        Err((status, why)) => error_response(status, why),
-    }
+async fn rebuild(State(front): State<Front>) -> Result<ApiJson<ReplicationStatus>, FrontError> {
+    Ok(ApiJson(front.rebuild().await?))
 }
 
 /// Row counts, positions and the product ids that differ between primary and mirror.
@@ -865,14 +855,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_front_documents_its_own_503s_on_the_shop_routes() {
+    fn the_front_documents_its_own_502s_and_503s_on_the_shop_routes() {
         let doc = serde_json::to_value(front_openapi()).unwrap();
         for (path, method) in
             [("/products", "post"), ("/products/{id}", "delete"), ("/products", "get")]
         {
-            let answer = &doc["paths"][path][method]["responses"]["503"];
-            let schema = answer["content"]["application/json"]["schema"].to_string();
-            assert!(schema.contains("#/components/schemas/ErrorBody"), "{method} {path}: {answer}");
+            for status in ["502", "503"] {
+                let answer = &doc["paths"][path][method]["responses"][status];
+                let schema = answer["content"]["application/json"]["schema"].to_string();
+                assert!(
+                    schema.contains("#/components/schemas/ErrorBody"),
+                    "{method} {path} {status}: {answer}"
+                );
+            }
         }
         assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     }

@@ -7,6 +7,7 @@
 //! (`POST /servers`, `DELETE /servers/{address}`).
 
 pub mod dns;
+mod error;
 pub mod pool;
 
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,6 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Router;
 use shared::registry::{AddServer, GetServer, RegistryServer, RegistryStatus};
 use shared::{ErrorBody, EventKind, ServiceKind};
@@ -22,8 +22,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::service::{
-    address, error_response, now_ms, ApiJson, ApiPath, EventBus, Outgoing, Service,
+    address, now_ms, ApiJson, ApiPath, EventBus, Outgoing, Service,
 };
+pub use error::RegistryError;
 use pool::{ServerPool, ServerState, Thresholds};
 
 /// How the registry checks its servers.
@@ -153,11 +154,14 @@ pub fn base_url(address: &str) -> String {
 }
 
 /// Is `address` a `host:port` the registry can check and DNS can answer for?
-fn valid_address(address: &str) -> Result<(), String> {
-    let (host, port) =
-        address.rsplit_once(':').ok_or_else(|| format!("{address:?} is not host:port"))?;
+fn valid_address(address: &str) -> Result<(), RegistryError> {
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or_else(|| RegistryError::BadAddress(format!("{address:?} is not host:port")))?;
     if !address::port(port) || host.len() > 253 || !address::host(host) {
-        return Err(format!("{address:?} is not host:port (e.g. localhost:3003)"));
+        return Err(RegistryError::BadAddress(format!(
+            "{address:?} is not host:port (e.g. localhost:3003)"
+        )));
     }
     Ok(())
 }
@@ -183,14 +187,9 @@ pub fn router(service: Service, registry: Registry) -> Router {
     (status = 200, body = GetServer, example = json!({"code": 200, "server": "localhost:3001"})),
     (status = 503, description = "No server passes its health checks", body = ErrorBody),
 ))]
-async fn get_server(State(registry): State<Registry>) -> Response {
-    match registry.next_server() {
-        Some(server) => ApiJson(GetServer { code: 200, server }).into_response(),
-        None => error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no healthy server: every shop server fails its health check",
-        ),
-    }
+async fn get_server(State(registry): State<Registry>) -> Result<ApiJson<GetServer>, RegistryError> {
+    let server = registry.next_server().ok_or(RegistryError::NoHealthyServer)?;
+    Ok(ApiJson(GetServer { code: 200, server }))
 }
 
 /// Every server with its state and last check.
@@ -210,18 +209,13 @@ async fn list_servers(State(registry): State<Registry>) -> ApiJson<RegistryStatu
 async fn add_server(
     State(registry): State<Registry>,
     ApiJson(add): ApiJson<AddServer>,
-) -> Response {
-    if let Err(why) = valid_address(&add.address) {
-        return error_response(StatusCode::BAD_REQUEST, why);
-    }
+) -> Result<(StatusCode, ApiJson<RegistryStatus>), RegistryError> {
+    valid_address(&add.address)?;
     if !registry.pool().add(&add.address) {
-        return error_response(
-            StatusCode::CONFLICT,
-            format!("{} is already registered", add.address),
-        );
+        return Err(RegistryError::AlreadyRegistered(add.address));
     }
     tracing::info!(server = %add.address, "server added");
-    (StatusCode::CREATED, ApiJson(registry.status())).into_response()
+    Ok((StatusCode::CREATED, ApiJson(registry.status())))
 }
 
 /// Remove a server: it is no longer checked or handed out.
@@ -233,12 +227,12 @@ async fn add_server(
 async fn remove_server(
     State(registry): State<Registry>,
     ApiPath(address): ApiPath<String>,
-) -> Response {
+) -> Result<ApiJson<RegistryStatus>, RegistryError> {
     if !registry.pool().remove(&address) {
-        return error_response(StatusCode::NOT_FOUND, format!("{address} is not registered"));
+        return Err(RegistryError::NotRegistered(address));
     }
     tracing::info!(server = %address, "server removed");
-    ApiJson(registry.status()).into_response()
+    Ok(ApiJson(registry.status()))
 }
 
 #[cfg(test)]

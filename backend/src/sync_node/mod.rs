@@ -4,12 +4,13 @@
 //! The protocol logic is pure code: [`crdt`] (add-wins OR-Set of persons, max register),
 //! [`paxos`] (a message-driven Multi-Paxos state machine) and [`acceptor`] (the original
 //! project's single-decree acceptor); [`node`] does their I/O, [`routes`] and [`socket`] serve
-//! them, [`page`] is the node's own page for a browser.
+//! them (failing through [`error`]'s one type), [`page`] is the node's own page for a browser.
 //!
 //! Run one with `lab serve sync-node --id 1 --port 7001 --peers 2=http://localhost:7002,3=http://localhost:7003`.
 
 pub mod acceptor;
 pub mod crdt;
+pub mod error;
 pub mod load;
 pub mod node;
 pub mod page;

@@ -4,7 +4,7 @@
 //! `/paxos/status`, `/switch_to_normal`).
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::sync::{
@@ -14,10 +14,10 @@ use shared::sync::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{NodeError, OriginalError};
 use super::node::{parse_update, CrdtState, SyncNode};
 use super::paxos::Message;
 use crate::service::ApiJson;
-use crate::sqlite::DbError;
 
 pub fn router() -> OpenApiRouter<SyncNode> {
     // Switching modes by hand: no foreign page may.
@@ -44,44 +44,6 @@ pub fn router() -> OpenApiRouter<SyncNode> {
         .routes(routes!(crdt_state))
         .merge(acceptor)
         .merge(peers)
-}
-
-/// Why a request to a node failed; answered as `{code, message}` (and, where the original
-/// project answered `{"error": ...}`, that too).
-#[derive(Debug, thiserror::Error)]
-pub enum NodeError {
-    #[error("Name is required")]
-    NameRequired,
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("the node's database failed")]
-    Db(#[from] DbError),
-}
-
-/// The original's error shape beside the lab's: `{"error": "Name is required", "code": 400,
-/// "message": "Name is required"}`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OriginalError {
-    /// The original project's field (absent when the request did not even parse).
-    pub error: Option<String>,
-    pub code: u16,
-    pub message: String,
-}
-
-impl IntoResponse for NodeError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            NodeError::NameRequired | NodeError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            NodeError::Db(err) => {
-                tracing::error!(%err, "the node's database failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        let text = self.to_string();
-        let body =
-            OriginalError { error: Some(text.clone()), code: status.as_u16(), message: text };
-        (status, axum::Json(body)).into_response()
-    }
 }
 
 /// For a browser (`Accept: text/html`): the node's own page — active nodes, persons, the
@@ -125,6 +87,7 @@ async fn get_data(State(node): State<SyncNode>) -> ApiJson<NodeData> {
 #[utoipa::path(post, path = "/add_name", tag = "sync-node", request_body = PersonRecord, responses(
     (status = 200, body = Added),
     (status = 400, description = "No name, or a bad number", body = OriginalError),
+    (status = 500, description = "The node's database failed", body = OriginalError),
 ))]
 async fn add_name(
     State(node): State<SyncNode>,
@@ -230,6 +193,7 @@ fn read_acceptor_request<T: serde::de::DeserializeOwned>(
 #[utoipa::path(post, path = "/prepare", tag = "sync-node", request_body = PrepareRequest, responses(
     (status = 200, body = PrepareAnswer),
     (status = 400, description = "Neither body shape", body = OriginalError),
+    (status = 500, description = "The node's database failed", body = OriginalError),
 ))]
 async fn prepare(
     State(node): State<SyncNode>,
@@ -260,6 +224,7 @@ async fn prepare(
 #[utoipa::path(post, path = "/accept", tag = "sync-node", request_body = AcceptRequest, responses(
     (status = 200, body = AcceptAnswer),
     (status = 400, description = "Neither body shape", body = OriginalError),
+    (status = 500, description = "The node's database failed", body = OriginalError),
 ))]
 async fn accept(
     State(node): State<SyncNode>,

@@ -12,10 +12,13 @@ use socketioxide::SocketIo;
 
 use shared::sync::{HighestNumber, PersonRecord, SocketList};
 
+use super::error::NodeError;
 use super::node::{parse_update_event, SyncNode};
 
-fn error(socket: &SocketRef, event: &str, message: impl Into<String>) {
-    let _ = socket.emit("error", &json!({ "event": event, "message": message.into() }));
+/// Tell the sender (only) why its `event` failed: `{"event": ..., "message": ...}`.
+fn error(socket: &SocketRef, event: &str, err: NodeError) {
+    let (_, message) = err.reported();
+    let _ = socket.emit("error", &json!({ "event": event, "message": message }));
 }
 
 /// The Socket.IO layer for `node`, and the handle to emit with.
@@ -71,12 +74,11 @@ fn register(socket: &SocketRef, node: SyncNode) {
                             None => node.apply(update).await.map(drop),
                         };
                         if let Err(err) = done {
-                            tracing::error!(%err, "update_data");
-                            error(&socket, "update_data", "the node's database failed");
+                            error(&socket, "update_data", err.into());
                         }
                     });
                 }
-                Err(why) => error(&socket, "update_data", why),
+                Err(why) => error(&socket, "update_data", NodeError::BadRequest(why)),
             }
         }
     });

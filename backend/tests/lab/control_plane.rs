@@ -200,6 +200,21 @@ async fn the_shop_failover_scenario_measures_no_failed_order() {
     assert_eq!(status, 404);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_registry_partition_scenario_takes_a_out_and_back_without_a_failed_order() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    lab.wait_registry_ready().await;
+    let (status, verdict) = lab.post("/api/scenarios/registry-partition").await;
+    assert_eq!(status, 200, "{verdict}");
+    assert_eq!(verdict["passed"], true, "{verdict}");
+    let measured = measurements(&verdict);
+    assert_eq!(measured["failed"], "0", "{verdict}");
+    assert!(measured["cut → A out of rotation"].ends_with(" ms"), "{verdict}");
+    assert!(measured["heal → A back in rotation"].ends_with(" ms"), "{verdict}");
+    assert!(lab.service("shop-a").await.pid.is_some(), "A never stopped");
+}
+
 #[tokio::test]
 async fn admin_routes_refuse_other_machines_and_other_origins() {
     use axum::body::Body;
