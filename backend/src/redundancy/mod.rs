@@ -44,7 +44,7 @@ use tokio::sync::{watch, Notify};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::service::{now_ms, ApiJson, ApiQuery, EventBus, Outgoing, Service};
+use crate::service::{now_ms, ApiJson, ApiQuery, Bugs, EventBus, Outgoing, Service};
 use crate::shop::routes::CHANGE_SEQ;
 pub use error::FrontError;
 use roles::{Assignment, Report, Roles, Slot};
@@ -100,6 +100,8 @@ struct Inner {
     /// Calls to the stores, through this front's links.
     client: Outgoing,
     events: EventBus,
+    /// Deliberate bugs switched on (`/admin/bugs`).
+    bugs: Bugs,
     /// The two stores, in the flags' order (`--primary` first); which is which, `roles` says.
     stores: [String; 2],
     /// Who is primary, as last decided from what the stores say (and this front's failover).
@@ -146,6 +148,7 @@ impl Front {
                 mirror_timeout: config.mirror_timeout,
                 client,
                 events: service.events(),
+                bugs: service.bugs(),
                 stores: [&config.primary, &config.mirror]
                     .map(|url| url.trim_end_matches('/').to_owned()),
                 roles: RwLock::new(RoleState { roles: Roles::guess(), epoch: 0 }),
@@ -686,7 +689,11 @@ async fn proxy(
         .map_err(|err| FrontError::BadGateway(format!("the store's answer was cut: {err}")))?;
     if let (true, Some(seq)) = (status.is_success(), seq) {
         front.inner.primary_seq.fetch_max(seq, Ordering::SeqCst);
-        if front.inner.mode == Mode::Sync {
+        let ack_early = front.inner.bugs.on(shared::bugs::Bug::MirrorAckBeforeMirrorCommit);
+        if front.inner.mode == Mode::Sync && ack_early {
+            // The deliberate bug: acknowledged once the primary has it; the mirror gets it later.
+            front.inner.kick.notify_one();
+        } else if front.inner.mode == Mode::Sync {
             if let Err(why) = front.wait_mirrored(seq).await {
                 return Err(FrontError::Unavailable(format!(
                     "not acknowledged: the mirror did not confirm ({why}); the primary holds it as \

@@ -21,9 +21,7 @@ use shared::{ErrorBody, EventKind, ServiceKind};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::service::{
-    address, now_ms, ApiJson, ApiPath, EventBus, Outgoing, Service,
-};
+use crate::service::{address, now_ms, ApiJson, ApiPath, EventBus, Outgoing, Service};
 pub use error::RegistryError;
 use pool::{ServerPool, ServerState, Thresholds};
 

@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bugs;
 mod control_plane;
 mod crash_safety;
 mod crash_stateful;

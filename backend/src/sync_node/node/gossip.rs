@@ -9,7 +9,11 @@ use crate::sqlite::DbError;
 
 impl SyncNode {
     /// Merge a peer's state or delta; returns whether anything changed.
-    pub async fn merge(&self, other: CrdtState) -> Result<bool, DbError> {
+    pub async fn merge(&self, mut other: CrdtState) -> Result<bool, DbError> {
+        if self.inner.bugs.on(shared::bugs::Bug::CrdtForgetRemoteAdds) {
+            // The deliberate bug: what the peer added is dropped (its removals still count).
+            other.persons = other.persons.without_adds();
+        }
         let changed = {
             let mut crdt = self.inner.crdt.lock().expect("crdt lock poisoned");
             let before = (crdt.persons.len(), crdt.max);

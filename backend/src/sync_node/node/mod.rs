@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use shared::bugs::Bug;
 use shared::sync::{Added, LoadInfo, NamedEntry, NodeData, PersonRecord, SyncMode};
 use shared::EventKind;
 use tokio::sync::watch;
@@ -20,9 +21,9 @@ use tokio::sync::watch;
 use super::acceptor::{Acceptor, Promise};
 use super::crdt::{MaxRegister, NodeId, Person, PersonSet};
 use super::load::{LoadSwitch, Switched};
-use super::paxos::{Paxos, Value, GAP};
+use super::paxos::{Paxos, PaxosBugs, Value, GAP};
 pub use super::update::{number_of, parse_update, parse_update_event, Update, MAX_NUMBER};
-use crate::service::{EventBus, Outgoing, Service};
+use crate::service::{Bugs, EventBus, Outgoing, Service};
 use crate::sqlite::{Db, DbError};
 use paxos_log::PaxosLog;
 use storage::{load_state, SCHEMA};
@@ -68,6 +69,8 @@ struct Inner {
     /// Calls to the peers (Paxos, CRDT deltas, anti-entropy), through this node's links.
     client: Outgoing,
     events: EventBus,
+    /// Deliberate bugs switched on (`/admin/bugs`): handed to Paxos at each step, asked by merges.
+    bugs: Bugs,
     db: Db,
     crdt: Mutex<CrdtState>,
     paxos: Mutex<Paxos>,
@@ -109,6 +112,7 @@ impl SyncNode {
             inner: Arc::new(Inner {
                 client: service.outgoing(16),
                 events: service.events(),
+                bugs: service.bugs(),
                 db,
                 crdt: Mutex::new(crdt),
                 paxos: Mutex::new(paxos),
@@ -249,7 +253,7 @@ impl SyncNode {
             CrdtState { persons, max: crdt.max }
         };
         let paxos = self.mode() == SyncMode::CrdtPaxos;
-        let highest = self.inner.paxos.lock().expect("paxos lock poisoned").highest();
+        let highest = self.paxos().highest();
         let agree = async {
             if !paxos {
                 return None;
@@ -310,8 +314,19 @@ impl SyncNode {
         Ok((accepted, promised))
     }
 
+    /// The Paxos state machine, locked, with the deliberate bugs switched on now.
+    fn paxos(&self) -> std::sync::MutexGuard<'_, Paxos> {
+        let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+        let bugs = &self.inner.bugs;
+        paxos.set_bugs(PaxosBugs {
+            ignore_promised_values: bugs.on(Bug::PaxosIgnorePromisedValues),
+            accept_below_promise: bugs.on(Bug::PaxosAcceptBelowPromise),
+        });
+        paxos
+    }
+
     fn highest(&self) -> u64 {
-        self.inner.paxos.lock().expect("paxos lock poisoned").highest().unwrap_or(0)
+        self.paxos().highest().unwrap_or(0)
     }
 
     /// Start the node's background work: Paxos ticks, anti-entropy, CRDT pushes, one Paxos
@@ -332,7 +347,7 @@ impl SyncNode {
         loop {
             tokio::time::sleep(tick).await;
             let before = self.highest();
-            self.inner.paxos.lock().expect("paxos lock poisoned").tick();
+            self.paxos().tick();
             self.drain(None).await;
             self.notify_if_moved(before);
             self.flush_decided().await;

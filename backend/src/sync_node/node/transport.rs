@@ -33,7 +33,7 @@ impl SyncNode {
     /// Propose a number to Paxos and drive the messages.
     pub async fn propose(&self, value: Value) {
         let before = self.highest();
-        self.inner.paxos.lock().expect("paxos lock poisoned").propose(value);
+        self.paxos().propose(value);
         self.drain(None).await;
         self.notify_if_moved(before);
     }
@@ -52,7 +52,7 @@ impl SyncNode {
     }
 
     pub fn paxos_status(&self) -> PaxosStatus {
-        let paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+        let paxos = self.paxos();
         let (role, ballot) = paxos.role();
         let noops = paxos.noops();
         PaxosStatus {
@@ -77,7 +77,7 @@ impl SyncNode {
     pub async fn receive(&self, from: NodeId, messages: Vec<Message>) -> Vec<Message> {
         let before = self.highest();
         {
-            let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+            let mut paxos = self.paxos();
             for message in messages {
                 paxos.step(from, message);
             }
@@ -98,7 +98,7 @@ impl SyncNode {
         let mut replies = Vec::new();
         loop {
             let (saved, late) = {
-                let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+                let mut paxos = self.paxos();
                 let ready = paxos.ready();
                 for message in &ready.stepped_here {
                     self.log(me, me, message);
@@ -126,7 +126,7 @@ impl SyncNode {
             }
             let before = self.highest();
             {
-                let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+                let mut paxos = self.paxos();
                 for (to, message) in late {
                     replies.extend(self.route(&mut paxos, to, message, reply_to));
                 }
@@ -159,7 +159,7 @@ impl SyncNode {
     /// Write the decisions learned since the last acceptor write.
     pub(super) async fn flush_decided(&self) {
         let write = {
-            let _paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+            let _paxos = self.paxos();
             let decided =
                 std::mem::take(&mut *self.inner.lazy_decided.lock().expect("lazy lock poisoned"));
             (!decided.is_empty()).then(|| self.persist_paxos(None, decided))
@@ -231,7 +231,7 @@ impl SyncNode {
         }
         let before = self.highest();
         {
-            let mut paxos = self.inner.paxos.lock().expect("paxos lock poisoned");
+            let mut paxos = self.paxos();
             for reply in replies {
                 paxos.step(*to, reply);
             }
@@ -243,7 +243,7 @@ impl SyncNode {
     }
 
     async fn unreachable(&self, peer: NodeId) {
-        self.inner.paxos.lock().expect("paxos lock poisoned").unreachable(peer);
+        self.paxos().unreachable(peer);
         self.drain(None).await;
     }
 }
