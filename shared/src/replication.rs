@@ -48,6 +48,86 @@ pub enum Change {
     },
 }
 
+/// What a store is: the one that takes writes, or the one that applies its changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreRole {
+    /// Takes the shop's writes and logs them.
+    Primary,
+    /// Applies the primary's logged changes, and nothing else.
+    Mirror,
+}
+
+impl StoreRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreRole::Primary => "primary",
+            StoreRole::Mirror => "mirror",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which guarantee a front gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicationMode {
+    /// Synchronous mirroring (3010): a write is acknowledged once both stores hold it.
+    Sync,
+    /// Asynchronous replication (3020): acknowledged once the primary holds it; shipped later.
+    Async,
+}
+
+impl ReplicationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicationMode::Sync => "sync",
+            ReplicationMode::Async => "async",
+        }
+    }
+}
+
+/// Where replication stands, as a front reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicationState {
+    /// The mirror is behind, and changes are on their way (sync mode, or an interval is set).
+    Streaming,
+    /// The mirror holds every change the primary has.
+    CaughtUp,
+    /// The mirror is behind and nothing ships until `POST /sync`.
+    Behind,
+    PrimaryDown,
+    MirrorDown,
+    /// No mirror: after this front's failover, until the old primary is rebuilt.
+    NoMirror,
+    /// Both stores claim the same role (see `conflict`).
+    Conflict,
+}
+
+impl ReplicationState {
+    /// The name on the wire (`caught-up`, `primary-down`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicationState::Streaming => "streaming",
+            ReplicationState::CaughtUp => "caught-up",
+            ReplicationState::Behind => "behind",
+            ReplicationState::PrimaryDown => "primary-down",
+            ReplicationState::MirrorDown => "mirror-down",
+            ReplicationState::NoMirror => "no-mirror",
+            ReplicationState::Conflict => "conflict",
+        }
+    }
+}
+
 /// A change with its place in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -69,8 +149,7 @@ pub struct LoggedChange {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StoreState {
-    /// `primary` (takes writes) or `mirror` (applies the primary's changes only).
-    pub role: String,
+    pub role: StoreRole,
     /// The last change applied (0: none).
     pub last_seq: u64,
     /// When that change was committed on the primary.
@@ -93,8 +172,7 @@ pub struct StoreState {
 #[serde(rename_all = "camelCase")]
 pub struct StorePosition {
     pub last_seq: u64,
-    /// `primary` or `mirror`, as in [`StoreState::role`].
-    pub role: String,
+    pub role: StoreRole,
 }
 
 /// `GET /replication` of a front: what `pg_stat_replication` would say.
@@ -102,8 +180,7 @@ pub struct StorePosition {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationStatus {
-    /// `sync` (mirroring) or `async` (replication).
-    pub mode: String,
+    pub mode: ReplicationMode,
     /// The store that takes writes, as the stores themselves report their roles (not as the
     /// front's flags named them). During a `conflict`: the store reads are served from.
     pub primary: String,
@@ -117,9 +194,7 @@ pub struct ReplicationStatus {
     /// Age of the oldest change the mirror lacks.
     pub lag_ms: u64,
     pub last_sync_ms: Option<u64>,
-    /// `streaming`, `caught-up`, `behind`, `primary-down`, `mirror-down`, `no-mirror`, or
-    /// `conflict` (see `conflict`).
-    pub state: String,
+    pub state: ReplicationState,
     /// Background replication interval (0: only `POST /sync`).
     pub interval_ms: u64,
     /// The highest seq this front acknowledged to a client.

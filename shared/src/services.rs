@@ -89,6 +89,7 @@ pub enum Health {
 /// `GET /health` of every service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
 pub struct HealthReport {
     /// The service's name in the lab (`shop-a`, `model-b`, ...).
     pub service: String,
@@ -107,6 +108,7 @@ pub struct HealthReport {
 /// One row of the control plane's `GET /api/services`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
     pub name: String,
     pub kind: ServiceKind,

@@ -68,15 +68,26 @@ pub struct Added {
     pub agreed: Option<bool>,
 }
 
+/// A node's part in Multi-Paxos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum PaxosRole {
+    /// Phase 1 done: each value costs phase 2 only.
+    Leader,
+    /// Running phase 1.
+    Preparing,
+    /// Forwards values to the leader.
+    Follower,
+}
+
 /// `GET /paxos/status`: this node's part in Multi-Paxos.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PaxosStatus {
     pub node: String,
-    /// `leader` (phase 1 done: each value costs phase 2 only), `preparing` (running phase 1),
-    /// or `follower` (forwards values to the leader).
-    pub role: String,
+    pub role: PaxosRole,
     /// The ballot it leads or prepares with, `round.node`.
     pub ballot: Option<String>,
     /// The owner of the newest ballot this node promised or was told of: the leader, as far as

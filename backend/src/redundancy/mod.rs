@@ -36,7 +36,7 @@ use axum::routing::any;
 use axum::Router;
 use serde::Deserialize;
 use shared::replication::{
-    FailoverReport, ReplicationStatus, StoreDiff, StorePosition, StoreState,
+    FailoverReport, ReplicationState, ReplicationStatus, StoreDiff, StorePosition, StoreState,
 };
 use shared::shop::Product;
 use shared::{ErrorBody, EventKind, ServiceKind};
@@ -57,20 +57,7 @@ pub const ROLE_ROUND: Duration = Duration::from_millis(500);
 const ROLE_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Which guarantee the front gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Sync,
-    Async,
-}
-
-impl Mode {
-    fn as_str(self) -> &'static str {
-        match self {
-            Mode::Sync => "sync",
-            Mode::Async => "async",
-        }
-    }
-}
+pub use shared::replication::ReplicationMode as Mode;
 
 /// How a front runs.
 #[derive(Debug, Clone)]
@@ -245,7 +232,7 @@ impl Front {
             self.position_of(self.url(Slot::Second))
         );
         let report = |answer: Result<StorePosition, String>| {
-            answer.map_or(Report::Unreachable, |p| Report::from_role(&p.role, p.last_seq))
+            answer.map_or(Report::Unreachable, |p| Report::from_role(p.role, p.last_seq))
         };
         self.observe(epoch, [report(first), report(second)]);
     }
@@ -373,7 +360,7 @@ impl Front {
         );
         let mut states = [Some(first), Some(second)];
         let report = |state: &Option<Result<StoreState, String>>| match state {
-            Some(Ok(s)) => Report::from_role(&s.role, s.last_seq),
+            Some(Ok(s)) => Report::from_role(s.role, s.last_seq),
             _ => Report::Unreachable,
         };
         self.observe(epoch, [report(&states[0]), report(&states[1])]);
@@ -422,17 +409,19 @@ impl Front {
             self.primary_failed(&primary);
         }
         let state = match (&p, &m) {
-            _ if conflict.is_some() => "conflict",
-            (_, None) => "no-mirror",
-            (Err(_), _) => "primary-down",
-            (_, Some(Err(_))) => "mirror-down",
-            _ if lag_entries == 0 => "caught-up",
-            _ if self.inner.mode == Mode::Sync || !self.inner.interval.is_zero() => "streaming",
-            _ => "behind",
+            _ if conflict.is_some() => ReplicationState::Conflict,
+            (_, None) => ReplicationState::NoMirror,
+            (Err(_), _) => ReplicationState::PrimaryDown,
+            (_, Some(Err(_))) => ReplicationState::MirrorDown,
+            _ if lag_entries == 0 => ReplicationState::CaughtUp,
+            _ if self.inner.mode == Mode::Sync || !self.inner.interval.is_zero() => {
+                ReplicationState::Streaming
+            }
+            _ => ReplicationState::Behind,
         };
         let last_sync = self.inner.last_sync_ms.load(Ordering::SeqCst);
         ReplicationStatus {
-            mode: self.inner.mode.as_str().to_owned(),
+            mode: self.inner.mode,
             primary,
             mirror,
             primary_seq,
@@ -440,7 +429,7 @@ impl Front {
             lag_entries,
             lag_ms,
             last_sync_ms: (last_sync > 0).then_some(last_sync),
-            state: state.to_owned(),
+            state,
             interval_ms: self.inner.interval.as_millis() as u64,
             acked_seq: self.inner.acked.load(Ordering::SeqCst),
             primary_up: p.is_ok(),

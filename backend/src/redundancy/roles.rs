@@ -34,6 +34,8 @@
 //! neither written to nor shipped to until it is rebuilt. A front that restarts has forgotten
 //! its failover: if the old primary was never rebuilt, it then sees two primaries.
 
+use shared::replication::StoreRole;
+
 /// One of the front's two stores, by the flag that named it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -74,12 +76,11 @@ pub enum Report {
 }
 
 impl Report {
-    /// From the `role` a store reports (`primary` or `mirror`) and its last seq.
-    pub fn from_role(role: &str, last_seq: u64) -> Report {
+    /// From the role a store reports and its last seq.
+    pub fn from_role(role: StoreRole, last_seq: u64) -> Report {
         match role {
-            "primary" => Report::Primary { last_seq },
-            "mirror" => Report::Mirror { last_seq },
-            _ => Report::Unreachable,
+            StoreRole::Primary => Report::Primary { last_seq },
+            StoreRole::Mirror => Report::Mirror { last_seq },
         }
     }
 
@@ -407,8 +408,10 @@ mod tests {
 
     #[test]
     fn a_role_the_front_does_not_know_counts_as_no_answer() {
-        assert_eq!(Report::from_role("primary", 3), Report::Primary { last_seq: 3 });
-        assert_eq!(Report::from_role("mirror", 3), Report::Mirror { last_seq: 3 });
-        assert_eq!(Report::from_role("witness", 3), Report::Unreachable);
+        assert_eq!(Report::from_role(StoreRole::Primary, 3), Report::Primary { last_seq: 3 });
+        assert_eq!(Report::from_role(StoreRole::Mirror, 3), Report::Mirror { last_seq: 3 });
+        // A role the front does not know does not even parse: the answer counts as none.
+        let odd = r#"{"lastSeq": 3, "role": "witness"}"#;
+        assert!(serde_json::from_str::<shared::replication::StorePosition>(odd).is_err());
     }
 }

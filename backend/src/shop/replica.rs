@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use shared::replication::{LoggedChange, StorePosition, StoreState};
+use shared::replication::{LoggedChange, StorePosition, StoreRole, StoreState};
 
 use super::store::{append_log, apply_change, last_seq, ShopStore};
 use super::validate;
@@ -61,7 +61,7 @@ fn state_of(
         "not checked".to_owned()
     };
     Ok(StoreState {
-        role: if mirror { "mirror" } else { "primary" }.to_owned(),
+        role: if mirror { StoreRole::Mirror } else { StoreRole::Primary },
         last_seq: last,
         last_change_ms: last_change_ms.map(|ms| ms as u64),
         products: count("products")? as u64,
@@ -83,15 +83,14 @@ impl ShopStore {
     /// Where the log stands, and the role: cheap at any size.
     pub async fn position(&self) -> Result<StorePosition, DbError> {
         let last_seq = self.db().call(|conn| last_seq(conn)).await?;
-        Ok(StorePosition { last_seq, role: self.role().to_owned() })
+        Ok(StorePosition { last_seq, role: self.role() })
     }
 
-    /// `primary` or `mirror`.
-    fn role(&self) -> &'static str {
+    fn role(&self) -> StoreRole {
         if self.is_mirror() {
-            "mirror"
+            StoreRole::Mirror
         } else {
-            "primary"
+            StoreRole::Primary
         }
     }
 
@@ -158,7 +157,7 @@ impl ShopStore {
                 Ok(Ok(last))
             })
             .await?;
-        outcome.map(|last_seq| StorePosition { last_seq, role: self.role().to_owned() })
+        outcome.map(|last_seq| StorePosition { last_seq, role: self.role() })
     }
 
     /// Give a new store its role; a store that has one keeps it (a promoted mirror stays primary

@@ -28,6 +28,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use shared::sync::PaxosRole;
 use utoipa::ToSchema;
 
 use super::crdt::NodeId;
@@ -353,12 +354,12 @@ impl Paxos {
         matches!(self.role, Role::Leading { .. })
     }
 
-    /// `leader`, `preparing` or `follower`, with the ballot it leads or prepares with.
-    pub fn role(&self) -> (&'static str, Option<Ballot>) {
+    /// Leader, preparing or follower, with the ballot it leads or prepares with.
+    pub fn role(&self) -> (PaxosRole, Option<Ballot>) {
         match self.role {
-            Role::Leading { ballot } => ("leader", Some(ballot)),
-            Role::Preparing { ballot, .. } => ("preparing", Some(ballot)),
-            Role::Follower => ("follower", None),
+            Role::Leading { ballot } => (PaxosRole::Leader, Some(ballot)),
+            Role::Preparing { ballot, .. } => (PaxosRole::Preparing, Some(ballot)),
+            Role::Follower => (PaxosRole::Follower, None),
         }
     }
 

@@ -609,7 +609,11 @@ async fn leader(urls: &[String]) -> Option<usize> {
     for (index, url) in urls.iter().enumerate() {
         let status = client(Duration::from_secs(2)).get(format!("{url}/paxos/status")).send().await;
         if let Ok(response) = status {
-            if response.json::<PaxosStatus>().await.is_ok_and(|s| s.role == "leader") {
+            if response
+                .json::<PaxosStatus>()
+                .await
+                .is_ok_and(|s| s.role == shared::sync::PaxosRole::Leader)
+            {
                 return Some(index);
             }
         }

@@ -7,7 +7,9 @@ use crate::support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shared::replication::{FailoverReport, ReplicationStatus, StoreState};
+use shared::replication::{
+    FailoverReport, ReplicationState, ReplicationStatus, StoreRole, StoreState,
+};
 use support::Lab;
 
 async fn post(url: &str, body: Value) -> reqwest::Response {
@@ -51,7 +53,7 @@ async fn sync_mirroring_acknowledges_only_what_both_stores_hold() {
     );
     assert_eq!(product_ids(&primary).await, acked);
     let s = status(&front).await;
-    assert_eq!((s.lag_entries, s.state.as_str()), (0, "caught-up"), "{s:?}");
+    assert_eq!((s.lag_entries, s.state), (0, ReplicationState::CaughtUp), "{s:?}");
 
     // Mirror down: writes are refused, nothing is acknowledged that is not on both.
     let (code, _) = lab.post("/api/services/store-sync-mirror/kill").await;
@@ -103,8 +105,8 @@ async fn async_replication_reports_lag_syncs_on_demand_and_fails_over_losing_exa
     }
     let s = status(&front).await;
     assert_eq!(
-        (s.primary_seq, s.mirror_seq, s.lag_entries, s.state.as_str()),
-        (5, 0, 5, "behind"),
+        (s.primary_seq, s.mirror_seq, s.lag_entries, s.state),
+        (5, 0, 5, ReplicationState::Behind),
         "{s:?}"
     );
     assert!(s.lag_ms > 0);
@@ -218,7 +220,10 @@ async fn a_mirror_applies_in_order_skips_repeats_and_refuses_gaps() {
             .await;
     assert_eq!(status, 409, "a primary applies no other store's changes");
     let state = mirror.replication_state(true).await.unwrap();
-    assert!(state.log_contiguous && state.integrity == "ok" && state.role == "mirror", "{state:?}");
+    assert!(
+        state.log_contiguous && state.integrity == "ok" && state.role == StoreRole::Mirror,
+        "{state:?}"
+    );
 }
 
 /// Regression (found by `fuzz_replication_batches`): a mirror applied whatever a batch said —
@@ -420,7 +425,7 @@ async fn two_primaries_or_two_mirrors_are_reported_and_refuse_writes_until_resol
     let s = status(&front).await;
     let conflict = s.conflict.clone().unwrap_or_else(|| panic!("no conflict reported: {s:?}"));
     assert!(conflict.contains("primary"), "{conflict}");
-    assert_eq!(s.state, "conflict", "{s:?}");
+    assert_eq!(s.state, ReplicationState::Conflict, "{s:?}");
     let (code, body) = write(&front, "refused").await.expect_err("writes refused");
     let error: shared::ErrorBody = serde_json::from_str(&body).unwrap();
     assert_eq!((code, error.code), (503, 503), "{body}");

@@ -6,7 +6,7 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shared::sync::{Added, LoadInfo, NodeData, PaxosStatus, SyncMode};
+use shared::sync::{Added, LoadInfo, NodeData, PaxosRole, PaxosStatus, SyncMode};
 use support::Lab;
 
 async fn data(url: &str) -> NodeData {
@@ -155,11 +155,11 @@ async fn the_paxos_leader_fails_over_and_the_agreed_number_survives_a_full_resta
     // and agreed without a change of leader.
     let first = add_answer(&urls[0], "ana", 10).await;
     assert_eq!(first.agreed, Some(true), "{first:?}");
-    assert_eq!(paxos(&urls[0]).await.role, "leader");
+    assert_eq!(paxos(&urls[0]).await.role, PaxosRole::Leader);
     let forwarded = add_answer(&urls[1], "bo", 20).await;
     assert_eq!((forwarded.agreed, forwarded.highest_number), (Some(true), 20), "{forwarded:?}");
     let (one, two) = (paxos(&urls[0]).await, paxos(&urls[1]).await);
-    assert_eq!((one.role.as_str(), two.role.as_str(), two.leader), ("leader", "follower", Some(1)));
+    assert_eq!((one.role, two.role, two.leader), (PaxosRole::Leader, PaxosRole::Follower, Some(1)));
     assert_eq!(one.decided, 2, "{one:?}");
 
     // The leader dies: node 2's next number waits for its forward to time out, then node 2 (or
@@ -169,7 +169,7 @@ async fn the_paxos_leader_fails_over_and_the_agreed_number_survives_a_full_resta
     add(&urls[1], "cy", 30).await;
     converged(&urls[1..], 3, 30).await;
     let leaders = [paxos(&urls[1]).await, paxos(&urls[2]).await];
-    assert!(leaders.iter().any(|s| s.role == "leader"), "a new leader: {leaders:?}");
+    assert!(leaders.iter().any(|s| s.role == PaxosRole::Leader), "a new leader: {leaders:?}");
 
     // Node 1 comes back and follows the new leader.
     lab.post("/api/services/node-1/restart").await;
@@ -177,7 +177,11 @@ async fn the_paxos_leader_fails_over_and_the_agreed_number_survives_a_full_resta
     converged(&urls, 3, 30).await;
     add(&urls[0], "di", 40).await;
     converged(&urls, 4, 40).await;
-    assert_ne!(paxos(&urls[0]).await.role, "leader", "the old leader does not take over again");
+    assert_ne!(
+        paxos(&urls[0]).await.role,
+        PaxosRole::Leader,
+        "the old leader does not take over again"
+    );
 
     // Every node killed at once and restarted: the agreed number comes back from the disks.
     for n in 1..=3 {

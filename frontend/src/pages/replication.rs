@@ -79,7 +79,7 @@ fn status_rows(s: &ReplicationStatus) -> Html {
     };
     html! {
         <>
-            { row("state", s.state.clone()) }
+            { row("state", s.state.as_str().to_owned()) }
             { row(first, format!("{} — seq {}{}", s.primary, s.primary_seq, if s.primary_up { "" } else { " (down)" })) }
             { row(second, format!("{} — seq {}{}", s.mirror.clone().unwrap_or_else(|| "none".into()), s.mirror_seq, if s.mirror_up { "" } else { " (down)" })) }
             <tr class="lag"><td>{ "lag" }</td><td class="value lag-entries">{ format!("{} entries, {} ms", s.lag_entries, s.lag_ms) }</td></tr>

@@ -4,7 +4,7 @@
 
 use gloo_timers::callback::Interval;
 use shared::control::{LinkFault, ProcessAction};
-use shared::sync::{PersonRecord, SyncMode};
+use shared::sync::{PaxosRole, PersonRecord, SyncMode};
 use shared::ServiceKind;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
@@ -191,9 +191,9 @@ pub fn sync_page() -> Html {
                                 if n.connected { <span class="badge up">{ "live" }</span> } else { <span class="badge down">{ "offline" }</span> }
                             </h2>
                             <p class="highest">{ format!("highest number: {}", data.map_or_else(|| "—".into(), |d| d.highest_number.to_string())) }</p>
-                            <p class="summary paxos-role">{ n.paxos.as_ref().map(|p| match (p.role.as_str(), p.leader) {
-                                ("leader", _) => format!("Paxos leader (ballot {}) · {} decided", p.ballot.clone().unwrap_or_default(), p.decided),
-                                ("preparing", _) => format!("running phase 1 (ballot {}) · {} decided", p.ballot.clone().unwrap_or_default(), p.decided),
+                            <p class="summary paxos-role">{ n.paxos.as_ref().map(|p| match (p.role, p.leader) {
+                                (PaxosRole::Leader, _) => format!("Paxos leader (ballot {}) · {} decided", p.ballot.clone().unwrap_or_default(), p.decided),
+                                (PaxosRole::Preparing, _) => format!("running phase 1 (ballot {}) · {} decided", p.ballot.clone().unwrap_or_default(), p.decided),
                                 (_, Some(leader)) => format!("follower of node {leader} · {} decided", p.decided),
                                 _ => format!("follower, no leader yet · {} decided", p.decided),
                             }).unwrap_or_default() }</p>

@@ -114,7 +114,7 @@ mod tests {
 
     fn status(lag: u64) -> ReplicationStatus {
         ReplicationStatus {
-            mode: "async".into(),
+            mode: shared::replication::ReplicationMode::Async,
             primary: String::new(),
             mirror: None,
             primary_seq: lag,
@@ -122,7 +122,7 @@ mod tests {
             lag_entries: lag,
             lag_ms: 0,
             last_sync_ms: None,
-            state: "behind".into(),
+            state: shared::replication::ReplicationState::Behind,
             interval_ms: 0,
             acked_seq: lag,
             primary_up: true,

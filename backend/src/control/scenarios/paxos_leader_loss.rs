@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use shared::control::ProcessAction;
-use shared::sync::{Added, PaxosStatus};
+use shared::sync::{Added, PaxosRole, PaxosStatus};
 
 use super::{add_person, get_json, ms, running_nodes, wait_until, within, Finding, REACTION_LIMIT};
 use crate::control::{ControlError, ControlState};
@@ -20,7 +20,7 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     add_person(state, &nodes[0].1, &format!("before {stamp}"), base + 1).await?;
     let mut leader = None;
     for (name, url) in &nodes {
-        if status(url).await?.role == "leader" {
+        if status(url).await?.role == PaxosRole::Leader {
             leader = Some((name.clone(), url.clone()));
         }
     }
@@ -50,7 +50,7 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
         .map(|after_answer| answered + after_answer);
         let mut new_leader = "none".to_owned();
         for (name, url) in nodes.iter().filter(|(name, _)| *name != leader) {
-            if status(url).await?.role == "leader" {
+            if status(url).await?.role == PaxosRole::Leader {
                 new_leader = name.clone();
             }
         }
@@ -64,7 +64,7 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     let (answer, answered, agreed, new_leader, next_answer, next_took) = measured?;
     let caught_up = || async {
         let status = status(&leader_url).await;
-        Ok(status.is_ok_and(|s| s.highest_number >= second && s.role == "follower"))
+        Ok(status.is_ok_and(|s| s.highest_number >= second && s.role == PaxosRole::Follower))
     };
     let rejoined = wait_until(
         "the old leader to follow, caught up",

@@ -57,7 +57,7 @@ impl SyncNode {
         let noops = paxos.noops();
         PaxosStatus {
             node: self.inner.config.name.clone(),
-            role: role.to_owned(),
+            role,
             ballot: ballot.map(|b| b.to_string()),
             leader: paxos.leader(),
             decided: paxos.decisions().len() as u64 - noops,
