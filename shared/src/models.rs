@@ -158,6 +158,73 @@ pub fn workshop_key(name: &str) -> String {
     format!("model_{name}")
 }
 
+/// Where a model stands with the meta-model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelState {
+    /// Voting, with its stake as weight.
+    Active,
+    /// Its balance fell under the floor: no longer asked.
+    Ejected,
+    /// Withdrawn by its contributor (balance paid out).
+    Withdrawn,
+}
+
+/// What a ledger event did to a model's balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum LedgerKind {
+    /// The stake put down at registration.
+    Deposit,
+    /// Paid for agreeing with the consensus (or the truth, in `POST /evaluate`).
+    Reward,
+    /// Taken for disagreeing.
+    Slash,
+    /// The balance fell under the floor: the model is ejected.
+    Eject,
+    /// The contributor took the balance out.
+    Withdraw,
+}
+
+macro_rules! named {
+    ($type:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $type {
+            /// The name on the wire and in the ledger's database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($type::$variant => $name),+ }
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $type {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($name => Ok($type::$variant),)+
+                    other => Err(format!("unknown {} {other:?}", stringify!($type))),
+                }
+            }
+        }
+    };
+}
+
+named!(ModelState { Active => "active", Ejected => "ejected", Withdrawn => "withdrawn" });
+named!(LedgerKind {
+    Deposit => "deposit",
+    Reward => "reward",
+    Slash => "slash",
+    Eject => "eject",
+    Withdraw => "withdraw",
+});
+
 /// A model registered with the meta-model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -169,8 +236,7 @@ pub struct ModelEntry {
     pub deposit: f64,
     pub balance: f64,
     pub weight: f64,
-    /// `active`, `ejected` (balance under the floor) or `withdrawn`.
-    pub state: String,
+    pub state: ModelState,
 }
 
 /// `POST /models`: register a model by URL with a deposit.
@@ -203,9 +269,8 @@ pub struct LedgerEvent {
     pub id: u64,
     pub at_ms: u64,
     pub model: String,
-    /// `deposit`, `reward`, `slash`, `eject`, `withdraw` (settling against the truth in
-    /// `POST /evaluate` writes rewards and slashes too).
-    pub kind: String,
+    /// Settling against the truth in `POST /evaluate` writes rewards and slashes too.
+    pub kind: LedgerKind,
     /// Change of balance (negative for a slash or a withdrawal).
     pub amount: f64,
     pub balance: f64,

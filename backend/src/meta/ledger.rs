@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-use shared::models::{LedgerBatch, LedgerEvent, ModelEntry};
+use shared::models::{LedgerBatch, LedgerEvent, LedgerKind, ModelEntry, ModelState};
 
 use super::consensus::{settle, BatchTally, Rules, Stake};
 use crate::service::now_ms;
@@ -82,8 +82,8 @@ pub struct Settled {
     pub slash: f64,
     pub balance: f64,
     pub weight: f64,
-    /// The model's state after the batch (`ejected` once under the floor).
-    pub state: String,
+    /// The model's state after the batch (ejected once under the floor).
+    pub state: ModelState,
     pub ejected: bool,
 }
 
@@ -101,7 +101,22 @@ fn model_from_row(row: &Row<'_>) -> Result<ModelEntry, crate::sqlite::rusqlite::
         deposit: row.get(3)?,
         balance: row.get(4)?,
         weight: row.get(5)?,
-        state: row.get(6)?,
+        state: named(row, 6)?,
+    })
+}
+
+/// A column holding one of a type's names (`active`, `reward`, ...).
+fn named<T: std::str::FromStr<Err = String>>(
+    row: &Row<'_>,
+    index: usize,
+) -> Result<T, crate::sqlite::rusqlite::Error> {
+    let text: String = row.get(index)?;
+    text.parse().map_err(|why: String| {
+        crate::sqlite::rusqlite::Error::FromSqlConversionFailure(
+            index,
+            crate::sqlite::rusqlite::types::Type::Text,
+            why.into(),
+        )
     })
 }
 
@@ -121,7 +136,7 @@ fn model_by_id(
 /// (which they point to) is written.
 struct NewEvent {
     model_id: u64,
-    kind: &'static str,
+    kind: LedgerKind,
     amount: f64,
     balance: f64,
     weight: f64,
@@ -139,7 +154,7 @@ fn append(
     .execute(params![
         now_ms() as i64,
         event.model_id as i64,
-        event.kind,
+        event.kind.as_str(),
         event.amount,
         event.balance,
         event.weight,
@@ -194,7 +209,7 @@ impl StakeLedger {
                     .query_row(&format!("SELECT {MODEL_COLUMNS} FROM models WHERE name = ?1"), [&name], model_from_row)
                     .optional()?;
                 let id = match existing {
-                    Some(model) if model.state != "withdrawn" => {
+                    Some(model) if model.state != ModelState::Withdrawn => {
                         return Ok(Err(LedgerError::Conflict(format!("a model named {name} is already registered"))));
                     }
                     Some(model) => {
@@ -213,7 +228,7 @@ impl StakeLedger {
                     }
                 };
                 let reason = format!("registered at {url} with a deposit of {deposit}");
-                let event = NewEvent { model_id: id, kind: "deposit", amount: deposit, balance: deposit, weight: 1.0, reason };
+                let event = NewEvent { model_id: id, kind: LedgerKind::Deposit, amount: deposit, balance: deposit, weight: 1.0, reason };
                 append(tx, &event, None)?;
                 let entry = model_by_id(tx, id)?.expect("a model just written can be read back");
                 Ok(Ok(entry))
@@ -228,7 +243,7 @@ impl StakeLedger {
             .db
             .write(move |tx| {
                 let found = model_by_id(tx, id)?;
-                let Some(model) = found.filter(|m| m.state != "withdrawn") else {
+                let Some(model) = found.filter(|m| m.state != ModelState::Withdrawn) else {
                     return Ok(Err(LedgerError::NotFound(format!(
                         "no registered model with id {id}"
                     ))));
@@ -239,14 +254,14 @@ impl StakeLedger {
                 )?;
                 let event = NewEvent {
                     model_id: id,
-                    kind: "withdraw",
+                    kind: LedgerKind::Withdraw,
                     amount: -model.balance,
                     balance: 0.0,
                     weight: model.weight,
                     reason: format!("withdrew {:.2}", model.balance),
                 };
                 append(tx, &event, None)?;
-                Ok(Ok(ModelEntry { balance: 0.0, state: "withdrawn".into(), ..model }))
+                Ok(Ok(ModelEntry { balance: 0.0, state: ModelState::Withdrawn, ..model }))
             })
             .await?;
         outcome
@@ -272,7 +287,7 @@ impl StakeLedger {
                     let found = model_by_id(tx, id)?;
                     // A model withdrawn meanwhile keeps its payout untouched; its share of the
                     // emission goes to nobody.
-                    let Some(model) = found.filter(|m| m.state != "withdrawn") else {
+                    let Some(model) = found.filter(|m| m.state != ModelState::Withdrawn) else {
                         unpaid += tally.earned.max(0.0);
                         continue;
                     };
@@ -282,10 +297,10 @@ impl StakeLedger {
                         &tally,
                     );
                     let state =
-                        if s.balance < rules.floor { "ejected" } else { model.state.as_str() };
+                        if s.balance < rules.floor { ModelState::Ejected } else { model.state };
                     tx.execute(
                         "UPDATE models SET balance = ?2, weight = ?3, state = ?4 WHERE id = ?1",
-                        params![id as i64, s.balance, s.weight, state],
+                        params![id as i64, s.balance, s.weight, state.as_str()],
                     )?;
                     let event = |kind, amount, balance, reason| NewEvent {
                         model_id: id,
@@ -298,21 +313,26 @@ impl StakeLedger {
                     let counts = format!("{} of {} answers", tally.agreed, tally.asked);
                     if s.reward > 0.0 {
                         let reason = format!("agreed with {what} in {counts}");
-                        events.push(event("reward", s.reward, model.balance + s.reward, reason));
+                        events.push(event(
+                            LedgerKind::Reward,
+                            s.reward,
+                            model.balance + s.reward,
+                            reason,
+                        ));
                     }
                     if s.slash > 0.0 {
                         let reason = format!(
                             "{} deviated from {what}, {} failed or late, of {} answers",
                             tally.deviated, tally.failed, tally.asked
                         );
-                        events.push(event("slash", -s.slash, s.balance, reason));
+                        events.push(event(LedgerKind::Slash, -s.slash, s.balance, reason));
                     }
                     if s.ejected {
                         let reason = format!(
                             "balance {:.2} fell under the floor {:.0}: out of the consensus",
                             s.balance, rules.floor
                         );
-                        events.push(event("eject", 0.0, s.balance, reason));
+                        events.push(event(LedgerKind::Eject, 0.0, s.balance, reason));
                     }
                     settled.push(Settled {
                         id,
@@ -321,7 +341,7 @@ impl StakeLedger {
                         slash: s.slash,
                         balance: s.balance,
                         weight: s.weight,
-                        state: state.to_owned(),
+                        state,
                         ejected: s.ejected,
                     });
                 }
@@ -377,7 +397,7 @@ impl StakeLedger {
                         id: row.get::<_, i64>(0)? as u64,
                         at_ms: row.get::<_, i64>(1)? as u64,
                         model: row.get(2)?,
-                        kind: row.get(3)?,
+                        kind: named(row, 3)?,
                         amount: row.get(4)?,
                         balance: row.get(5)?,
                         weight: row.get(6)?,
@@ -464,9 +484,9 @@ mod tests {
         let tally = BatchTally { asked: 2, agreed: 2, earned: 10.0, ..BatchTally::default() };
         ledger.settle(vec![(1, tally)], 2, "the consensus").await.unwrap();
         let events = ledger.events(None, Some(0), 10).await.unwrap();
-        let kinds: Vec<(&str, Option<u64>)> =
-            events.iter().map(|e| (e.kind.as_str(), e.batch)).collect();
-        assert_eq!(kinds, [("deposit", None), ("reward", Some(1))]);
+        let kinds: Vec<(LedgerKind, Option<u64>)> =
+            events.iter().map(|e| (e.kind, e.batch)).collect();
+        assert_eq!(kinds, [(LedgerKind::Deposit, None), (LedgerKind::Reward, Some(1))]);
         let batches = ledger.batches(0, 10).await.unwrap();
         assert_eq!((batches.len(), batches[0].emissions, batches[0].rewarded), (1, 2, 10.0));
         assert_eq!(ledger.models().await.unwrap()[0].balance, 1010.0);

@@ -25,7 +25,7 @@ use axum::Router;
 use serde::Deserialize;
 use shared::models::{
     workshop_key, Balance, Balances, Evaluation, LedgerBatch, LedgerEvent, MetaPrediction,
-    ModelEntry, Prediction, RegisterModel, Vote, LABELS,
+    ModelEntry, ModelState, Prediction, RegisterModel, Vote, LABELS,
 };
 use shared::{ErrorBody, EventKind, ServiceKind};
 use utoipa_axum::router::OpenApiRouter;
@@ -107,7 +107,7 @@ impl Book {
     fn projected(&self, rules: &Rules) -> Balances {
         self.models
             .iter()
-            .filter(|m| m.state != "withdrawn")
+            .filter(|m| m.state != ModelState::Withdrawn)
             .map(|m| {
                 let mut stake = Stake { balance: m.balance, weight: m.weight };
                 for tally in [self.writing.by_model.get(&m.id), self.pending.by_model.get(&m.id)]
@@ -171,7 +171,7 @@ impl Meta {
     }
 
     fn active(&self) -> Vec<ModelEntry> {
-        self.book().models.iter().filter(|m| m.state == "active").cloned().collect()
+        self.book().models.iter().filter(|m| m.state == ModelState::Active).cloned().collect()
     }
 
     /// Read the models from the ledger again; the caller holds `settling` (so no batch is being
@@ -545,7 +545,7 @@ async fn balances(State(meta): State<Meta>) -> Result<ApiJson<Balances>, MetaErr
     Ok(ApiJson(
         models
             .into_iter()
-            .filter(|m| m.state != "withdrawn")
+            .filter(|m| m.state != ModelState::Withdrawn)
             .map(|m| (workshop_key(&m.name), Balance { balance: m.balance, weight: m.weight }))
             .collect(),
     ))

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use shared::models::{LedgerBatch, LedgerEvent, ModelEntry};
+use shared::models::{LedgerBatch, LedgerEvent, LedgerKind, ModelEntry, ModelState};
 use shared::sync::{Added, NodeData, PaxosStatus, PersonRecord, SyncMode};
 use support::Lab;
 
@@ -236,7 +236,7 @@ fn audit(ledger: &Ledger, done: &Contributions, round: usize) -> (usize, String)
         );
         let sum: f64 = events.iter().filter(|e| e.model == model.name).map(|e| e.amount).sum();
         assert!(close(model.balance, sum), "round {round}: {model:?}: its events sum to {sum}");
-        if model.state == "withdrawn" {
+        if model.state == ModelState::Withdrawn {
             assert_eq!(model.balance, 0.0, "round {round}: withdrawn, with a balance: {model:?}");
         }
     }
@@ -306,7 +306,7 @@ fn audit(ledger: &Ledger, done: &Contributions, round: usize) -> (usize, String)
         if *acked {
             assert!(
                 withdrew.contains_key(name.as_str())
-                    && model.is_some_and(|m| m.state == "withdrawn"),
+                    && model.is_some_and(|m| m.state == ModelState::Withdrawn),
                 "round {round}: the acknowledged withdrawal of {name} is lost: {model:?}"
             );
         }
@@ -339,7 +339,7 @@ fn audit(ledger: &Ledger, done: &Contributions, round: usize) -> (usize, String)
         done.answered,
         done.kills
     );
-    let slashes = events.iter().filter(|e| e.kind == "slash").count();
+    let slashes = events.iter().filter(|e| e.kind == LedgerKind::Slash).count();
     let summary = format!(
         "{} models, {} events, {} batches, {emissions} predictions settled of {} answered, \
          {slashes} slashes ({slashed:.1} burned), {total_withdrawn:.1} withdrawn",
@@ -541,7 +541,7 @@ async fn killing_the_meta_model_mid_settlement_keeps_its_ledger_whole_and_conser
         answered.fetch_add(1, Ordering::SeqCst);
     }
     let done = done.lock().unwrap();
-    assert!(done.seen.iter().any(|e| e.kind == "slash"), "the dishonest rounds slashed");
+    assert!(done.seen.iter().any(|e| e.kind == LedgerKind::Slash), "the dishonest rounds slashed");
     assert!(done.answered > META_KILLS * 15, "the bursts predicted ({} answered)", done.answered);
     eprintln!("meta-model: {META_KILLS} kills in {:?}", started.elapsed());
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use backend::meta::{self, Meta};
 use backend::model::{self, Algorithm, Model};
 use backend::service;
-use shared::models::{Balances, Behavior, Evaluation, MetaPrediction, ModelEntry};
+use shared::models::{
+    Balances, Behavior, Evaluation, LedgerKind, MetaPrediction, ModelEntry, ModelState,
+};
 
 /// A model server on a free port; returns its URL.
 async fn model_server(name: &str, algorithm: Algorithm, behavior: Behavior) -> String {
@@ -90,7 +92,7 @@ async fn a_dishonest_model_is_slashed_and_ejected_while_honest_ones_gain() {
     }
     let now = models(&lab).await;
     let by_name = |n: &str| now.iter().find(|m| m.name == n).unwrap().clone();
-    assert_eq!(by_name("C").state, "ejected", "{now:?}");
+    assert_eq!(by_name("C").state, ModelState::Ejected, "{now:?}");
     assert!(by_name("C").balance < 500.0 && by_name("C").weight < 0.1, "{now:?}");
     assert!(c_balances.windows(2).all(|w| w[1] <= w[0]), "C's balance only falls: {c_balances:?}");
     assert!(
@@ -160,7 +162,8 @@ async fn thirty_two_concurrent_clients_lose_no_update() {
     // Every prediction emits the same reward: the rewards settled must add up to all of them.
     let events: Vec<shared::models::LedgerEvent> =
         support::get_json(&format!("{}/ledger/events?limit=5000", lab.url)).await;
-    let rewarded: f64 = events.iter().filter(|e| e.kind == "reward").map(|e| e.amount).sum();
+    let rewarded: f64 =
+        events.iter().filter(|e| e.kind == LedgerKind::Reward).map(|e| e.amount).sum();
     let emission = lab.meta.ledger().rules().emission;
     let expected = emission * (CLIENTS * EACH) as f64;
     assert!(
@@ -259,7 +262,7 @@ async fn models_come_and_go_and_bad_inputs_get_4xx_json() {
     assert!(balances["model_D"].balance > 2000.0, "D agreed: rewarded ({balances:?})");
     let response = client.delete(format!("{}/models/{}", lab.url, entry.id)).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<ModelEntry>().await.unwrap().state, "withdrawn");
+    assert_eq!(response.json::<ModelEntry>().await.unwrap().state, ModelState::Withdrawn);
     assert_eq!(
         client.delete(format!("{}/models/{}", lab.url, entry.id)).send().await.unwrap().status(),
         404

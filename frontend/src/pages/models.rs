@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use gloo_timers::callback::Interval;
-use shared::models::{Behavior, RegisterModel, LABELS};
+use shared::models::{Behavior, ModelState, RegisterModel, LABELS};
 use shared::ServiceKind;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlSelectElement;
@@ -213,14 +213,14 @@ pub fn models_page() -> Html {
                         <tbody>
                             { for state.models.iter().map(|m| {
                                 let id = m.id;
-                                let badge = match m.state.as_str() { "active" => "badge up", "ejected" => "badge down", _ => "badge unknown" };
+                                let badge = match m.state { ModelState::Active => "badge up", ModelState::Ejected => "badge down", ModelState::Withdrawn => "badge unknown" };
                                 html! {
                                     <tr data-model={m.name.clone()}>
                                         <td>{ &m.name }</td>
                                         <td class="balance">{ format!("{:.1}", m.balance) }</td>
                                         <td>{ format!("{:.3}", m.weight) }</td>
-                                        <td><span class={badge}>{ &m.state }</span></td>
-                                        <td>if m.state != "withdrawn" {
+                                        <td><span class={badge}>{ m.state.as_str() }</span></td>
+                                        <td>if m.state != ModelState::Withdrawn {
                                             <button class="withdraw" onclick={onwithdraw.reform(move |_: MouseEvent| id)}>{ "Withdraw" }</button>
                                         }</td>
                                     </tr>

@@ -82,7 +82,7 @@ mod tests {
             id: 0,
             at_ms,
             model: model.into(),
-            kind: "reward".into(),
+            kind: shared::models::LedgerKind::Reward,
             amount: 0.0,
             balance,
             weight: 1.0,

@@ -29,10 +29,11 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
         return Err(ControlError::Conflict("meta-model and model-c must be running".into()));
     }
     let entries: Vec<ModelEntry> = get_json(state, format!("{}/models", meta.url)).await?;
-    let c =
-        entries.iter().find(|m| m.name == "C" && m.state == "active").cloned().ok_or_else(
-            || ControlError::Conflict("model C must be registered and active".into()),
-        )?;
+    let c = entries
+        .iter()
+        .find(|m| m.name == "C" && m.state == shared::models::ModelState::Active)
+        .cloned()
+        .ok_or_else(|| ControlError::Conflict("model C must be registered and active".into()))?;
 
     set_behavior(state, &model_c.url, "inverted").await?;
     let holdout = crate::iris::rows(&crate::iris::split().test);
