@@ -1,6 +1,9 @@
 //! The `lab` command line: `lab up` runs the whole lab, `lab serve <service>` runs one service.
+//!
+//! Each service owns its flags and its start-up (`shop::ServeArgs` and `shop::serve`, ...; the
+//! flags they share are [`crate::service::CommonArgs`]); `lab serve` only picks the service.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -70,8 +73,8 @@ pub struct UpArgs {
     pub free_ports: bool,
     /// Move single services to other ports: `--ports shop-a=4001,node-1=7101` (names as in
     /// `GET /api/services`; `registry-dns` is the registry's UDP DNS port).
-    #[arg(long, value_delimiter = ',', value_name = "SERVICE=PORT")]
-    pub ports: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "SERVICE=PORT", value_parser = service_port)]
+    pub ports: Vec<(String, u16)>,
     /// How long to wait for every service to be ready before giving up, in seconds.
     #[arg(long, default_value_t = 60)]
     pub ready_timeout_s: u64,
@@ -86,377 +89,45 @@ pub struct UpArgs {
     pub health_interval_ms: u64,
 }
 
-/// What every service takes.
-#[derive(Debug, Args)]
-pub struct CommonArgs {
-    /// The service's name in the lab (shop-a, model-b, ...).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Address to bind.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub bind: IpAddr,
-    /// Port to listen on (each service has its workshop default).
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Switch deliberate protocol bugs on from the start (sync nodes:
-    /// paxos-ignore-promised-values, paxos-accept-below-promise, crdt-forget-remote-adds;
-    /// mirroring: mirror-ack-before-mirror-commit). Off unless named.
-    #[arg(long = "bug", value_delimiter = ',', value_name = "NAME")]
-    pub bugs: Vec<shared::bugs::Bug>,
-}
-
-impl CommonArgs {
-    fn addr(&self, default_port: u16) -> SocketAddr {
-        SocketAddr::new(self.bind, self.port.unwrap_or(default_port))
-    }
+/// One `--ports` item: a service's name and its new port.
+fn service_port(text: &str) -> Result<(String, u16), String> {
+    service::process::key_value(text, "service=port")
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ServeCommand {
     /// An e-commerce API server (the workshop's server A or B; default port 3001).
-    Shop {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// The SQLite file; servers given the same file share the shop.
-        #[arg(long, env = "LAB_SHOP_DB", default_value = "data/shop.sqlite3")]
-        db: PathBuf,
-    },
+    Shop(shop::ServeArgs),
     /// The health-checked registry of shop servers (the workshop's DNS registry; default 8000),
     /// answering `GET /getServer` and real DNS queries.
-    Registry {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// The shop servers to check and hand out, as host:port.
-        #[arg(long, value_delimiter = ',', default_value = "localhost:3001,localhost:3002")]
-        servers: Vec<String>,
-        /// How often each server's `GET /health` is called, in milliseconds.
-        #[arg(long, default_value_t = 200)]
-        interval_ms: u64,
-        /// Failed checks in a row that take an up server down.
-        #[arg(long, default_value_t = 2)]
-        fall: u32,
-        /// Passed checks in a row that bring a down server back.
-        #[arg(long, default_value_t = 2)]
-        rise: u32,
-        /// UDP port of the DNS server (0: no DNS).
-        #[arg(long, default_value_t = 8053)]
-        dns_port: u16,
-        /// The name answered with A and SRV records of the up servers.
-        #[arg(long, default_value = "shop.lab.")]
-        dns_name: String,
-    },
+    Registry(registry::ServeArgs),
     /// An Iris classifier (the workshop's models A, B, C; default port 5001).
-    Model {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// The name in its answers (`"model":"A"`); defaults to the service name.
-        #[arg(long)]
-        model_name: Option<String>,
-        #[arg(long, value_enum, default_value = "random-forest")]
-        algo: model::Algorithm,
-        /// honest, random, inverted, slow or flapping (also changeable at run time:
-        /// `PUT /admin/behavior`).
-        #[arg(long, default_value = "honest")]
-        behavior: shared::models::Behavior,
-    },
+    Model(model::ServeArgs),
     /// The stake-weighted meta-model over the classifiers (default port 6001).
-    MetaModel {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// Models registered at start (name=url, comma-separated); more can join at run time.
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "A=http://localhost:5001,B=http://localhost:5002,C=http://localhost:5003"
-        )]
-        models: Vec<String>,
-        /// The ledger (balances, weights, events).
-        #[arg(long, env = "LAB_META_DB", default_value = "data/meta.sqlite3")]
-        db: PathBuf,
-        /// How long each model gets to answer, in milliseconds.
-        #[arg(long, default_value_t = 300)]
-        timeout_ms: u64,
-    },
+    MetaModel(meta::ServeArgs),
     /// A standalone shop store (primary or mirror) for the redundant shops (3011/3012, 3021/3022).
-    Store {
-        #[command(flatten)]
-        common: CommonArgs,
-        #[arg(long, env = "LAB_STORE_DB", default_value = "data/store.sqlite3")]
-        db: PathBuf,
-        /// The role of a new store (a store keeps the role it has, e.g. after a promotion).
-        #[arg(long, default_value = "primary", value_parser = ["primary", "mirror"])]
-        role: String,
-    },
+    Store(shop::StoreArgs),
     /// The shop with synchronous mirroring (default port 3010).
-    Mirroring {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// One of the two stores: taken for the primary until the stores say which is (each
-        /// keeps its role on disk, e.g. after a failover).
-        #[arg(long, default_value = "http://localhost:3011")]
-        primary: String,
-        /// The other store: taken for the mirror until the stores say which is.
-        #[arg(long, default_value = "http://localhost:3012")]
-        mirror: String,
-        /// How long a write waits for the mirror's confirmation before it is refused.
-        #[arg(long, default_value_t = 500)]
-        mirror_timeout_ms: u64,
-    },
+    Mirroring(redundancy::MirroringArgs),
     /// The shop with asynchronous replication (default port 3020).
-    Replication {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// One of the two stores: taken for the primary until the stores say which is (each
-        /// keeps its role on disk, e.g. after a failover).
-        #[arg(long, default_value = "http://localhost:3021")]
-        primary: String,
-        /// The other store: taken for the mirror until the stores say which is.
-        #[arg(long, default_value = "http://localhost:3022")]
-        mirror: String,
-        /// Ship the change log every this many milliseconds (0: only on `POST /sync`).
-        #[arg(long, default_value_t = 0)]
-        interval_ms: u64,
-    },
+    Replication(redundancy::ReplicationArgs),
     /// A sync node (CRDT + Paxos; default port 7001).
-    SyncNode {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// This node's id in the cluster (unique, a small number).
-        #[arg(long, default_value_t = 1)]
-        id: u64,
-        /// The other nodes, as id=url, comma-separated.
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "2=http://localhost:7002,3=http://localhost:7003"
-        )]
-        peers: Vec<String>,
-        #[arg(long, env = "LAB_SYNC_DB", default_value = "data/sync-node.sqlite3")]
-        db: PathBuf,
-        /// Client requests per window above which the node switches to CRDT-only.
-        #[arg(long, env = "HIGH_REQUEST", default_value_t = 50)]
-        high_request: u64,
-        /// Below this many requests per window it switches back (default: half of HIGH_REQUEST).
-        #[arg(long)]
-        low_request: Option<u64>,
-        /// The load window, in milliseconds.
-        #[arg(long, default_value_t = 1000)]
-        window_ms: u64,
-        /// How often the node pulls its peers' state, in milliseconds.
-        #[arg(long, default_value_t = 1000)]
-        anti_entropy_ms: u64,
-    },
+    SyncNode(sync_node::ServeArgs),
 }
 
 impl ServeCommand {
-    fn common(&self) -> &CommonArgs {
-        match self {
-            ServeCommand::Shop { common, .. }
-            | ServeCommand::Model { common, .. }
-            | ServeCommand::MetaModel { common, .. }
-            | ServeCommand::Store { common, .. }
-            | ServeCommand::Mirroring { common, .. }
-            | ServeCommand::Replication { common, .. }
-            | ServeCommand::SyncNode { common, .. }
-            | ServeCommand::Registry { common, .. } => common,
-        }
-    }
-
     async fn run(self) -> anyhow::Result<()> {
-        let bugs_here =
-            matches!(self, ServeCommand::SyncNode { .. } | ServeCommand::Mirroring { .. });
-        if let (false, Some(bug)) = (bugs_here, self.common().bugs.first()) {
-            return Err(Explained(format!("{bug} lives in the {} services", bug.lives_in())).into());
-        }
         match self {
-            ServeCommand::Shop { common, db } => {
-                let name = common.name.clone().unwrap_or_else(|| "shop".to_owned());
-                let store = shop::ShopStore::open(&db).await?;
-                tracing::info!(service = %name, db = %db.display(), "shop store open");
-                let service = shop::service(&name, &store);
-                let events = service.events();
-                serve(common.addr(3001), service.into_router(shop::routes(store)), events).await
-            }
-            ServeCommand::Model { common, model_name, algo, behavior } => {
-                let name = common.name.clone().unwrap_or_else(|| "model".to_owned());
-                let service = model::service(&name);
-                let trained = model::Model::train(
-                    model_name.as_deref().unwrap_or(&name),
-                    algo,
-                    behavior,
-                    service.events(),
-                )?;
-                let events = service.events();
-                serve(common.addr(5001), model::router(service, trained), events).await
-            }
-            ServeCommand::MetaModel { common, models, db, timeout_ms } => {
-                let name = common.name.clone().unwrap_or_else(|| "meta-model".to_owned());
-                let defaults = models
-                    .iter()
-                    .map(|m| {
-                        m.split_once('=')
-                            .map(|(n, u)| (n.trim().to_owned(), u.trim().to_owned()))
-                            .ok_or_else(|| anyhow::anyhow!("--models wants name=url, got {m:?}"))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                let service = meta::service(&name);
-                let meta = meta::Meta::open(
-                    &db,
-                    &defaults,
-                    Duration::from_millis(timeout_ms.max(1)),
-                    &service,
-                )
-                .await?;
-                tokio::spawn(meta.clone().settle_forever());
-                let events = service.events();
-                serve(common.addr(6001), meta::router(service, meta), events).await
-            }
-            ServeCommand::Store { common, db, role } => {
-                let name = common.name.clone().unwrap_or_else(|| "store".to_owned());
-                let store = shop::ShopStore::open_logged(&db).await?;
-                store.init_role(role == "mirror").await?;
-                let state = store.replication_state(true).await?;
-                tracing::info!(service = %name, db = %db.display(), role = %state.role, seq = state.last_seq, integrity = %state.integrity, "store open");
-                let app = shop::store_router(&name, store);
-                serve(common.addr(3011), app, service::EventBus::new(&name)).await
-            }
-            ServeCommand::Mirroring { common, primary, mirror, mirror_timeout_ms } => {
-                let config = redundancy::FrontConfig {
-                    mode: redundancy::Mode::Sync,
-                    primary,
-                    mirror,
-                    interval: Duration::ZERO,
-                    mirror_timeout: Duration::from_millis(mirror_timeout_ms.max(1)),
-                };
-                run_front(common, config, "mirroring", 3010).await
-            }
-            ServeCommand::Replication { common, primary, mirror, interval_ms } => {
-                let config = redundancy::FrontConfig {
-                    mode: redundancy::Mode::Async,
-                    primary,
-                    mirror,
-                    interval: Duration::from_millis(interval_ms),
-                    mirror_timeout: Duration::ZERO,
-                };
-                run_front(common, config, "replication", 3020).await
-            }
-            ServeCommand::SyncNode {
-                common,
-                id,
-                peers,
-                db,
-                high_request,
-                low_request,
-                window_ms,
-                anti_entropy_ms,
-            } => {
-                let name = common.name.clone().unwrap_or_else(|| format!("node-{id}"));
-                let peers = peers
-                    .iter()
-                    .filter(|p| !p.is_empty())
-                    .map(|p| {
-                        let (peer_id, url) = p
-                            .split_once('=')
-                            .ok_or_else(|| anyhow::anyhow!("--peers wants id=url, got {p:?}"))?;
-                        Ok((
-                            peer_id.trim().parse::<u64>()?,
-                            url.trim().trim_end_matches('/').to_owned(),
-                        ))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                let addr = common.addr(7001);
-                let config = sync_node::node::NodeConfig {
-                    id,
-                    name: name.clone(),
-                    bind: addr.ip().to_string(),
-                    port: addr.port(),
-                    peers,
-                    high: high_request,
-                    low: low_request.unwrap_or(high_request / 2),
-                    window: Duration::from_millis(window_ms.max(10)),
-                    anti_entropy: Duration::from_millis(anti_entropy_ms.max(10)),
-                };
-                let service =
-                    sync_node::service(&name).with_bugs(&common.bugs).map_err(Explained)?;
-                let node = sync_node::node::SyncNode::open(config, &db, &service).await?;
-                node.spawn_background();
-                let events = service.events();
-                let (app, io) = sync_node::router(service, node);
-                // Open Socket.IO connections (long polls especially) would hold a graceful
-                // shutdown forever: close them when the stop comes.
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-                service::run(listener, app, async move {
-                    service::stop_signal(events).await;
-                    tokio::spawn(async move { io.close().await });
-                })
-                .await?;
-                Ok(())
-            }
-            ServeCommand::Registry {
-                common,
-                servers,
-                interval_ms,
-                fall,
-                rise,
-                dns_port,
-                dns_name,
-            } => {
-                let name = common.name.clone().unwrap_or_else(|| "registry".to_owned());
-                let dns_name =
-                    if dns_name.ends_with('.') { dns_name } else { format!("{dns_name}.") };
-                let config = registry::RegistryConfig {
-                    interval: Duration::from_millis(interval_ms.max(10)),
-                    thresholds: registry::pool::Thresholds { fall: fall.max(1), rise: rise.max(1) },
-                    dns_name,
-                    dns_port: (dns_port != 0).then_some(dns_port),
-                };
-                let service = registry::service(&name);
-                let registry = registry::Registry::new(config, &servers, &service);
-                tokio::spawn(registry.clone().check_forever());
-                let _dns = match registry.config().dns_port {
-                    Some(port) => Some(
-                        registry::dns::serve(registry.clone(), SocketAddr::new(common.bind, port))
-                            .await?,
-                    ),
-                    None => None,
-                };
-                let events = service.events();
-                serve(common.addr(8000), registry::router(service, registry), events).await
-            }
+            ServeCommand::Shop(args) => shop::serve(args).await,
+            ServeCommand::Registry(args) => registry::serve(args).await,
+            ServeCommand::Model(args) => model::serve(args).await,
+            ServeCommand::MetaModel(args) => meta::serve(args).await,
+            ServeCommand::Store(args) => shop::serve_store(args).await,
+            ServeCommand::Mirroring(args) => redundancy::serve_mirroring(args).await,
+            ServeCommand::Replication(args) => redundancy::serve_replication(args).await,
+            ServeCommand::SyncNode(args) => sync_node::serve(args).await,
         }
     }
-}
-
-async fn run_front(
-    common: CommonArgs,
-    config: redundancy::FrontConfig,
-    default_name: &str,
-    port: u16,
-) -> anyhow::Result<()> {
-    let name = common.name.clone().unwrap_or_else(|| default_name.to_owned());
-    let service =
-        redundancy::service(&name, config.mode).with_bugs(&common.bugs).map_err(Explained)?;
-    tracing::info!(service = %name, stores = ?[&config.primary, &config.mirror], mode = ?config.mode, "front: the stores say which is the primary");
-    let front = redundancy::Front::new(&config, &service);
-    tokio::spawn(front.clone().learn_roles_forever());
-    tokio::spawn(front.clone().replicate_forever());
-    let events = service.events();
-    serve(common.addr(port), redundancy::router(service, front), events).await
-}
-
-/// Serve one service's router until Ctrl-C or SIGTERM.
-async fn serve(
-    addr: SocketAddr,
-    app: axum::Router,
-    events: service::EventBus,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    service::run(listener, app, service::stop_signal(events)).await?;
-    Ok(())
 }
 
 impl Cli {
@@ -468,14 +139,8 @@ impl Cli {
                 } else {
                     Ports { control: args.port, ..Ports::default() }
                 };
-                for moved in &args.ports {
-                    let (name, port) = moved
-                        .split_once('=')
-                        .and_then(|(name, port)| Some((name.trim(), port.trim().parse().ok()?)))
-                        .ok_or_else(|| {
-                            Explained(format!("--ports wants service=port, got {moved:?}"))
-                        })?;
-                    ports.set(name, port).map_err(|e| Explained(e.to_string()))?;
+                for (name, port) in &args.ports {
+                    ports.set(name, *port).map_err(|e| Explained(e.to_string()))?;
                 }
                 control::up(UpConfig {
                     bind: args.bind,
@@ -535,4 +200,82 @@ async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(failed == 0, "{failed} request(s) failed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<ServeCommand, clap::Error> {
+        match Cli::try_parse_from(["lab", "serve"].iter().chain(args))?.command {
+            Command::Serve { service } => Ok(service),
+            other => panic!("not a `lab serve`: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn list_defaults_parse_into_pairs() {
+        let ServeCommand::SyncNode(node) = serve(&["sync-node"]).unwrap() else { unreachable!() };
+        let peers = [
+            Some((2, "http://localhost:7002".to_owned())),
+            Some((3, "http://localhost:7003".to_owned())),
+        ];
+        assert_eq!(node.peers, peers);
+        let ServeCommand::MetaModel(meta) = serve(&["meta-model"]).unwrap() else { unreachable!() };
+        let names: Vec<&str> = meta.models.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["A", "B", "C"]);
+        assert_eq!(meta.models[0].1, "http://localhost:5001");
+    }
+
+    #[test]
+    fn peers_skip_empty_items_and_trailing_slashes() {
+        // `--peers ''`: a node alone.
+        let ServeCommand::SyncNode(alone) = serve(&["sync-node", "--peers", ""]).unwrap() else {
+            unreachable!()
+        };
+        assert!(alone.peers.iter().flatten().next().is_none(), "{:?}", alone.peers);
+        let ServeCommand::SyncNode(node) =
+            serve(&["sync-node", "--peers", "2=http://a:1/, 3 = http://b:2"]).unwrap()
+        else {
+            unreachable!()
+        };
+        let peers: Vec<_> = node.peers.into_iter().flatten().collect();
+        assert_eq!(peers, [(2, "http://a:1".to_owned()), (3, "http://b:2".to_owned())]);
+    }
+
+    #[test]
+    fn a_bad_list_item_is_a_clap_error_naming_the_flag_and_the_shape() {
+        let cases: [(&[&str], &str, &str); 4] = [
+            (&["serve", "sync-node", "--peers", "2=http://a,http://b"], "--peers", "id=url"),
+            (&["serve", "sync-node", "--peers", "two=http://a"], "--peers", "id=url"),
+            (&["serve", "meta-model", "--models", "A=http://a,B"], "--models", "name=url"),
+            (&["up", "--ports", "shop-a=lots"], "--ports", "service=port"),
+        ];
+        for (args, flag, shape) in cases {
+            let err = Cli::try_parse_from(["lab"].iter().chain(args)).unwrap_err();
+            let text = err.to_string();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{text}");
+            assert!(text.contains(flag) && text.contains(&format!("expected {shape}")), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_store_is_a_primary_or_a_mirror() {
+        let role = |args: &[&str]| match serve(args) {
+            Ok(ServeCommand::Store(store)) => Ok(store.role),
+            Ok(other) => panic!("not a store: {other:?}"),
+            Err(err) => Err(err.kind()),
+        };
+        assert_eq!(role(&["store"]), Ok(shop::StoreRole::Primary));
+        assert_eq!(role(&["store", "--role", "mirror"]), Ok(shop::StoreRole::Mirror));
+        assert_eq!(role(&["store", "--role", "replica"]), Err(ErrorKind::InvalidValue));
+    }
 }

@@ -14,6 +14,7 @@
 pub mod consensus;
 mod error;
 pub mod ledger;
+mod serve;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -38,6 +39,7 @@ use crate::sqlite::DbError;
 use consensus::{consensus, score, settle, Ballot, BatchTally, Rules, Stake};
 pub use error::MetaError;
 use ledger::{Settled, StakeLedger};
+pub use serve::{serve, ServeArgs};
 
 /// How often pending tallies are settled.
 pub const SETTLE_EVERY: Duration = Duration::from_millis(100);

@@ -6,6 +6,7 @@
 pub mod behavior;
 pub mod classifier;
 mod error;
+mod serve;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -23,6 +24,7 @@ use crate::service::{guarded, ApiJson, EventBus, Service};
 use behavior::Answer;
 pub use classifier::{Algorithm, Classifier};
 pub use error::ModelError;
+pub use serve::{serve, ServeArgs};
 
 /// A trained model and how it currently behaves; cheap to clone.
 #[derive(Debug, Clone)]

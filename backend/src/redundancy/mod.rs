@@ -23,6 +23,7 @@
 mod error;
 mod replicator;
 pub mod roles;
+mod serve;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -48,6 +49,7 @@ use crate::service::{now_ms, ApiJson, ApiQuery, Bugs, EventBus, Outgoing, Servic
 use crate::shop::routes::CHANGE_SEQ;
 pub use error::FrontError;
 use roles::{Assignment, Report, Roles, Slot};
+pub use serve::{serve_mirroring, serve_replication, MirroringArgs, ReplicationArgs};
 
 /// How often the front asks its stores what they are (each request bounded by
 /// [`ROLE_TIMEOUT`]).

@@ -9,6 +9,7 @@
 pub mod dns;
 mod error;
 pub mod pool;
+mod serve;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +25,7 @@ use utoipa_axum::routes;
 use crate::service::{address, now_ms, ApiJson, ApiPath, EventBus, Outgoing, Service};
 pub use error::RegistryError;
 use pool::{ServerPool, ServerState, Thresholds};
+pub use serve::{serve, ServeArgs};
 
 /// How the registry checks its servers.
 #[derive(Debug, Clone)]

@@ -9,7 +9,9 @@
 //! - CORS open to the dashboard, a request-body limit, a request timeout, JSON 404/405 answers
 //!   and request tracing.
 //!
-//! [`run`] then serves the router on a listener until the shutdown future resolves.
+//! [`run`] then serves the router on a listener until the shutdown future resolves;
+//! [`process`] has what a service started as its own process (`lab serve`) shares: the common
+//! flags and serving until Ctrl-C or SIGTERM.
 
 pub mod address;
 pub mod admin;
@@ -21,6 +23,7 @@ mod metrics;
 pub mod openapi;
 pub mod outgoing;
 mod probe;
+pub mod process;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -47,6 +50,7 @@ pub use events::EventBus;
 pub use links::{LinkError, LinkFaults};
 pub use outgoing::{CallError, Outgoing};
 pub use probe::{check_health, now_ms};
+pub use process::CommonArgs;
 
 /// Default largest request body a service accepts: plenty for any form of the lab, small enough
 /// that a flood of huge bodies cannot exhaust memory.

@@ -10,6 +10,7 @@ mod cache;
 mod error;
 pub mod replica;
 pub mod routes;
+mod serve;
 pub mod store;
 mod validate;
 
@@ -20,6 +21,7 @@ use shared::ServiceKind;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ShopError;
+pub use serve::{serve, serve_store, ServeArgs, StoreArgs, StoreRole};
 pub use store::ShopStore;
 
 use crate::service::Service;

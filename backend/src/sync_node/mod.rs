@@ -16,6 +16,7 @@ pub mod node;
 pub mod page;
 pub mod paxos;
 pub mod routes;
+mod serve;
 pub mod socket;
 pub mod update;
 
@@ -23,6 +24,7 @@ use axum::Router;
 use shared::ServiceKind;
 
 use crate::service::Service;
+pub use serve::{serve, ServeArgs};
 
 pub fn service(name: &str) -> Service {
     // Anti-entropy exchanges whole states: allow large bodies between nodes.
