@@ -274,8 +274,8 @@ mod tests {
             Ok(other) => panic!("not a store: {other:?}"),
             Err(err) => Err(err.kind()),
         };
-        assert_eq!(role(&["store"]), Ok(shop::StoreRole::Primary));
-        assert_eq!(role(&["store", "--role", "mirror"]), Ok(shop::StoreRole::Mirror));
+        assert_eq!(role(&["store"]), Ok(shop::InitialRole::Primary));
+        assert_eq!(role(&["store", "--role", "mirror"]), Ok(shop::InitialRole::Mirror));
         assert_eq!(role(&["store", "--role", "replica"]), Err(ErrorKind::InvalidValue));
     }
 }

@@ -21,7 +21,7 @@ use shared::ServiceKind;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ShopError;
-pub use serve::{serve, serve_store, ServeArgs, StoreArgs, StoreRole};
+pub use serve::{serve, serve_store, InitialRole, ServeArgs, StoreArgs};
 pub use store::ShopStore;
 
 use crate::service::Service;

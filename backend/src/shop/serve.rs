@@ -36,13 +36,13 @@ pub struct StoreArgs {
     #[arg(long, env = "LAB_STORE_DB", default_value = "data/store.sqlite3")]
     pub db: PathBuf,
     /// The role of a new store (a store keeps the role it has, e.g. after a promotion).
-    #[arg(long, value_enum, default_value_t = StoreRole::Primary)]
-    pub role: StoreRole,
+    #[arg(long, value_enum, default_value_t = InitialRole::Primary)]
+    pub role: InitialRole,
 }
 
-/// What a new store starts as (`--role`).
+/// What a new store starts as (`--role`; the role it reports is `shared::replication::StoreRole`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StoreRole {
+pub enum InitialRole {
     Primary,
     Mirror,
 }
@@ -52,7 +52,7 @@ pub async fn serve_store(args: StoreArgs) -> anyhow::Result<()> {
     args.common.refuse_bugs()?;
     let name = args.common.name_or("store");
     let store = ShopStore::open_logged(&args.db).await?;
-    store.init_role(args.role == StoreRole::Mirror).await?;
+    store.init_role(args.role == InitialRole::Mirror).await?;
     let state = store.replication_state(true).await?;
     tracing::info!(service = %name, db = %args.db.display(), role = %state.role, seq = state.last_seq, integrity = %state.integrity, "store open");
     let app = super::store_router(&name, store);
