@@ -8,6 +8,7 @@
 pub mod control;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod models;
 pub mod services;
 
