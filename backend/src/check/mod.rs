@@ -8,10 +8,13 @@
 //! - [`max_register`] — the sync nodes' highest number: linearizability of `raise` / `read`,
 //!   by the search in [`linearizable`].
 //! - [`set`] — the CRDT persons: every acknowledged `add` in every process's final `read`.
+//! - [`ledger`] — the meta-model's stakes: balances explained by deposits, emissions,
+//!   withdrawals and slashes, and the money conserved.
 //!
 //! Searches are bounded by a [`Budget`] (steps, and optionally time), so a hard history yields
 //! `unknown` instead of hanging.
 
+pub mod ledger;
 pub mod linearizable;
 pub mod max_register;
 pub mod set;
@@ -28,16 +31,18 @@ use shared::history::{self, Anomaly, Event, Operation, Validity, Verdict};
 pub enum Model {
     MaxRegister,
     Set,
+    Ledger,
 }
 
 impl Model {
-    pub const ALL: [Model; 2] = [Model::MaxRegister, Model::Set];
+    pub const ALL: [Model; 3] = [Model::MaxRegister, Model::Set, Model::Ledger];
 
     /// Its name on the command line and in a verdict.
     pub fn name(self) -> &'static str {
         match self {
             Model::MaxRegister => "max-register",
             Model::Set => "set",
+            Model::Ledger => "ledger",
         }
     }
 }
@@ -178,6 +183,9 @@ pub(crate) fn ms(ns: u64) -> String {
     format!("{:.3} ms", ns as f64 / 1e6)
 }
 
+/// At most this many operations are copied into one anomaly (its detail says the rest).
+pub(crate) const OPS_PER_ANOMALY: usize = 20;
+
 /// Judges `events` as a history of `model`.
 pub fn check(model: Model, events: &[Event], budget: Budget) -> Verdict {
     let started = Instant::now();
@@ -186,6 +194,7 @@ pub fn check(model: Model, events: &[Event], budget: Budget) -> Verdict {
             let judgement = match model {
                 Model::MaxRegister => max_register::check(&ops, budget),
                 Model::Set => set::check(&ops),
+                Model::Ledger => ledger::check(&ops),
             };
             (ops.len(), judgement)
         }

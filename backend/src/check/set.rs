@@ -33,10 +33,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Value};
 use shared::history::{Anomaly, Operation, Outcome};
 
-use super::{anomaly, Judgement};
-
-/// At most this many operations are copied into one anomaly (its detail lists every element).
-const OPS_PER_ANOMALY: usize = 20;
+use super::{anomaly, Judgement, OPS_PER_ANOMALY};
 
 /// Checks a history's operations as a grow-only set.
 pub(crate) fn check(ops: &[Operation]) -> Judgement {
