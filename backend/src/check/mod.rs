@@ -10,6 +10,7 @@
 //! - [`set`] — the CRDT persons: every acknowledged `add` in every process's final `read`.
 //! - [`ledger`] — the meta-model's stakes: balances explained by deposits, emissions,
 //!   withdrawals and slashes, and the money conserved.
+//! - [`mirror`] — a mirrored or replicated store: acknowledged writes that survive a failover.
 //!
 //! Searches are bounded by a [`Budget`] (steps, and optionally time), so a hard history yields
 //! `unknown` instead of hanging.
@@ -17,6 +18,7 @@
 pub mod ledger;
 pub mod linearizable;
 pub mod max_register;
+pub mod mirror;
 pub mod set;
 
 use std::fmt;
@@ -32,10 +34,11 @@ pub enum Model {
     MaxRegister,
     Set,
     Ledger,
+    Mirror,
 }
 
 impl Model {
-    pub const ALL: [Model; 3] = [Model::MaxRegister, Model::Set, Model::Ledger];
+    pub const ALL: [Model; 4] = [Model::MaxRegister, Model::Set, Model::Ledger, Model::Mirror];
 
     /// Its name on the command line and in a verdict.
     pub fn name(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Model {
             Model::MaxRegister => "max-register",
             Model::Set => "set",
             Model::Ledger => "ledger",
+            Model::Mirror => "mirror",
         }
     }
 }
@@ -183,6 +187,15 @@ pub(crate) fn ms(ns: u64) -> String {
     format!("{:.3} ms", ns as f64 / 1e6)
 }
 
+/// "s" for a count other than one.
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// At most this many operations are copied into one anomaly (its detail says the rest).
 pub(crate) const OPS_PER_ANOMALY: usize = 20;
 
@@ -195,6 +208,7 @@ pub fn check(model: Model, events: &[Event], budget: Budget) -> Verdict {
                 Model::MaxRegister => max_register::check(&ops, budget),
                 Model::Set => set::check(&ops),
                 Model::Ledger => ledger::check(&ops),
+                Model::Mirror => mirror::check(&ops, events),
             };
             (ops.len(), judgement)
         }
@@ -229,7 +243,7 @@ pub fn check_text(model: Model, text: &str, budget: Budget) -> Verdict {
 #[cfg(test)]
 pub(crate) mod build {
     use serde_json::{Map, Value};
-    use shared::history::{Event, OpEvent};
+    use shared::history::{Event, Note, OpEvent};
 
     fn op(process: u64, f: &str, value: Value, time: u64) -> OpEvent {
         OpEvent { process, f: f.into(), value, time, fields: Map::new() }
@@ -249,6 +263,10 @@ pub(crate) mod build {
 
     pub fn info(process: u64, f: &str, value: Value, time: u64) -> Event {
         Event::Info(op(process, f, value, time))
+    }
+
+    pub fn note(service: &str, f: &str, value: Value, time: u64) -> Event {
+        Event::Note(Note { service: service.into(), f: f.into(), value, time })
     }
 }
 

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Value};
 use shared::history::{Anomaly, Operation, Outcome};
 
-use super::{anomaly, Judgement, OPS_PER_ANOMALY};
+use super::{anomaly, plural, Judgement, OPS_PER_ANOMALY};
 
 /// Checks a history's operations as a grow-only set.
 pub(crate) fn check(ops: &[Operation]) -> Judgement {
@@ -302,14 +302,6 @@ impl Elements {
 
     fn values(&self, ids: &[u32]) -> Value {
         Value::Array(ids.iter().map(|&e| self.value(e)).collect())
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 
