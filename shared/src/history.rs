@@ -215,11 +215,45 @@ pub struct Operation {
     pub complete: Option<u64>,
 }
 
+/// An [`Operation`] that borrows its values from the history's events: what checkers walk, so
+/// a read of a hundred thousand elements is not copied to be judged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OperationRef<'a> {
+    pub index: usize,
+    pub process: u64,
+    pub f: &'a str,
+    pub value: &'a Value,
+    /// `null` when it never completed.
+    pub result: &'a Value,
+    pub outcome: Outcome,
+    pub invoke: u64,
+    pub complete: Option<u64>,
+}
+
+impl OperationRef<'_> {
+    /// An owned copy (for an anomaly to show).
+    pub fn to_operation(&self) -> Operation {
+        Operation {
+            index: self.index,
+            process: self.process,
+            f: self.f.to_string(),
+            value: self.value.clone(),
+            result: self.result.clone(),
+            outcome: self.outcome,
+            invoke: self.invoke,
+            complete: self.complete,
+        }
+    }
+}
+
+/// What an operation that never completed returned.
+static NOTHING: Value = Value::Null;
+
 /// Pairs every invoke with its process's next completion, in invoke order. Operations still
 /// open at the end are `info`. Refuses a completion without an open invoke, a second invoke
 /// while one is open, a completion of another `f`, and a completion before its invoke.
-pub fn operations(events: &[Event]) -> Result<Vec<Operation>, HistoryError> {
-    let mut ops: Vec<Operation> = Vec::new();
+pub fn pair_operations(events: &[Event]) -> Result<Vec<OperationRef<'_>>, HistoryError> {
+    let mut ops: Vec<OperationRef<'_>> = Vec::new();
     // Process → its open operation's position in `ops`.
     let mut open: BTreeMap<u64, usize> = BTreeMap::new();
     for (i, event) in events.iter().enumerate() {
@@ -236,12 +270,12 @@ pub fn operations(events: &[Event]) -> Result<Vec<Operation>, HistoryError> {
                     )));
                 }
                 open.insert(op.process, ops.len());
-                ops.push(Operation {
+                ops.push(OperationRef {
                     index: i,
                     process: op.process,
-                    f: op.f.clone(),
-                    value: op.value.clone(),
-                    result: Value::Null,
+                    f: &op.f,
+                    value: &op.value,
+                    result: &NOTHING,
                     outcome: Outcome::Info,
                     invoke: op.time,
                     complete: None,
@@ -272,11 +306,16 @@ pub fn operations(events: &[Event]) -> Result<Vec<Operation>, HistoryError> {
                 op.process, op.f, op.time, invoked.invoke
             )));
         }
-        invoked.result = op.value.clone();
+        invoked.result = &op.value;
         invoked.outcome = outcome;
         invoked.complete = Some(op.time);
     }
     Ok(ops)
+}
+
+/// [`pair_operations`], owned.
+pub fn operations(events: &[Event]) -> Result<Vec<Operation>, HistoryError> {
+    Ok(pair_operations(events)?.iter().map(OperationRef::to_operation).collect())
 }
 
 /// A checker's answer: `valid` is `true`, `false` or `"unknown"` (it could not tell: out of

@@ -51,7 +51,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
-use shared::history::{Anomaly, Operation, Outcome};
+use shared::history::{Anomaly, OperationRef, Outcome};
 
 use super::{anomaly, ms, Judgement};
 
@@ -140,7 +140,7 @@ fn counts(mutation: &Mutation, snapshot: &Snapshot, index: usize) -> Counts {
 }
 
 /// Checks a history's operations against the stake ledger.
-pub(crate) fn check(ops: &[Operation]) -> Judgement {
+pub(crate) fn check(ops: &[OperationRef<'_>]) -> Judgement {
     let (mutations, snapshots) = match read(ops) {
         Ok(read) => read,
         Err(malformed) => return malformed,
@@ -239,7 +239,7 @@ pub(crate) fn check(ops: &[Operation]) -> Judgement {
                          slashes = {accounted}",
                         ms(snapshot.complete)
                     ),
-                    ops: vec![ops[snapshot.op].clone()],
+                    ops: vec![ops[snapshot.op].to_operation()],
                     detail: totals.clone(),
                 });
             }
@@ -250,7 +250,7 @@ pub(crate) fn check(ops: &[Operation]) -> Judgement {
 }
 
 /// The history's mutations and snapshots.
-fn read(ops: &[Operation]) -> Result<(Vec<Mutation>, Vec<Snapshot>), Judgement> {
+fn read(ops: &[OperationRef<'_>]) -> Result<(Vec<Mutation>, Vec<Snapshot>), Judgement> {
     let (mut mutations, mut snapshots) = (Vec::new(), Vec::new());
     for (i, op) in ops.iter().enumerate() {
         if op.outcome == Outcome::Fail {
@@ -259,22 +259,22 @@ fn read(ops: &[Operation]) -> Result<(Vec<Mutation>, Vec<Snapshot>), Judgement> 
         let complete = if op.outcome == Outcome::Ok { op.complete } else { None };
         if op.f == "balances" {
             let Some(complete) = complete else { continue };
-            let balances = numbers(&op.result).ok_or_else(|| {
+            let balances = numbers(op.result).ok_or_else(|| {
                 Judgement::malformed(
                     format!("balances read as {}, not an object of numbers", op.result),
-                    vec![op.clone()],
+                    vec![op.to_operation()],
                 )
             })?;
             snapshots.push(Snapshot { op: i, invoke: op.invoke, complete, balances, own: None });
             continue;
         }
-        let Some(kind) = Kind::of(&op.f) else {
+        let Some(kind) = Kind::of(op.f) else {
             return Err(Judgement::malformed(
                 format!(
                     "ledger knows deposit, emission, withdrawal, slash and balances, not {:?}",
                     op.f
                 ),
-                vec![op.clone()],
+                vec![op.to_operation()],
             ));
         };
         let field = |name: &str| op.value.get(name).or_else(|| op.result.get(name));
@@ -283,7 +283,7 @@ fn read(ops: &[Operation]) -> Result<(Vec<Mutation>, Vec<Snapshot>), Judgement> 
         else {
             return Err(Judgement::malformed(
                 format!("a {} without a model and an amount: {}", op.f, op.value),
-                vec![op.clone()],
+                vec![op.to_operation()],
             ));
         };
         if let (Some(complete), Some(balance)) =
@@ -338,7 +338,7 @@ fn balance_anomaly(
     model: &str,
     seen: f64,
     snapshot: &Snapshot,
-    ops: &[Operation],
+    ops: &[OperationRef<'_>],
     involved: &[usize],
 ) -> Anomaly {
     let how = if snapshot.own.is_some() { "reported" } else { "read" };
@@ -353,8 +353,8 @@ fn balance_anomaly(
             ms(snapshot.complete)
         ),
     };
-    let mut shown = vec![ops[snapshot.op].clone()];
-    shown.extend(involved.iter().take(super::OPS_PER_ANOMALY).map(|&i| ops[i].clone()));
+    let mut shown = vec![ops[snapshot.op].to_operation()];
+    shown.extend(involved.iter().take(super::OPS_PER_ANOMALY).map(|&i| ops[i].to_operation()));
     Anomaly {
         kind: kind.into(),
         message,

@@ -33,7 +33,7 @@
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
-use shared::history::{Anomaly, Operation, Outcome};
+use shared::history::{Anomaly, Operation, OperationRef, Outcome};
 
 use super::linearizable::{search, Call, Search, Sequential};
 use super::{anomaly, ms, whole, Budget, Judgement, Meter};
@@ -76,14 +76,14 @@ struct Judged {
 }
 
 /// Checks a history's operations against the max register.
-pub(crate) fn check(ops: &[Operation], budget: Budget) -> Judgement {
+pub(crate) fn check(ops: &[OperationRef<'_>], budget: Budget) -> Judgement {
     let judged = match judged(ops) {
         Ok(judged) => judged,
         Err(malformed) => return malformed,
     };
     let calls = &judged.calls;
     let origin = |calls: &[usize]| -> Vec<Operation> {
-        calls.iter().map(|&c| ops[judged.origin[c]].clone()).collect()
+        calls.iter().map(|&c| ops[judged.origin[c]].to_operation()).collect()
     };
     let witnesses = witnesses(calls, ops, &judged.origin);
     let counts = witness_counts(&witnesses);
@@ -145,32 +145,32 @@ pub(crate) fn check(ops: &[Operation], budget: Budget) -> Judgement {
 }
 
 /// The history's raises and reads as the search takes them.
-fn judged(ops: &[Operation]) -> Result<Judged, Judgement> {
+fn judged(ops: &[OperationRef<'_>]) -> Result<Judged, Judgement> {
     let mut judged = Judged { calls: Vec::new(), origin: Vec::new() };
     for (i, op) in ops.iter().enumerate() {
         if op.outcome == Outcome::Fail {
             continue;
         }
         let complete = if op.outcome == Outcome::Ok { op.complete } else { None };
-        let register_op = match op.f.as_str() {
-            "raise" => match whole(&op.value) {
+        let register_op = match op.f {
+            "raise" => match whole(op.value) {
                 Some(n) => RegisterOp::Raise(n),
                 None => {
                     return Err(Judgement::malformed(
                         format!("a raise of {}, not a whole number", op.value),
-                        vec![op.clone()],
+                        vec![op.to_operation()],
                     ));
                 }
             },
             "read" if op.outcome == Outcome::Info => continue,
-            "read" => match &op.result {
+            "read" => match op.result {
                 Value::Null => RegisterOp::Read(None),
                 result => match whole(result) {
                     Some(n) => RegisterOp::Read(Some(n)),
                     None => {
                         return Err(Judgement::malformed(
                             format!("a read of {result}, not a whole number or null"),
-                            vec![op.clone()],
+                            vec![op.to_operation()],
                         ));
                     }
                 },
@@ -178,7 +178,7 @@ fn judged(ops: &[Operation]) -> Result<Judged, Judgement> {
             other => {
                 return Err(Judgement::malformed(
                     format!("max-register knows raise and read, not {other:?}"),
-                    vec![op.clone()],
+                    vec![op.to_operation()],
                 ));
             }
         };
@@ -201,8 +201,12 @@ struct Witness {
 /// Reads the register's monotony alone convicts: never raised, stale, or going backwards. Each
 /// read is reported for the first of these it shows, and each kind at most
 /// [`WITNESSES_PER_KIND`] times (all are counted).
-fn witnesses(calls: &[Call<RegisterOp>], ops: &[Operation], origin: &[usize]) -> Vec<Witness> {
-    let op = |c: usize| ops[origin[c]].clone();
+fn witnesses(
+    calls: &[Call<RegisterOp>],
+    ops: &[OperationRef<'_>],
+    origin: &[usize],
+) -> Vec<Witness> {
+    let op = |c: usize| ops[origin[c]].to_operation();
     let reads: Vec<(usize, Option<u64>, u64)> = (0..calls.len())
         .filter_map(|c| match (calls[c].op, calls[c].complete) {
             (RegisterOp::Read(seen), Some(complete)) => Some((c, seen, complete)),
@@ -458,8 +462,8 @@ fn shown(seen: Option<u64>) -> String {
 }
 
 /// An operation for a person: "read of 3 by process 2".
-fn describe(op: &Operation) -> String {
-    match op.f.as_str() {
+fn describe(op: &OperationRef<'_>) -> String {
+    match op.f {
         "read" => format!("read of {} by process {}", op.result, op.process),
         f => format!("{f} of {} by process {}", op.value, op.process),
     }

@@ -43,7 +43,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
-use shared::history::{Anomaly, Event, Operation, Outcome};
+use shared::history::{Anomaly, Event, OperationRef, Outcome};
 
 use super::{anomaly, ms, plural, whole, Judgement, OPS_PER_ANOMALY};
 
@@ -59,7 +59,7 @@ struct Failover {
 }
 
 /// Checks a history's writes and read-alls across its failovers.
-pub(crate) fn check(ops: &[Operation], events: &[Event]) -> Judgement {
+pub(crate) fn check(ops: &[OperationRef<'_>], events: &[Event]) -> Judgement {
     let failovers = match failovers(events) {
         Ok(failovers) => failovers,
         Err(malformed) => return malformed,
@@ -68,14 +68,14 @@ pub(crate) fn check(ops: &[Operation], events: &[Event]) -> Judgement {
     let mut writes: HashMap<String, Vec<usize>> = HashMap::new();
     let mut reads: Vec<(usize, HashSet<String>)> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
-        match op.f.as_str() {
+        match op.f {
             "write" => writes.entry(op.value.to_string()).or_default().push(i),
             "read-all" if op.outcome != Outcome::Ok => {}
             "read-all" => {
-                let Value::Array(keys) = &op.result else {
+                let Value::Array(keys) = op.result else {
                     return Judgement::malformed(
                         format!("a read-all of {}, not a list", op.result),
-                        vec![op.clone()],
+                        vec![op.to_operation()],
                     );
                 };
                 reads.push((i, keys.iter().map(Value::to_string).collect()));
@@ -83,7 +83,7 @@ pub(crate) fn check(ops: &[Operation], events: &[Event]) -> Judgement {
             other => {
                 return Judgement::malformed(
                     format!("mirror knows write and read-all, not {other:?}"),
-                    vec![op.clone()],
+                    vec![op.to_operation()],
                 );
             }
         }
@@ -179,8 +179,8 @@ fn judge_failover(
     lost: &[usize],
     keys: &HashSet<String>,
     acknowledged: &[usize],
-    ops: &[Operation],
-    read: &Operation,
+    ops: &[OperationRef<'_>],
+    read: &OperationRef<'_>,
 ) -> Result<(Vec<Anomaly>, Value), Anomaly> {
     let at = ms(failover.time);
     let Some(mode) = failover.mode.as_deref() else {
@@ -260,7 +260,7 @@ fn gap(
     lost: &[usize],
     keys: &HashSet<String>,
     acknowledged: &[usize],
-    ops: &[Operation],
+    ops: &[OperationRef<'_>],
     failover: u64,
 ) -> Option<Anomaly> {
     let earliest_lost = lost.iter().copied().min_by_key(|&w| ops[w].complete)?;
@@ -277,7 +277,7 @@ fn gap(
              acknowledged, survived: replication went out of order",
             ops[earliest_lost].value, ops[survivor].value
         ),
-        vec![ops[earliest_lost].clone(), ops[survivor].clone()],
+        vec![ops[earliest_lost].to_operation(), ops[survivor].to_operation()],
     ))
 }
 
@@ -285,8 +285,8 @@ fn gap(
 fn strangers(
     keys: &HashSet<String>,
     writes: &HashMap<String, Vec<usize>>,
-    ops: &[Operation],
-    read: &Operation,
+    ops: &[OperationRef<'_>],
+    read: &OperationRef<'_>,
 ) -> Vec<Anomaly> {
     let mut phantom: Vec<&String> = Vec::new();
     let mut failed: Vec<usize> = Vec::new();
@@ -311,7 +311,7 @@ fn strangers(
                 keys.len(),
                 plural(keys.len())
             ),
-            ops: vec![read.clone()],
+            ops: vec![read.to_operation()],
             detail: json!({"keys": keys}),
         });
     }
@@ -383,12 +383,12 @@ fn failovers(events: &[Event]) -> Result<Vec<Failover>, Judgement> {
 fn writes_anomaly(
     kind: &str,
     message: String,
-    read: &Operation,
+    read: &OperationRef<'_>,
     writes: &[usize],
-    ops: &[Operation],
+    ops: &[OperationRef<'_>],
 ) -> Anomaly {
-    let mut shown = vec![read.clone()];
-    shown.extend(writes.iter().take(OPS_PER_ANOMALY).map(|&w| ops[w].clone()));
+    let mut shown = vec![read.to_operation()];
+    shown.extend(writes.iter().take(OPS_PER_ANOMALY).map(|&w| ops[w].to_operation()));
     let keys: Vec<Value> = writes.iter().map(|&w| ops[w].value.clone()).collect();
     Anomaly { kind: kind.into(), message, ops: shown, detail: json!({ "keys": keys }) }
 }

@@ -202,7 +202,7 @@ pub(crate) const OPS_PER_ANOMALY: usize = 20;
 /// Judges `events` as a history of `model`.
 pub fn check(model: Model, events: &[Event], budget: Budget) -> Verdict {
     let started = Instant::now();
-    let (ops, judgement) = match history::operations(events) {
+    let (ops, judgement) = match history::pair_operations(events) {
         Ok(ops) => {
             let judgement = match model {
                 Model::MaxRegister => max_register::check(&ops, budget),

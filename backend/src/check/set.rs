@@ -31,23 +31,23 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
-use shared::history::{Anomaly, Operation, Outcome};
+use shared::history::{Anomaly, Operation, OperationRef, Outcome};
 
 use super::{anomaly, plural, Judgement, OPS_PER_ANOMALY};
 
 /// Checks a history's operations as a grow-only set.
-pub(crate) fn check(ops: &[Operation]) -> Judgement {
+pub(crate) fn check(ops: &[OperationRef<'_>]) -> Judgement {
     let mut elements = Elements::default();
     let mut adds: Vec<Adds> = Vec::new();
     // Per process, its ok reads in order, as element ids.
     let mut reads: BTreeMap<u64, Vec<(usize, Vec<u32>)>> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
-        match op.f.as_str() {
+        match op.f {
             "add" => {
                 if op.value.is_null() {
-                    return Judgement::malformed("an add of null".into(), vec![op.clone()]);
+                    return Judgement::malformed("an add of null".into(), vec![op.to_operation()]);
                 }
-                let id = elements.id(&op.value) as usize;
+                let id = elements.id(op.value) as usize;
                 if adds.len() <= id {
                     adds.resize(id + 1, Adds::default());
                 }
@@ -63,10 +63,10 @@ pub(crate) fn check(ops: &[Operation]) -> Judgement {
             }
             "read" if op.outcome != Outcome::Ok => {}
             "read" => {
-                let Value::Array(seen) = &op.result else {
+                let Value::Array(seen) = op.result else {
                     return Judgement::malformed(
                         format!("a read of {}, not a list", op.result),
-                        vec![op.clone()],
+                        vec![op.to_operation()],
                     );
                 };
                 let ids = seen.iter().map(|v| elements.id(v)).collect();
@@ -75,7 +75,7 @@ pub(crate) fn check(ops: &[Operation]) -> Judgement {
             other => {
                 return Judgement::malformed(
                     format!("set knows add and read, not {other:?}"),
-                    vec![op.clone()],
+                    vec![op.to_operation()],
                 );
             }
         }
@@ -110,11 +110,11 @@ pub(crate) fn check(ops: &[Operation]) -> Judgement {
         if lost.is_empty() {
             continue;
         }
-        let mut shown = vec![ops[*last].clone()];
+        let mut shown = vec![ops[*last].to_operation()];
         shown.extend(
             lost.iter()
                 .take(OPS_PER_ANOMALY)
-                .map(|&e| ops[adds[e as usize].acknowledged.expect("acknowledged")].clone()),
+                .map(|&e| ops[adds[e as usize].acknowledged.expect("acknowledged")].to_operation()),
         );
         anomalies.push(Anomaly {
             kind: "lost".into(),
@@ -163,9 +163,9 @@ pub(crate) fn check(ops: &[Operation]) -> Judgement {
         let mut shown: Vec<Operation> = Vec::new();
         for &e in found.iter().take(OPS_PER_ANOMALY) {
             if let Some(add) = adds[e as usize].first {
-                shown.push(ops[add].clone());
+                shown.push(ops[add].to_operation());
             }
-            shown.push(ops[first_seen[e as usize].expect("seen")].clone());
+            shown.push(ops[first_seen[e as usize].expect("seen")].to_operation());
         }
         anomalies.push(Anomaly {
             kind: kind.into(),
@@ -181,7 +181,7 @@ pub(crate) fn check(ops: &[Operation]) -> Judgement {
 
 /// When each element present in every final read became visible in all of them.
 fn visibility(
-    ops: &[Operation],
+    ops: &[OperationRef<'_>],
     reads: &BTreeMap<u64, Vec<(usize, Vec<u32>)>>,
     adds: &[Adds],
     elements: &Elements,
