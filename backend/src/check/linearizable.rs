@@ -12,7 +12,9 @@
 //! had to be linearized by now and was not — it undoes the last linearization and tries the
 //! next call after it. The cache of configurations seen is what keeps this from being
 //! exponential on the histories systems produce (Lowe, "Testing for linearizability", 2017).
-//! Every step is metered, so a hard history ends as [`Search::Exhausted`].
+//! A model may also name forced moves ([`Sequential::forced`]): operations that change nothing
+//! now or later, which the search takes at once instead of branching on them. Every step is
+//! metered, so a hard history ends as [`Search::Exhausted`].
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -29,6 +31,14 @@ pub trait Sequential {
 
     /// The state after `op`, or `None` if `op`'s recorded outcome is impossible in `state`.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// Whether linearizing `op` now (where [`step`](Self::step) allows it) is never worse than
+    /// linearizing it later: it changes nothing now and would change nothing, and still be
+    /// possible, in every state that can follow. The search then takes it without trying the
+    /// alternatives. `false` (the default) is always safe.
+    fn forced(&self, _state: &Self::State, _op: &Self::Op) -> bool {
+        false
+    }
 }
 
 /// An operation as the search sees it.
@@ -94,44 +104,60 @@ pub fn search<M: Sequential>(model: &M, calls: &[Call<M::Op>], meter: &mut Meter
 
     let mut linearized = Linearized::new(calls.len());
     let mut seen: HashSet<Configuration<M::State>> = HashSet::new();
-    // The call entries linearized, in order, with the state before each.
-    let mut stack: Vec<(usize, M::State)> = Vec::new();
+    // The call entries linearized, in order, with the state before each, and whether it was a
+    // forced move (see [`Sequential::forced`]).
+    let mut stack: Vec<(usize, M::State, bool)> = Vec::new();
     let mut state = model.init();
     let mut pending = calls.iter().filter(|c| c.complete.is_some()).count();
     // The latest return the search could not get past.
     let mut furthest = 0;
     let mut entry = next[head];
+    // Set when the configuration is known to fail before the walk meets a return.
+    let mut doomed = false;
     while pending > 0 {
         if !meter.tick() {
             return Search::Exhausted;
         }
-        if entry == NIL || entries[entry].is_return {
+        if doomed || entry == NIL || entries[entry].is_return {
             // `pending > 0` means a return is still listed, so the walk meets it before the end.
-            debug_assert_ne!(entry, NIL);
-            furthest = furthest.max(entry);
-            let Some((call_entry, before)) = stack.pop() else {
-                return Search::Violation { stuck: entries[furthest].call };
-            };
-            let call = entries[call_entry].call;
-            linearized.remove(call);
-            if calls[call].complete.is_some() {
-                pending += 1;
-                relink(&mut next, &mut prev, return_of[call]);
+            debug_assert!(doomed || entry != NIL);
+            if !doomed {
+                furthest = furthest.max(entry);
             }
-            relink(&mut next, &mut prev, call_entry);
-            state = before;
-            entry = next[call_entry];
+            doomed = false;
+            // Undo the last linearization, and the forced ones before it: the configuration
+            // before a forced move fails exactly when the one after it does.
+            loop {
+                let Some((call_entry, before, forced)) = stack.pop() else {
+                    return Search::Violation { stuck: entries[furthest].call };
+                };
+                let call = entries[call_entry].call;
+                linearized.remove(call);
+                if calls[call].complete.is_some() {
+                    pending += 1;
+                    relink(&mut next, &mut prev, return_of[call]);
+                }
+                relink(&mut next, &mut prev, call_entry);
+                state = before;
+                entry = next[call_entry];
+                if !forced {
+                    break;
+                }
+            }
             continue;
         }
         let call = entries[entry].call;
         let is_info = calls[call].complete.is_none();
-        match model.step(&state, &calls[call].op) {
+        let op = &calls[call].op;
+        match model.step(&state, op) {
             // An `info` operation that changes nothing is better left unlinearized: it stays
-            // available for later, where it might matter.
-            Some(after) if !(is_info && after == state) => {
+            // available for later, where it might matter — unless it is forced, and so will
+            // never matter (taking it then keeps the configurations fewer).
+            Some(after) if !(is_info && after == state) || model.forced(&state, op) => {
+                let forced = model.forced(&state, op);
                 linearized.insert(call);
                 if seen.insert(linearized.configuration(after.clone())) {
-                    stack.push((entry, std::mem::replace(&mut state, after)));
+                    stack.push((entry, std::mem::replace(&mut state, after), forced));
                     unlink(&mut next, &mut prev, entry);
                     if !is_info {
                         unlink(&mut next, &mut prev, return_of[call]);
@@ -140,13 +166,15 @@ pub fn search<M: Sequential>(model: &M, calls: &[Call<M::Op>], meter: &mut Meter
                     entry = next[head];
                 } else {
                     linearized.remove(call);
+                    // Seen means failed; a forced move's failure is this configuration's.
+                    doomed = forced;
                     entry = next[entry];
                 }
             }
             _ => entry = next[entry],
         }
     }
-    Search::Linearizable(stack.iter().map(|&(e, _)| entries[e].call).collect())
+    Search::Linearizable(stack.iter().map(|&(e, _, _)| entries[e].call).collect())
 }
 
 /// Calls and returns in time order. At equal times calls come first: the two operations count
