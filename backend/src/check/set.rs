@@ -87,26 +87,20 @@ pub(crate) fn check(ops: &[OperationRef<'_>]) -> Judgement {
     }
 
     let mut anomalies = Vec::new();
-    // Stamps: `in_read[e] == n` when element e is in the read numbered n (no clearing between
-    // reads).
-    let mut in_read = vec![u32::MAX; elements.len()];
-    let mut stamp = 0u32;
-    let mut mark = |ids: &[u32], in_read: &mut Vec<u32>| {
-        stamp += 1;
-        for &e in ids {
-            in_read[e as usize] = stamp;
-        }
-        stamp
-    };
+    // `in_final[e] == n` when element e is in the n-th process's final read (numbered, so
+    // nothing needs clearing between processes).
+    let mut in_final = vec![usize::MAX; elements.len()];
 
     // Lost: acknowledged, missing from a process's final read.
     let acknowledged: Vec<u32> =
         (0..adds.len() as u32).filter(|&e| adds[e as usize].acknowledged.is_some()).collect();
-    for (&process, process_reads) in &reads {
+    for (n, (&process, process_reads)) in reads.iter().enumerate() {
         let (last, ids) = process_reads.last().expect("a process in `reads` has read");
-        let n = mark(ids, &mut in_read);
+        for &e in ids {
+            in_final[e as usize] = n;
+        }
         let lost: Vec<u32> =
-            acknowledged.iter().copied().filter(|&e| in_read[e as usize] != n).collect();
+            acknowledged.iter().copied().filter(|&e| in_final[e as usize] != n).collect();
         if lost.is_empty() {
             continue;
         }
