@@ -4,10 +4,12 @@
 //! - [`catalog`] — which services the lab runs, on which ports.
 //! - [`control`] — the control plane (:8080): dashboard, service list, child processes.
 //! - [`shop`] — the e-commerce API (shop servers A and B, 3001/3002).
+//! - [`check`] — the checkers that judge a recorded history (pure code, no I/O).
 //!
 //! The `lab` binary (`src/main.rs`) only parses flags and calls into these modules.
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod control;
 pub mod iris;

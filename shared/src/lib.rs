@@ -9,6 +9,7 @@ pub mod bugs;
 pub mod control;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod models;
 pub mod services;
 
