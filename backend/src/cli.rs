@@ -39,6 +39,21 @@ pub enum Command {
     /// Call the shop through the registry, retrying on the next server when one fails, and say
     /// which server answered (e.g. `lab client GET /products --repeat 20`).
     Client(ClientArgs),
+    /// Judge a recorded history (JSON lines) against a model; prints the verdict as JSON and
+    /// exits 0 (valid), 1 (invalid) or 2 (unknown: out of time, or a history it cannot read).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The model: max-register, set, ledger or mirror.
+    #[arg(long)]
+    pub model: crate::check::Model,
+    /// The history file (`-` for standard input).
+    pub file: PathBuf,
+    /// Give up with "unknown" after this many seconds of search.
+    #[arg(long, default_value_t = 30)]
+    pub time_limit_s: u64,
 }
 
 #[derive(Debug, Args)]
@@ -154,8 +169,36 @@ impl Cli {
             }
             Command::Serve { service } => service.run().await,
             Command::Client(args) => run_client(args).await,
+            Command::Check(args) => run_check(&args),
         }
     }
+}
+
+/// `lab check`: the verdict on stdout; the exit code says it too (see [`CheckArgs`]).
+fn run_check(args: &CheckArgs) -> anyhow::Result<()> {
+    let text = if args.file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(&args.file)
+    };
+    let text = match text {
+        Ok(text) => text,
+        Err(err) => {
+            eprintln!("error: cannot read {}: {err}", args.file.display());
+            std::process::exit(2);
+        }
+    };
+    let budget = crate::check::Budget {
+        time: Some(Duration::from_secs(args.time_limit_s.max(1))),
+        ..crate::check::Budget::default()
+    };
+    let verdict = crate::check::check_text(args.model, &text, budget);
+    // The verdict is the command's output: stdout, not the log.
+    let mut out = std::io::stdout().lock();
+    std::io::Write::write_all(&mut out, serde_json::to_string_pretty(&verdict)?.as_bytes())?;
+    std::io::Write::write_all(&mut out, b"\n")?;
+    std::io::Write::flush(&mut out)?;
+    std::process::exit(verdict.valid.exit_code());
 }
 
 /// `lab client`: print one line per request — which server answered, after which failures.

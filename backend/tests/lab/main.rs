@@ -10,6 +10,7 @@
 mod support;
 
 mod bugs;
+mod check_cli;
 mod control_plane;
 mod crash_safety;
 mod crash_stateful;
