@@ -9,5 +9,8 @@ scripts/build-frontend.sh
 source scripts/lib.sh
 step "building the backend (cargo build --release)"
 cargo build --release -p backend
+step "the checkers (release): a 10,000-operation max-register history from 8 processes and a 100,000-operation set history (targets: 1 s each)"
+cargo test --release -p backend --lib -- --ignored --nocapture --test-threads 1 bench_ 2>&1 \
+    | grep -E "^(check|bench|max-register|set)|ms|took" || true
 step "benchmarking (each run is bounded: ${BENCH_SECONDS:-10} s per row)"
 exec python3 scripts/bench.py "${CARGO_TARGET_DIR:-target}/release/lab" "$@"
