@@ -4,7 +4,8 @@
 //! - never a panic or a 5xx; a refusal is a 4xx `{code, message}` and leaves the store exactly
 //!   as it was (the batch is one transaction);
 //! - a batch is applied by the log's rule — changes at or below the store's seq skipped, the
-//!   next applied, a gap refused — and only changes a primary can have logged are applied (ids
+//!   next applied, a gap refused — and only a batch whose every change a primary can have
+//!   logged is applied (seqs and ids
 //!   from 1 to 2^53 - 1, prices above 0 and at most the shop's maximum, quantities from 1 to
 //!   10,000, an order's totals its lines' sums);
 //! - after an applied batch the store is sound (`PRAGMA quick_check`, a gap-free log) and reads
@@ -214,6 +215,15 @@ fn plausible(change: &Change) -> Result<(), String> {
 /// What the mirror must do with `batch` from seq `last`: refuse it (why), or apply it (its new
 /// seq and contents).
 fn expected(batch: &[LoggedChange], mut last: u64) -> Result<(u64, Model), String> {
+    // Every change is checked first, the re-sent ones too: one no primary could have logged
+    // (a seq of 0 or past 2^53 - 1, a time past 2^53 - 1, an implausible change) refuses the
+    // batch, whatever the store holds already.
+    for logged in batch {
+        if !(1..=MAX_ID).contains(&logged.seq) || logged.at_ms > MAX_ID {
+            return Err(format!("seq {} at {} ms: not from a primary", logged.seq, logged.at_ms));
+        }
+        plausible(&logged.change).map_err(|why| format!("change {}: {why}", logged.seq))?;
+    }
     let mut model = Model::default();
     for logged in batch {
         if logged.seq <= last {
@@ -222,7 +232,6 @@ fn expected(batch: &[LoggedChange], mut last: u64) -> Result<(u64, Model), Strin
         if logged.seq != last + 1 {
             return Err(format!("a gap: seq {} after {last}", logged.seq));
         }
-        plausible(&logged.change).map_err(|why| format!("change {}: {why}", logged.seq))?;
         model.apply(&logged.change);
         last = logged.seq;
     }
