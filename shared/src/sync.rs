@@ -11,10 +11,29 @@ pub struct PersonRecord {
     /// Not blank, at most 100 characters (spaces around it are trimmed).
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
     pub name: String,
-    /// At most 2^53; the original's page sends it as a string of digits, which is taken too.
+    /// At most 2^53; the original's page sends it as a string of digits, which is taken too
+    /// (up to 15 digits; an empty string is no number).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(maximum = 9_007_199_254_740_992.0))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = account_number))]
     pub number: Option<u64>,
+}
+
+/// The schema of an account number as clients may send it: a whole number from 0 to 2^53, a
+/// string of up to 15 digits (the original's page), or null.
+#[cfg(feature = "openapi")]
+fn account_number() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(9_007_199_254_740_992_u64)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]{0,15}$")))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
 }
 
 /// One entry of the original project's `data` list: a name, with the node's highest number
@@ -204,12 +223,12 @@ pub struct AcceptRequest {
 /// The schema of a JSON value that is not `null`.
 #[cfg(feature = "openapi")]
 pub fn any_but_null() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
     let kinds = [Type::Number, Type::String, Type::Boolean, Type::Object, Type::Array];
     let one_of = kinds.into_iter().fold(OneOfBuilder::new(), |one_of, kind| {
         one_of.item(ObjectBuilder::new().schema_type(kind))
     });
-    Schema::OneOf(one_of.build())
+    utoipa::openapi::schema::Schema::OneOf(one_of.build())
 }
 
 /// The answer to `/accept`.

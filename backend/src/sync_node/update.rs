@@ -44,12 +44,15 @@ pub fn parse_update(value: &serde_json::Value) -> Result<Update, String> {
                 })
                 .ok_or("number must be a whole number, 0 or more")?,
         ),
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => Some(
-            s.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("number must be a whole number, got {s:?}"))?,
-        ),
+        // The original's page: a form field's digits ("" when left empty). Digits only (Rust's
+        // parser alone also takes "+5"), at most 15 of them, as the schema states.
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) if s.len() <= 15 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(s.parse::<u64>().expect("up to 15 digits fit"))
+        }
+        Some(Value::String(s)) => {
+            return Err(format!("number must be a whole number (up to 15 digits), got {s:?}"))
+        }
         Some(_) => return Err("number must be a whole number".into()),
     };
     if number.is_some_and(|n| n > MAX_NUMBER) {
@@ -113,6 +116,10 @@ mod tests {
         assert!(parse(json!({"name": "ana", "number": "abc"}))
             .unwrap_err()
             .contains("whole number"));
+        for not_digits in ["+5", " 42", "4 2", "1234567890123456"] {
+            let refused = parse(json!({"name": "ana", "number": not_digits}));
+            assert!(refused.unwrap_err().contains("up to 15 digits"), "{not_digits:?}");
+        }
         assert!(parse(json!({"name": "ana", "number": -1})).is_err());
         assert!(parse(json!({"name": "ana", "number": 1.5})).is_err());
         assert!(parse(json!({"name": 5})).unwrap_err().contains("string"));
