@@ -368,13 +368,8 @@ mod tests {
     use serde_json::{json, Value};
     use shared::history::{Event, Validity};
 
-    use crate::check::build::{fail, info, invoke, ok};
+    use crate::check::build::{expect, fail, info, invoke, ok, timed as history, Case};
     use crate::check::{check, Budget, Model};
-
-    fn verdict(events: &[Event]) -> (Validity, Vec<String>) {
-        let verdict = check(Model::Ledger, events, Budget::default());
-        (verdict.valid, verdict.anomalies.into_iter().map(|a| a.kind).collect())
-    }
 
     fn mutation(process: u64, f: &str, model: &str, amount: f64, from: u64, to: u64) -> [Event; 2] {
         let value = json!({"model": model, "amount": amount});
@@ -383,12 +378,6 @@ mod tests {
 
     fn balances(process: u64, seen: Value, from: u64, to: u64) -> [Event; 2] {
         [invoke(process, "balances", Value::Null, from), ok(process, "balances", seen, to)]
-    }
-
-    fn history(pairs: &[[Event; 2]]) -> Vec<Event> {
-        let mut events: Vec<Event> = pairs.iter().flatten().cloned().collect();
-        events.sort_by_key(|e| (e.time(), !matches!(e, Event::Invoke(_))));
-        events
     }
 
     /// Deposit 100, emission 5, slash 1, withdrawal 50 of m1, one after another: 54 left.
@@ -426,7 +415,7 @@ mod tests {
             .map(|p| mutation(p, "deposit", "m1", 1.0, 0, 10))
             .chain([balances(99, json!({"m1": 3}), 5, 6)])
             .collect();
-        let cases: Vec<(&str, Vec<Event>, Validity, &[&str])> = vec![
+        let cases: Vec<Case> = vec![
             ("the module's valid example", reported(100.0), Validity::True, &[]),
             (
                 "the module's invalid example",
@@ -506,13 +495,7 @@ mod tests {
                 &["malformed"],
             ),
         ];
-        for (name, events, valid, kinds) in cases {
-            assert_eq!(
-                verdict(&events),
-                (valid, kinds.iter().map(|k| k.to_string()).collect()),
-                "{name}"
-            );
-        }
+        expect(Model::Ledger, Budget::default(), cases);
     }
 
     #[test]

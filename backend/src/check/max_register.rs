@@ -488,12 +488,11 @@ pub(crate) mod tests {
     use shared::history::{Event, Validity};
 
     use super::*;
-    use crate::check::build::{fail, info, invoke, ok};
+    use crate::check::build::{expect, fail, info, invoke, judged, ok, timed, Case};
     use crate::check::{check as judge, Model};
 
     fn verdict(events: &[Event], budget: Budget) -> (Validity, Vec<String>) {
-        let verdict = judge(Model::MaxRegister, events, budget);
-        (verdict.valid, verdict.anomalies.into_iter().map(|a| a.kind).collect())
+        judged(Model::MaxRegister, events, budget)
     }
 
     fn raise(process: u64, n: u64, from: u64, to: u64) -> [Event; 2] {
@@ -504,17 +503,10 @@ pub(crate) mod tests {
         [invoke(process, "read", Value::Null, from), ok(process, "read", seen, to)]
     }
 
-    /// Events in time order (completions after invokes at equal times).
-    fn timed(pairs: &[[Event; 2]]) -> Vec<Event> {
-        let mut events: Vec<Event> = pairs.iter().flatten().cloned().collect();
-        events.sort_by_key(|e| (e.time(), !matches!(e, Event::Invoke(_))));
-        events
-    }
-
     #[test]
     fn hand_made_histories() {
         let budget = Budget { steps: 1_000_000, time: None };
-        let cases: Vec<(&str, Vec<Event>, Validity, &[&str])> = vec![
+        let cases: Vec<Case> = vec![
             ("empty", vec![], Validity::True, &[]),
             (
                 "the module's valid example",
@@ -637,13 +629,7 @@ pub(crate) mod tests {
                 &["malformed"],
             ),
         ];
-        for (name, events, valid, kinds) in cases {
-            assert_eq!(
-                verdict(&events, budget),
-                (valid, kinds.iter().map(|k| k.to_string()).collect()),
-                "{name}"
-            );
-        }
+        expect(Model::MaxRegister, budget, cases);
     }
 
     #[test]

@@ -398,13 +398,8 @@ mod tests {
     use serde_json::{json, Value};
     use shared::history::{Event, Validity};
 
-    use crate::check::build::{fail, info, invoke, note, ok};
+    use crate::check::build::{expect, fail, info, invoke, note, ok, Case};
     use crate::check::{check, Budget, Model};
-
-    fn verdict(events: &[Event]) -> (Validity, Vec<String>) {
-        let verdict = check(Model::Mirror, events, Budget::default());
-        (verdict.valid, verdict.anomalies.into_iter().map(|a| a.kind).collect())
-    }
 
     fn write(process: u64, key: &str, from: u64, to: u64) -> Vec<Event> {
         vec![invoke(process, "write", json!(key), from), ok(process, "write", json!(key), to)]
@@ -449,7 +444,7 @@ mod tests {
                 read_all(survived, 11),
             ])
         };
-        let cases: Vec<(&str, Vec<Event>, Validity, &[&str])> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "the module's valid example",
                 history(&[
@@ -541,13 +536,7 @@ mod tests {
                 &["no-mode"],
             ),
         ];
-        for (name, events, valid, kinds) in cases {
-            assert_eq!(
-                verdict(&events),
-                (valid, kinds.iter().map(|k| k.to_string()).collect()),
-                "{name}"
-            );
-        }
+        expect(Model::Mirror, Budget::default(), cases);
     }
 
     #[test]

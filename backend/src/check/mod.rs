@@ -243,7 +243,33 @@ pub fn check_text(model: Model, text: &str, budget: Budget) -> Verdict {
 #[cfg(test)]
 pub(crate) mod build {
     use serde_json::{Map, Value};
-    use shared::history::{Event, Note, OpEvent};
+    use shared::history::{Event, Note, OpEvent, Validity};
+
+    use super::{check, Budget, Model};
+
+    /// A hand-made case: its name, its events, the validity and anomaly kinds expected.
+    pub type Case<'a> = (&'a str, Vec<Event>, Validity, &'a [&'a str]);
+
+    /// The verdict of `model` on `events`, as the validity and its anomalies' kinds.
+    pub fn judged(model: Model, events: &[Event], budget: Budget) -> (Validity, Vec<String>) {
+        let verdict = check(model, events, budget);
+        (verdict.valid, verdict.anomalies.into_iter().map(|a| a.kind).collect())
+    }
+
+    /// Each case's verdict is the one it expects.
+    pub fn expect(model: Model, budget: Budget, cases: Vec<Case<'_>>) {
+        for (name, events, valid, kinds) in cases {
+            let expected = (valid, kinds.iter().map(|k| k.to_string()).collect());
+            assert_eq!(judged(model, &events, budget), expected, "{name}");
+        }
+    }
+
+    /// Operations' events in time order (a completion after an invoke at the same time).
+    pub fn timed(pairs: &[[Event; 2]]) -> Vec<Event> {
+        let mut events: Vec<Event> = pairs.iter().flatten().cloned().collect();
+        events.sort_by_key(|e| (e.time(), !matches!(e, Event::Invoke(_))));
+        events
+    }
 
     fn op(process: u64, f: &str, value: Value, time: u64) -> OpEvent {
         OpEvent { process, f: f.into(), value, time, fields: Map::new() }

@@ -306,13 +306,8 @@ mod tests {
     use serde_json::{json, Value};
     use shared::history::{Event, Validity};
 
-    use crate::check::build::{fail, info, invoke, ok};
+    use crate::check::build::{expect, fail, info, invoke, ok, timed as history, Case};
     use crate::check::{check, Budget, Model};
-
-    fn verdict(events: &[Event]) -> (Validity, Vec<String>) {
-        let verdict = check(Model::Set, events, Budget::default());
-        (verdict.valid, verdict.anomalies.into_iter().map(|a| a.kind).collect())
-    }
 
     fn add(process: u64, element: &str, from: u64, to: u64) -> [Event; 2] {
         [invoke(process, "add", json!(element), from), ok(process, "add", json!(element), to)]
@@ -322,15 +317,9 @@ mod tests {
         [invoke(process, "read", Value::Null, from), ok(process, "read", json!(seen), to)]
     }
 
-    fn history(pairs: &[[Event; 2]]) -> Vec<Event> {
-        let mut events: Vec<Event> = pairs.iter().flatten().cloned().collect();
-        events.sort_by_key(|e| (e.time(), !matches!(e, Event::Invoke(_))));
-        events
-    }
-
     #[test]
     fn hand_made_histories() {
-        let cases: Vec<(&str, Vec<Event>, Validity, &[&str])> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "the module's valid example",
                 vec![
@@ -411,13 +400,7 @@ mod tests {
                 &["malformed"],
             ),
         ];
-        for (name, events, valid, kinds) in cases {
-            assert_eq!(
-                verdict(&events),
-                (valid, kinds.iter().map(|k| k.to_string()).collect()),
-                "{name}"
-            );
-        }
+        expect(Model::Set, Budget::default(), cases);
     }
 
     #[test]
