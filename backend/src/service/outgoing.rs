@@ -35,6 +35,17 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// What a failed `send` says, for a call that had `timeout` to answer.
+    pub fn from_reqwest(err: reqwest::Error, timeout: Option<Duration>) -> CallError {
+        if err.is_connect() {
+            CallError::Refused(err)
+        } else if err.is_timeout() {
+            CallError::Timeout(timeout.unwrap_or_default())
+        } else {
+            CallError::Http(err)
+        }
+    }
+
     /// The call certainly never reached the peer: the link failed it, or nobody was listening.
     /// (A timeout says less: the peer may be slow or paused, and may have acted.)
     pub fn never_arrived(&self) -> bool {
@@ -77,12 +88,9 @@ impl Outgoing {
 
     /// `GET {base_url}/health` through the link: `Ok` on a 2xx within `timeout`, else why not.
     pub async fn check_health(&self, base_url: &str, timeout: Duration) -> Result<(), String> {
-        let answer = self.get(format!("{base_url}/health")).timeout(timeout).send().await;
-        match answer {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => Err(format!("/health answered {}", response.status())),
-            Err(err) => Err(err.to_string()),
-        }
+        super::probe::health_of(
+            self.get(format!("{base_url}/health")).timeout(timeout).send().await,
+        )
     }
 }
 
@@ -123,15 +131,8 @@ impl Call {
 
     pub async fn send(self) -> Result<reqwest::Response, CallError> {
         self.links.pass(&self.url).await?;
-        self.request.send().await.map_err(|err| {
-            if err.is_connect() {
-                CallError::Refused(err)
-            } else if err.is_timeout() {
-                CallError::Timeout(self.timeout.unwrap_or_default())
-            } else {
-                CallError::Http(err)
-            }
-        })
+        let timeout = self.timeout;
+        self.request.send().await.map_err(|err| CallError::from_reqwest(err, timeout))
     }
 }
 

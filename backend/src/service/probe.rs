@@ -2,18 +2,24 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// One `GET {base_url}/health`: `Ok` on a 2xx within `timeout`, else why not.
+use super::outgoing::CallError;
+
+/// One `GET {base_url}/health` (no link faults: the control plane's own checks): `Ok` on a
+/// 2xx within `timeout`, else why not.
 pub async fn check_health(
     client: &reqwest::Client,
     base_url: &str,
     timeout: Duration,
 ) -> Result<(), String> {
     let answer = client.get(format!("{base_url}/health")).timeout(timeout).send().await;
+    health_of(answer.map_err(|err| CallError::from_reqwest(err, Some(timeout))))
+}
+
+/// What an answer to `GET /health` says: `Ok` on a 2xx, else why not.
+pub(super) fn health_of(answer: Result<reqwest::Response, CallError>) -> Result<(), String> {
     match answer {
         Ok(response) if response.status().is_success() => Ok(()),
         Ok(response) => Err(format!("/health answered {}", response.status())),
-        Err(err) if err.is_timeout() => Err(format!("no answer within {timeout:?}")),
-        Err(err) if err.is_connect() => Err("connection refused".to_owned()),
         Err(err) => Err(err.to_string()),
     }
 }
