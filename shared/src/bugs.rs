@@ -52,6 +52,14 @@ impl Bug {
         }
     }
 
+    /// `Err` with the reason when the bug cannot be switched on in a service of `kind`.
+    pub fn switchable_in(self, kind: ServiceKind) -> Result<(), String> {
+        if self.lives_in() == kind {
+            return Ok(());
+        }
+        Err(format!("{self} lives in the {} services, not in a {kind}", self.lives_in()))
+    }
+
     /// Its bit in a set of bugs.
     pub fn bit(self) -> u32 {
         1 << (self as u32)

@@ -87,9 +87,7 @@ fn switch(admin: &BugAdmin, name: &str, on: bool) -> Response {
         Ok(bug) => bug,
         Err(why) => return error_response(StatusCode::BAD_REQUEST, why),
     };
-    if bug.lives_in() != admin.kind {
-        let why =
-            format!("{bug} lives in the {} services, not in a {}", bug.lives_in(), admin.kind);
+    if let Err(why) = bug.switchable_in(admin.kind) {
         return error_response(StatusCode::CONFLICT, why);
     }
     if admin.bugs.on(bug) != on {

@@ -141,13 +141,7 @@ impl Service {
     /// Start with these deliberate bugs on (`--bug`); a bug of another kind of service is refused.
     pub fn with_bugs(self, bugs: &[shared::bugs::Bug]) -> Result<Self, String> {
         for bug in bugs {
-            if bug.lives_in() != self.kind {
-                return Err(format!(
-                    "{bug} lives in the {} services, not in a {}",
-                    bug.lives_in(),
-                    self.kind
-                ));
-            }
+            bug.switchable_in(self.kind)?;
             tracing::warn!(%bug, "deliberate bug switched on at start");
             self.bugs.set(*bug, true);
         }

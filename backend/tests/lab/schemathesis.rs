@@ -42,17 +42,18 @@ async fn every_openapi_document_describes_its_service() {
     let services = lab.wait_all_up().await;
     let is_control = |s: &&shared::ServiceStatus| s.kind == shared::ServiceKind::Control;
     let (control, others): (Vec<_>, Vec<_>) = services.iter().partition(is_control);
-    let mut passes: Vec<(&shared::ServiceStatus, &str, Vec<&str>)> = Vec::new();
+    // (service, what the pass is called after its name, seconds, schemathesis's filter)
+    let mut passes: Vec<(&shared::ServiceStatus, &str, u64, Vec<&str>)> = Vec::new();
     let (main, admin) = (
         vec!["--exclude-tag-regex", "^(admin|peer)$"],
         vec!["--include-tag", "admin", "--exclude-tag", "peer"],
     );
-    passes.extend(others.iter().map(|s| (*s, "", main.clone())));
-    passes.extend(others.iter().map(|s| (*s, " admin", admin.clone())));
+    passes.extend(others.iter().map(|s| (*s, "", seconds, main.clone())));
+    passes.extend(others.iter().map(|s| (*s, " admin", admin_seconds, admin.clone())));
     // The control plane's own routes (scenarios aside: a scenario runs for many seconds, breaking
     // the lab and waiting for the effect; control_plane.rs runs each of them).
-    passes
-        .extend(control.iter().map(|s| (*s, "", vec!["--exclude-path", "/api/scenarios/{name}"])));
+    let scenarios = vec!["--exclude-path", "/api/scenarios/{name}"];
+    passes.extend(control.iter().map(|s| (*s, "", seconds, scenarios.clone())));
     let mut failed = Vec::new();
     // schemathesis keeps a cache of what failed in `.schemathesis/` of its working directory:
     // a temporary one, not the repository.
@@ -64,7 +65,7 @@ async fn every_openapi_document_describes_its_service() {
         report,
         "schemathesis {seconds} s per service ({admin_seconds} s for its admin routes), seed {seed}:"
     );
-    for (service, pass, filter) in passes {
+    for (service, pass, max_time, filter) in passes {
         let mut args: Vec<String> = [
             "run",
             &format!("{}/openapi.json", service.url),
@@ -73,7 +74,7 @@ async fn every_openapi_document_describes_its_service() {
             "--exclude-checks",
             "not_a_server_error",
             "--max-time",
-            &if pass.is_empty() { seconds } else { admin_seconds }.to_string(),
+            &max_time.to_string(),
             "--seed",
             &seed,
             "--request-timeout",
