@@ -42,6 +42,10 @@ pub enum Command {
     /// Judge a recorded history (JSON lines) against a model; prints the verdict as JSON and
     /// exits 0 (valid), 1 (invalid) or 2 (unknown: out of time, or a history it cannot read).
     Check(CheckArgs),
+    /// Run a workload against a lab while a nemesis breaks it, record, heal, check: prints the
+    /// verdict as JSON and exits 0 (valid), 1 (invalid) or 2 (unknown, or the run failed). E.g.
+    /// `lab test --workload paxos-register --nemesis partition,kill --time 20 --seed 1`.
+    Test(crate::lab_test::TestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +174,7 @@ impl Cli {
             Command::Serve { service } => service.run().await,
             Command::Client(args) => run_client(args).await,
             Command::Check(args) => run_check(&args),
+            Command::Test(args) => crate::lab_test::run(args).await,
         }
     }
 }

@@ -129,6 +129,8 @@ pub enum FaultKind {
     Heal,
     Slow,
     Loss,
+    /// A clean stop (SIGTERM), as opposed to a `kill` (SIGKILL).
+    Stop,
 }
 
 /// A service's report about itself.

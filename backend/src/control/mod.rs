@@ -9,10 +9,13 @@
 mod health;
 pub mod ports;
 mod ready;
+pub mod recording;
 mod relay;
+mod runs;
 pub mod scenarios;
 pub mod supervisor;
 pub mod table;
+pub mod workload;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -33,6 +36,7 @@ use utoipa_axum::routes;
 use crate::catalog::{self, Ports};
 use crate::service::links::peer_key;
 use crate::service::{self, error_response, ApiJson, ApiPath, EventBus, Service};
+use recording::{RecordingError, Recordings};
 use supervisor::{ActionError, Supervisor};
 use table::ServiceTable;
 
@@ -59,6 +63,8 @@ pub struct ControlState {
     pub client: reqwest::Client,
     /// One scenario at a time: they break shared services.
     pub scenario: Arc<tokio::sync::Mutex<()>>,
+    /// The recording under way and the runs saved.
+    pub recordings: Recordings,
 }
 
 /// Why a control request failed.
@@ -72,6 +78,10 @@ pub enum ControlError {
     Conflict(String),
     #[error("{0}")]
     Upstream(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
 }
 
 impl IntoResponse for ControlError {
@@ -85,6 +95,16 @@ impl IntoResponse for ControlError {
             }
             ControlError::Action(ActionError::Spawn { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
             ControlError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ControlError::Recording(RecordingError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ControlError::Recording(RecordingError::Conflict(_)) => StatusCode::CONFLICT,
+            ControlError::Recording(RecordingError::Io(err)) => {
+                tracing::error!(%err, "saving a recording");
+                return error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the recording could not be saved (see the control plane's log)",
+                );
+            }
         };
         error_response(status, self.to_string())
     }
@@ -92,13 +112,17 @@ impl IntoResponse for ControlError {
 
 /// The control plane's router: its API, the plumbing every service has, and the dashboard.
 pub fn router(service: Service, state: ControlState, dist: &Path) -> Router {
-    let open = OpenApiRouter::new().routes(routes!(list_services)).routes(routes!(list_scenarios));
+    let open = OpenApiRouter::new()
+        .routes(routes!(list_services))
+        .routes(routes!(list_scenarios))
+        .merge(runs::open_routes());
     let admin = service::guarded(
         OpenApiRouter::new()
             .routes(routes!(process_action))
             .routes(routes!(set_link, heal_link))
             .routes(routes!(run_scenario))
-            .routes(routes!(forward_admin)),
+            .routes(routes!(forward_admin))
+            .merge(runs::admin_routes()),
     );
     service.fallback(dashboard(dist)).into_router(open.merge(admin).with_state(state))
 }
@@ -212,12 +236,32 @@ pub async fn change_link(
             link.fault = fault;
         }
     });
+    record_link_fault(state, from, to, fault);
     let message = if fault.is_healthy() {
         format!("link {from} → {to} healed")
     } else {
         format!("link {from} → {to}: {fault:?}")
     };
     Ok(ActionOutcome { message, service: row(state, from)? })
+}
+
+/// A link change as the history's nemesis line: `cut`, `slow`, `loss`, or `heal`.
+fn record_link_fault(state: &ControlState, from: &str, to: &str, fault: LinkFault) {
+    use shared::history::FaultKind;
+    let kind = if fault.is_healthy() {
+        FaultKind::Heal
+    } else if fault.cut {
+        FaultKind::Cut
+    } else if fault.drop_rate > 0.0 {
+        FaultKind::Loss
+    } else {
+        FaultKind::Slow
+    };
+    let fields = match serde_json::to_value(fault) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    state.recordings.fault(kind, serde_json::json!([from, to]), fields);
 }
 
 /// Relay an admin request to a service (`PUT /api/services/model-a/admin/behavior` reaches
@@ -352,13 +396,16 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         paused: false,
         links: Vec::new(),
     });
+    let client = reqwest::Client::builder().build()?;
+    let recordings =
+        Recordings::open(&config.data.join("recordings"), client.clone(), table.clone());
     let supervisor = Arc::new(Supervisor::new(
         std::env::current_exe()?,
         config.bind,
         table.clone(),
         events.clone(),
+        recordings.clone(),
     ));
-    let client = reqwest::Client::builder().build()?;
     for spec in &specs {
         if let Err(err) = supervisor.spawn(spec) {
             supervisor.shutdown(supervisor::GRACE).await;
@@ -379,6 +426,7 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         events: events.clone(),
         client: client.clone(),
         scenario: Arc::default(),
+        recordings,
     };
     let app = router(service, state, &config.dist);
     let dashboard_url = match config.bind {

@@ -157,9 +157,9 @@ impl Call {
         let Call { links, recorder, mut request, url, timeout, kind, fields } = self;
         if recorder.is_on() {
             let kind = kind.unwrap_or_else(|| path_of(&url).to_owned());
+            // Under `body`: a body's own `from` or `id` must not pose as the message's.
             let fields = || match fields {
-                Some(serde_json::Value::Object(map)) => map,
-                Some(other) => serde_json::Map::from_iter([("body".to_owned(), other)]),
+                Some(body) => serde_json::Map::from_iter([("body".to_owned(), body)]),
                 None => serde_json::Map::new(),
             };
             if let Some(stamp) = recorder.sent(&url, &kind, fields) {
