@@ -38,6 +38,9 @@ pub struct TestArgs {
     /// original's /get_data) or linearizable.
     #[arg(long, default_value = "local")]
     pub read: ReadPath,
+    /// Deliberate bugs to switch on for the run (comma-separated), e.g. crdt-forget-remote-adds.
+    #[arg(long = "bug", value_delimiter = ',')]
+    pub bugs: Vec<shared::bugs::Bug>,
     /// Use the running lab's control plane (e.g. http://localhost:8080) instead of starting one.
     #[arg(long)]
     pub control: Option<String>,
@@ -55,6 +58,7 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
         rate: args.rate,
         seed: args.seed,
         read: args.read,
+        bugs: args.bugs.clone(),
     };
     if let Err(why) = spec.validate() {
         eprintln!("error: {why}");

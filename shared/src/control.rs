@@ -276,6 +276,10 @@ pub struct TestSpec {
     /// How `paxos-register` reads (ignored by the other workloads).
     #[serde(default)]
     pub read: ReadPath,
+    /// Deliberate bugs to switch on, in every service they live in, for the run (and off
+    /// after it).
+    #[serde(default)]
+    pub bugs: Vec<crate::bugs::Bug>,
 }
 
 impl TestSpec {

@@ -162,6 +162,9 @@ async fn start_test(
     let Ok(lock) = state.scenario.clone().try_lock_owned() else {
         return Err(ControlError::Conflict("a scenario or another test is running".into()));
     };
+    if !spec.bugs.is_empty() {
+        super::workload::Run::new(&state, "", &spec).switch_bugs(true, None).await;
+    }
     let run = state.recordings.start(spec.workload.as_str(), Some(spec.clone())).await?;
     let id = run.id.clone();
     let task_state = state.clone();

@@ -18,6 +18,7 @@ mod foreign_pages;
 mod lab_processes;
 mod meta_model;
 mod plumbing;
+mod recording;
 mod redundancy;
 mod registry;
 #[cfg(feature = "e2e")]

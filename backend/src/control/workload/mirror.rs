@@ -4,7 +4,8 @@
 //! the `mirror` model: under synchronous mirroring no acknowledged write may be lost; under
 //! asynchronous replication at most the lag the front reported before the failure.
 //!
-//! The failover is this workload's fault, so `--nemesis` adds nothing here. A write is
+//! The failover is this workload's fault; with `--nemesis partition`, the front's link to the
+//! mirror store is also cut for the quarter before the kill (and healed after it). A write is
 //! `POST /products {"name": <key>}` (`ok` on 2xx); the read is `GET /products`, keeping this
 //! run's keys only.
 
@@ -12,12 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
-use shared::control::{ProcessAction, Workload};
+use shared::control::{LinkFault, Nemesis, ProcessAction, Workload};
 use shared::history::{Event, Note};
 use shared::replication::{FailoverReport, ReplicationStatus};
 
 use super::{answer_json, settle, Done, Run};
-use crate::control::{row, ControlError};
+use crate::control::{change_link, row, ControlError};
 use crate::service::links::peer_key;
 
 /// Writers.
@@ -59,9 +60,23 @@ pub(super) async fn run(run: &Run<'_>) -> Result<(), ControlError> {
     let writing = AtomicBool::new(true);
     let writers = (0..PROCESSES).map(|p| writer(run, p, &front_url, &prefix));
     let lag = watch_lag(run, front, &front_url, &writing);
+    let mirror_store = stores.into_iter().find(|s| *s != victim).unwrap_or(stores[1]);
+    let cut_mirror = run.spec.nemesis.contains(&Nemesis::Partition);
+    let cut = LinkFault { cut: true, ..LinkFault::default() };
     let failover = async {
-        tokio::time::sleep(run.time() / 2).await;
+        if cut_mirror {
+            // The front cannot reach the mirror for the second quarter: a synchronous front must
+            // refuse writes it cannot mirror; what it acknowledges anyway, the failover loses.
+            tokio::time::sleep(run.time() / 4).await;
+            change_link(run.state, front, mirror_store, cut).await?;
+            tokio::time::sleep(run.time() / 4).await;
+        } else {
+            tokio::time::sleep(run.time() / 2).await;
+        }
         run.state.supervisor.act(victim, ProcessAction::Kill).await?;
+        if cut_mirror {
+            change_link(run.state, front, mirror_store, LinkFault::default()).await?;
+        }
         let sent = run.client.post(format!("{front_url}/failover")).send().await;
         let report: FailoverReport = answer_json(sent, true)
             .await

@@ -45,14 +45,17 @@ pub fn model(workload: Workload) -> Model {
 /// Run test `id` (its recording is under way) to its verdict.
 pub async fn run(state: &ControlState, id: &str, spec: &TestSpec) -> Result<Verdict, ControlError> {
     let run = Run::new(state, id, spec);
-    tracing::info!(run = %id, workload = %spec.workload, nemesis = ?spec.nemesis, time_s = spec.time_s, seed = spec.seed, "test run started");
-    match spec.workload {
-        Workload::PaxosRegister => register::run(&run).await?,
-        Workload::CrdtSet => set::run(&run).await?,
+    tracing::info!(run = %id, workload = %spec.workload, nemesis = ?spec.nemesis, time_s = spec.time_s, seed = spec.seed, bugs = ?spec.bugs, "test run started");
+    let outcome = match spec.workload {
+        Workload::PaxosRegister => register::run(&run).await,
+        Workload::CrdtSet => set::run(&run).await,
         Workload::MirrorSync | Workload::MirrorAsync | Workload::ShopOrders => {
-            mirror::run(&run).await?
+            mirror::run(&run).await
         }
-    }
+    };
+    // Off again whatever happened: the bugs were the run's, not the lab's.
+    run.switch_bugs(false, None).await;
+    outcome?;
     state.recordings.stop(id).await?;
     state.recordings.update(id, |r| r.state = RunState::Checking)?;
     let verdict = super::runs::judge(state, id, model(spec.workload)).await?;
@@ -70,13 +73,39 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(state: &'a ControlState, id: &'a str, spec: &'a TestSpec) -> Self {
+    pub fn new(state: &'a ControlState, id: &'a str, spec: &'a TestSpec) -> Self {
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .pool_max_idle_per_host(16)
             .build()
             .expect("an HTTP client with default settings");
         Self { state, id, spec, client }
+    }
+
+    /// Switch the run's bugs on or off in every service they live in (or only in `only`, a
+    /// service that restarted without them). Bugs are switched on before the recording's
+    /// clients start, so the run's first line lists them.
+    pub async fn switch_bugs(&self, on: bool, only: Option<&str>) {
+        for bug in &self.spec.bugs {
+            for (name, url) in self.urls(bug.lives_in()) {
+                if only.is_some_and(|only| only != name) {
+                    continue;
+                }
+                let url = format!("{url}/admin/bugs/{bug}");
+                let request = if on { self.client.put(url) } else { self.client.delete(url) };
+                match request.send().await {
+                    Ok(answer) if answer.status().is_success() => {
+                        tracing::info!(service = %name, %bug, on, "test run: bug switched");
+                    }
+                    Ok(answer) => {
+                        tracing::warn!(service = %name, %bug, status = %answer.status(), "test run: the bug was not switched")
+                    }
+                    Err(err) => {
+                        tracing::warn!(service = %name, %bug, %err, "test run: the bug was not switched")
+                    }
+                }
+            }
+        }
     }
 
     /// The client phase's length.

@@ -13,6 +13,7 @@ use shared::control::{LinkFault, Nemesis, ProcessAction};
 
 use super::Run;
 use crate::control::change_link;
+use crate::control::supervisor::ActionError;
 
 /// The quiet-then-faulty period of the schedule for a run of `time`.
 pub fn cycle(time: Duration) -> Duration {
@@ -92,12 +93,31 @@ async fn heal(run: &Run<'_>, fault: &Planned, targets: &[String]) {
             links(run, &fault.target, targets, LinkFault::default()).await;
             Ok(String::new())
         }
-        Nemesis::Kill => state.supervisor.act(&fault.target, ProcessAction::Restart).await,
+        Nemesis::Kill => restart(run, &fault.target).await,
         Nemesis::Pause => state.supervisor.act(&fault.target, ProcessAction::Resume).await,
     };
     if let Err(err) = outcome {
         tracing::warn!(%err, "nemesis: the fault could not be healed");
     }
+}
+
+/// Start `target` again, with the run's bugs (a new process starts without them).
+async fn restart(run: &Run<'_>, target: &str) -> Result<String, ActionError> {
+    let done = run.state.supervisor.act(target, ProcessAction::Restart).await?;
+    if !run.spec.bugs.is_empty() {
+        let ready = super::settle(Duration::from_secs(10), || async {
+            let url = run.state.table.get(target).map(|row| format!("{}/health", row.url));
+            match url {
+                Some(url) => {
+                    run.client.get(url).send().await.is_ok_and(|r| r.status().is_success())
+                }
+                None => false,
+            }
+        });
+        ready.await;
+        run.switch_bugs(true, Some(target)).await;
+    }
+    Ok(done)
 }
 
 /// Set `fault` on the links between `target` and every other of `targets`, both ways.
@@ -119,15 +139,13 @@ pub async fn heal_all(run: &Run<'_>, targets: &[String]) {
         if row.links.iter().any(|l| targets.contains(&l.to) && !l.fault.is_healthy()) {
             links(run, target, targets, LinkFault::default()).await;
         }
-        let action = match (row.pid, row.paused) {
-            (None, _) => Some(ProcessAction::Restart),
-            (Some(_), true) => Some(ProcessAction::Resume),
+        let back = match (row.pid, row.paused) {
+            (None, _) => Some(restart(run, target).await),
+            (Some(_), true) => Some(state.supervisor.act(target, ProcessAction::Resume).await),
             _ => None,
         };
-        if let Some(action) = action {
-            if let Err(err) = state.supervisor.act(target, action).await {
-                tracing::warn!(%target, %err, "nemesis: could not put the target back");
-            }
+        if let Some(Err(err)) = back {
+            tracing::warn!(%target, %err, "nemesis: could not put the target back");
         }
     }
 }
