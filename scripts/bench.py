@@ -267,6 +267,24 @@ end
                 node.kill()
 
 
+def recording_benchmarks(lab, rows, args):
+    """What recording costs: the same durable writes (each one front → primary → mirror
+    messages, all recorded) with the lab's recording off, then on. Target: on keeps >= 90%."""
+    script = post_script()
+    front = lab.service("mirroring")["url"] + "/products"
+    print(f"  running: recording off, sync-mirrored POST /products ({args.seconds} s)", flush=True)
+    off = wrk(front, args.seconds, script=script)
+    run = http("POST", lab.url + "/api/recordings", {"name": "bench"})
+    try:
+        print(f"  running: recording on, sync-mirrored POST /products ({args.seconds} s)", flush=True)
+        on = wrk(front, args.seconds, script=script)
+    finally:
+        saved = http("POST", lab.url + f"/api/recordings/{run['id']}/stop")
+    ratio = on["rps"] / off["rps"] if off["rps"] else float("nan")
+    rows.append(("recording off: sync-mirrored POST /products", off, 0, None, None))
+    rows.append((f"  recording on: x{ratio:.2f} ({saved['events']} events)", on, int(off["rps"] * 0.9), None, None))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary")
@@ -307,6 +325,8 @@ def main():
 
         if not args.only or "writes" in args.only or "mirror" in args.only:
             mirror_benchmarks(lab, run, rows, args)
+        if not args.only or "recording" in args.only:
+            recording_benchmarks(lab, rows, args)
         if not args.only or "sync" in args.only or "paxos" in args.only:
             sync_benchmarks(lab, run, rows, args)
     finally:
