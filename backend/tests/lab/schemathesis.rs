@@ -53,8 +53,7 @@ async fn every_openapi_document_describes_its_service() {
     // The control plane's own routes (scenarios and test runs aside: each runs for many seconds,
     // breaking the lab and waiting for the effect; control_plane.rs runs each scenario and
     // recording.rs test runs).
-    let scenarios =
-        vec!["--exclude-path", "/api/scenarios/{name}", "--exclude-path", "/api/tests"];
+    let scenarios = vec!["--exclude-path", "/api/scenarios/{name}", "--exclude-path", "/api/tests"];
     passes.extend(control.iter().map(|s| (*s, "", seconds, scenarios.clone())));
     let mut failed = Vec::new();
     // schemathesis keeps a cache of what failed in `.schemathesis/` of its working directory:

@@ -39,7 +39,7 @@ pub(super) async fn run(run: &Run<'_>) -> Result<(), ControlError> {
         Workload::MirrorAsync => {
             ("replication", "async", ["store-async-primary", "store-async-mirror"])
         }
-        other => return Err(ControlError::Conflict(format!("{other} is not built yet"))),
+        other => return Err(ControlError::Conflict(format!("{other} is not a mirror workload"))),
     };
     let front_url = row(run.state, front)?.url;
     let status = replication(run, &front_url).await?;

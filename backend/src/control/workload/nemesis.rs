@@ -57,25 +57,26 @@ pub fn plan(
     plan
 }
 
-/// Inject `planned` faults among `targets` as the clock says, healing each in turn.
-pub async fn execute(run: &Run<'_>, planned: Vec<Planned>, targets: &[String]) {
+/// Inject `planned` faults as the clock says, healing each in turn; a partition cuts its target
+/// off from `peers` (the other nodes; the registry, for a shop server).
+pub async fn execute(run: &Run<'_>, planned: Vec<Planned>, peers: &[String]) {
     let began = tokio::time::Instant::now();
     for fault in planned {
         tokio::time::sleep_until(began + fault.from).await;
         tracing::info!(nemesis = %fault.nemesis, target = %fault.target, "nemesis: fault");
-        inject(run, &fault, targets).await;
+        inject(run, &fault, peers).await;
         tokio::time::sleep_until(began + fault.until).await;
         tracing::info!(nemesis = %fault.nemesis, target = %fault.target, "nemesis: heal");
-        heal(run, &fault, targets).await;
+        heal(run, &fault, peers).await;
     }
 }
 
-async fn inject(run: &Run<'_>, fault: &Planned, targets: &[String]) {
+async fn inject(run: &Run<'_>, fault: &Planned, peers: &[String]) {
     let state = run.state;
     let outcome = match fault.nemesis {
         Nemesis::Partition => {
             let cut = LinkFault { cut: true, ..LinkFault::default() };
-            links(run, &fault.target, targets, cut).await;
+            links(run, &fault.target, peers, cut).await;
             Ok(String::new())
         }
         Nemesis::Kill => state.supervisor.act(&fault.target, ProcessAction::Kill).await,
@@ -86,11 +87,11 @@ async fn inject(run: &Run<'_>, fault: &Planned, targets: &[String]) {
     }
 }
 
-async fn heal(run: &Run<'_>, fault: &Planned, targets: &[String]) {
+async fn heal(run: &Run<'_>, fault: &Planned, peers: &[String]) {
     let state = run.state;
     let outcome = match fault.nemesis {
         Nemesis::Partition => {
-            links(run, &fault.target, targets, LinkFault::default()).await;
+            links(run, &fault.target, peers, LinkFault::default()).await;
             Ok(String::new())
         }
         Nemesis::Kill => restart(run, &fault.target).await,
@@ -120,10 +121,17 @@ async fn restart(run: &Run<'_>, target: &str) -> Result<String, ActionError> {
     Ok(done)
 }
 
-/// Set `fault` on the links between `target` and every other of `targets`, both ways.
-async fn links(run: &Run<'_>, target: &str, targets: &[String], fault: LinkFault) {
-    for other in targets.iter().filter(|t| t.as_str() != target) {
+/// Set `fault` on the links between `target` and every other of `peers`, both ways (where
+/// the service calls the other at all).
+async fn links(run: &Run<'_>, target: &str, peers: &[String], fault: LinkFault) {
+    let calls = |from: &str, to: &str| {
+        run.state.table.get(from).is_some_and(|row| row.links.iter().any(|l| l.to == to))
+    };
+    for other in peers.iter().filter(|t| t.as_str() != target) {
         for (from, to) in [(target, other.as_str()), (other.as_str(), target)] {
+            if !calls(from, to) {
+                continue;
+            }
             if let Err(err) = change_link(run.state, from, to, fault).await {
                 tracing::warn!(%from, %to, %err, "nemesis: link change failed");
             }
@@ -131,13 +139,17 @@ async fn links(run: &Run<'_>, target: &str, targets: &[String], fault: LinkFault
     }
 }
 
-/// Put every target back: links among them healed, paused ones resumed, dead ones restarted.
-pub async fn heal_all(run: &Run<'_>, targets: &[String]) {
+/// Put every target back: its links with `peers` healed, paused ones resumed, dead ones
+/// restarted.
+pub async fn heal_all(run: &Run<'_>, targets: &[String], peers: &[String]) {
     let state = run.state;
     for target in targets {
         let Some(row) = state.table.get(target) else { continue };
-        if row.links.iter().any(|l| targets.contains(&l.to) && !l.fault.is_healthy()) {
-            links(run, target, targets, LinkFault::default()).await;
+        let faulty = |name: &str| {
+            state.table.get(name).is_some_and(|r| r.links.iter().any(|l| !l.fault.is_healthy()))
+        };
+        if faulty(target) || peers.iter().any(|p| faulty(p)) {
+            links(run, target, peers, LinkFault::default()).await;
         }
         let back = match (row.pid, row.paused) {
             (None, _) => Some(restart(run, target).await),

@@ -62,7 +62,7 @@ pub(super) async fn run(run: &Run<'_>) -> Result<(), ControlError> {
     let clients = (0..PROCESSES).map(|p| client(run, p, &nodes[(p % 3) as usize], &next));
     tokio::join!(futures::future::join_all(clients), nemesis::execute(run, planned, &targets));
     run.healing();
-    nemesis::heal_all(run, &targets).await;
+    nemesis::heal_all(run, &targets, &targets).await;
     let agreed = settle(SETTLE, || async {
         let mut seen = Vec::new();
         for (_, url) in &nodes {
