@@ -148,8 +148,18 @@ pub struct Verdict {
     /// The measurements behind it: (what, value).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub measurements: Vec<(String, String)>,
-    /// Whether the system behaved as designed (e.g. no failed request).
+    /// Whether the system behaved as designed (e.g. no failed request) — and, for a scenario
+    /// with a model, whether the checker found its history valid.
     pub passed: bool,
+    /// The recording the scenario made of itself (`GET /api/recordings/{id}`); `null` when it
+    /// ran inside a recording already under way.
+    #[serde(default)]
+    pub recording: Option<String>,
+    /// The checker's verdict on that recording, for a scenario whose operations a model
+    /// judges (`node-partition`: set; `paxos-leader-loss`: max-register; `async-primary-loss`:
+    /// mirror).
+    #[serde(default)]
+    pub check: Option<crate::history::Verdict>,
 }
 
 /// A scenario the control plane can run (`GET /api/scenarios`).

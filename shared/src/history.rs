@@ -637,3 +637,14 @@ pub struct RecordedEvents {
     /// Events dropped because nobody fetched them in time (the service keeps a bounded buffer).
     pub dropped: u64,
 }
+
+impl fmt::Display for Validity {
+    /// As the verdict's JSON says it: `true`, `false` or `unknown`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Validity::True => "true",
+            Validity::False => "false",
+            Validity::Unknown => "unknown",
+        })
+    }
+}

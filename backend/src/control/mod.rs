@@ -11,7 +11,7 @@ pub mod ports;
 mod ready;
 pub mod recording;
 mod relay;
-mod runs;
+pub(crate) mod runs;
 pub mod scenarios;
 pub mod supervisor;
 pub mod table;

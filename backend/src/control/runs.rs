@@ -134,7 +134,7 @@ async fn check_run(
 }
 
 /// Check run `id`'s saved history against `model`, off the async threads.
-pub(super) async fn judge(
+pub(crate) async fn judge(
     state: &ControlState,
     id: &str,
     model: Model,
