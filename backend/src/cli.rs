@@ -106,6 +106,10 @@ pub struct UpArgs {
     /// How often the control plane checks every service's health, in milliseconds.
     #[arg(long, env = "LAB_HEALTH_INTERVAL_MS", default_value_t = 1000)]
     pub health_interval_ms: u64,
+    /// Start with deliberate bugs switched on, in every service each lives in (comma-separated;
+    /// e.g. `--bug crdt-forget-remote-adds`). A service restarted from the dashboard keeps them.
+    #[arg(long = "bug", value_delimiter = ',', value_name = "NAME")]
+    pub bugs: Vec<shared::bugs::Bug>,
 }
 
 /// One `--ports` item: a service's name and its new port.
@@ -168,6 +172,7 @@ impl Cli {
                     data: args.data,
                     health_interval: Duration::from_millis(args.health_interval_ms.max(50)),
                     ready_within: Duration::from_secs(args.ready_timeout_s.max(1)),
+                    bugs: args.bugs,
                 })
                 .await
             }

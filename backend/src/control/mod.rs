@@ -52,6 +52,8 @@ pub struct UpConfig {
     pub health_interval: Duration,
     /// How long `up` waits for every service to be ready before it gives up.
     pub ready_within: Duration,
+    /// Deliberate bugs to start with, each in every service of the kind it lives in.
+    pub bugs: Vec<shared::bugs::Bug>,
 }
 
 /// State of the control plane's routes; cheap to clone.
@@ -377,7 +379,20 @@ async fn no_such_api_route(uri: axum::http::Uri) -> Response {
 /// dashboard's URL once every service is ready, and on Ctrl-C or SIGTERM stop the children before
 /// returning. Starts nothing when one of the lab's ports is taken.
 pub async fn up(config: UpConfig) -> anyhow::Result<()> {
-    let specs = catalog::lab(&config.ports, &config.data);
+    let mut specs = catalog::lab(&config.ports, &config.data);
+    for bug in &config.bugs {
+        let mut lives = specs.iter_mut().filter(|spec| spec.kind == bug.lives_in()).peekable();
+        if lives.peek().is_none() {
+            anyhow::bail!(crate::cli::Explained(format!(
+                "{bug}: no service of the lab is a {}",
+                bug.lives_in()
+            )));
+        }
+        for spec in lives {
+            spec.args.extend(["--bug".to_owned(), bug.to_string()]);
+        }
+        tracing::warn!(%bug, "deliberate bug switched on at start");
+    }
     let listener = TcpListener::from_std(claim_ports(&config, &specs)?)?;
     let control_url = format!("http://{}", listener.local_addr()?);
     std::fs::create_dir_all(&config.data)?;
