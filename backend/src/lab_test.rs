@@ -41,6 +41,9 @@ pub struct TestArgs {
     /// Deliberate bugs to switch on for the run (comma-separated), e.g. crdt-forget-remote-adds.
     #[arg(long = "bug", value_delimiter = ',')]
     pub bugs: Vec<shared::bugs::Bug>,
+    /// Switch the sync nodes to CRDT-only for the run (paxos-register, crdt-set).
+    #[arg(long)]
+    pub crdt_only: bool,
     /// Use the running lab's control plane (e.g. http://localhost:8080) instead of starting one.
     #[arg(long)]
     pub control: Option<String>,
@@ -59,6 +62,7 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
         seed: args.seed,
         read: args.read,
         bugs: args.bugs.clone(),
+        crdt_only: args.crdt_only,
     };
     if let Err(why) = spec.validate() {
         eprintln!("error: {why}");

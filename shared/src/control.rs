@@ -290,6 +290,10 @@ pub struct TestSpec {
     /// after it).
     #[serde(default)]
     pub bugs: Vec<crate::bugs::Bug>,
+    /// `paxos-register`, `crdt-set`: switch the sync nodes to CRDT-only for the run (the mode
+    /// the dynamic method picks under high load, where nothing is agreed), and back after it.
+    #[serde(default)]
+    pub crdt_only: bool,
 }
 
 impl TestSpec {

@@ -251,3 +251,24 @@ async fn lab_test_prints_the_verdict_and_exits_with_it() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("rate"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paxos_register_finds_the_stale_reads_of_local_reads_and_of_crdt_only_mode() {
+    let lab = Lab::up();
+    lab.wait_all_up().await;
+    let spec = |read: &str, crdt_only: bool| {
+        json!({"workload": "paxos-register", "nemesis": ["partition", "kill"], "timeS": 8,
+               "rate": 60, "seed": 1, "read": read, "crdtOnly": crdt_only})
+    };
+    // Today's read path: each node answers from its own state.
+    let local = test_run(&lab, spec("local", false)).await;
+    assert_eq!(local.verdict.as_ref().unwrap().valid, Validity::False, "{:?}", local.verdict);
+    assert!(anomalies(&local).contains(&"stale-read".to_owned()), "{:?}", local.verdict);
+    // CRDT-only mode acknowledges raises nobody agreed on: under a partition, reads elsewhere
+    // miss them — even a linearizable read, which that mode answers locally.
+    let crdt = test_run(&lab, spec("linearizable", true)).await;
+    assert_eq!(crdt.verdict.as_ref().unwrap().valid, Validity::False, "{:?}", crdt.verdict);
+    assert!(anomalies(&crdt).iter().any(|a| a == "stale-read" || a == "not-linearizable"));
+    let load: Value = support::get_json(&format!("{}/get_load", lab.node_urls().await[0])).await;
+    assert_eq!(load["forced"], json!(false), "the run let the nodes decide their mode again");
+}

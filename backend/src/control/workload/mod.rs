@@ -48,14 +48,22 @@ pub fn model(workload: Workload) -> Model {
 pub async fn run(state: &ControlState, id: &str, spec: &TestSpec) -> Result<Verdict, ControlError> {
     let run = Run::new(state, id, spec);
     tracing::info!(run = %id, workload = %spec.workload, nemesis = ?spec.nemesis, time_s = spec.time_s, seed = spec.seed, bugs = ?spec.bugs, "test run started");
+    let nodes_mode =
+        spec.crdt_only && matches!(spec.workload, Workload::PaxosRegister | Workload::CrdtSet);
+    if nodes_mode {
+        run.switch_nodes(true, None).await;
+    }
     let outcome = match spec.workload {
         Workload::PaxosRegister => register::run(&run).await,
         Workload::CrdtSet => set::run(&run).await,
         Workload::MirrorSync | Workload::MirrorAsync => mirror::run(&run).await,
         Workload::ShopOrders => orders::run(&run).await,
     };
-    // Off again whatever happened: the bugs were the run's, not the lab's.
+    // Off again whatever happened: the bugs and the mode were the run's, not the lab's.
     run.switch_bugs(false, None).await;
+    if nodes_mode {
+        run.switch_nodes(false, None).await;
+    }
     outcome?;
     state.recordings.stop(id).await?;
     state.recordings.update(id, |r| r.state = RunState::Checking)?;
@@ -105,6 +113,21 @@ impl<'a> Run<'a> {
                         tracing::warn!(service = %name, %bug, %err, "test run: the bug was not switched")
                     }
                 }
+            }
+        }
+    }
+
+    /// Force the sync nodes (or only the node `only`) into CRDT-only mode (`true`), or let them
+    /// decide again (`false`).
+    pub async fn switch_nodes(&self, crdt_only: bool, only: Option<&str>) {
+        let path = if crdt_only { "switch_to_crdt_only" } else { "switch_to_normal" };
+        for (name, url) in self.urls(ServiceKind::SyncNode) {
+            if only.is_some_and(|only| only != name) {
+                continue;
+            }
+            let answer = self.client.post(format!("{url}/{path}")).send().await;
+            if !answer.is_ok_and(|a| a.status().is_success()) {
+                tracing::warn!(node = %name, path, "test run: the node's mode was not switched");
             }
         }
     }

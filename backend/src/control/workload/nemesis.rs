@@ -102,10 +102,11 @@ async fn heal(run: &Run<'_>, fault: &Planned, peers: &[String]) {
     }
 }
 
-/// Start `target` again, with the run's bugs (a new process starts without them).
+/// Start `target` again, with the run's bugs and the nodes' mode (a new process starts
+/// without them).
 async fn restart(run: &Run<'_>, target: &str) -> Result<String, ActionError> {
     let done = run.state.supervisor.act(target, ProcessAction::Restart).await?;
-    if !run.spec.bugs.is_empty() {
+    if !run.spec.bugs.is_empty() || run.spec.crdt_only {
         let ready = super::settle(Duration::from_secs(10), || async {
             let url = run.state.table.get(target).map(|row| format!("{}/health", row.url));
             match url {
@@ -117,6 +118,9 @@ async fn restart(run: &Run<'_>, target: &str) -> Result<String, ActionError> {
         });
         ready.await;
         run.switch_bugs(true, Some(target)).await;
+        if run.spec.crdt_only {
+            run.switch_nodes(true, Some(target)).await;
+        }
     }
     Ok(done)
 }
