@@ -321,6 +321,8 @@ impl SyncNode {
         paxos.set_bugs(PaxosBugs {
             ignore_promised_values: bugs.on(Bug::PaxosIgnorePromisedValues),
             accept_below_promise: bugs.on(Bug::PaxosAcceptBelowPromise),
+            // The read bugs are the simulation's (`paxos/tests.rs`): no switch of `/admin/bugs`.
+            ..PaxosBugs::default()
         });
         paxos
     }
