@@ -257,6 +257,39 @@ end
         print(f"  the 1-connection run: {decided() - before} decisions for {load['requests']} requests", flush=True)
         agreed = [http("GET", f"http://127.0.0.1:{p}/get_data")["highestNumber"] for p in ports]
         print(f"  highest number agreed on the three nodes: {agreed}", flush=True)
+
+        # Reads of the agreed number, writes stopped: the local read (what /get_data answers)
+        # against the linearizable one (ReadIndex: a majority confirms the leader, concurrent
+        # reads share a round; a follower also asks the leader for the index). Each
+        # linearizable row names its req/s as a share of the local row's.
+        roles = {p: http("GET", f"http://127.0.0.1:{p}/paxos/status")["role"] for p in ports}
+        leader = next((p for p in ports if roles[p] == "leader"), ports[0])
+        follower = next(p for p in ports if p != leader)
+
+        def highest(port, read):
+            return f"http://127.0.0.1:{port}/highest?read={read}"
+
+        def versus(local, label):
+            """Name the last row's req/s (and p50) against the local row's."""
+            if local is None or not rows or rows[-1][0] != label:
+                return
+            name, r, target, p50_ms, p99_ms = rows[-1]
+            share = r["rps"] / local["rps"] if local["rps"] else float("nan")
+            rows[-1] = (f"{name}: x{share:.2f} local", r, target, p50_ms, p99_ms)
+
+        def last(label):
+            return rows[-1][1] if rows and rows[-1][0] == label else None
+
+        for conns in (32, 1):
+            threads = 2 if conns > 1 else 1
+            local_label = f"paxos: GET /highest?read=local, {conns} conn"
+            run(local_label, 0, highest(leader, "local"), connections=conns, threads=threads, group="sync")
+            local = last(local_label)
+            places = [("leader", leader), ("follower", follower)] if conns > 1 else [("follower", follower)]
+            for place, port in places:
+                label = f"paxos: GET /highest linearizable, {place}, {conns} conn"
+                run(label, 0, highest(port, "linearizable"), connections=conns, threads=threads, group="sync")
+                versus(local, label)
     finally:
         for node in nodes:
             node.send_signal(signal.SIGTERM)

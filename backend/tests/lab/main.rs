@@ -16,6 +16,7 @@ mod crash_safety;
 mod crash_stateful;
 mod foreign_pages;
 mod lab_processes;
+mod linearizable_reads;
 mod meta_model;
 mod plumbing;
 mod recording;
