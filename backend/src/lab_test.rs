@@ -34,9 +34,9 @@ pub struct TestArgs {
     /// Seeds the clients and the nemesis's schedule.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// How paxos-register reads the highest number: local (the node's own state, as the
-    /// original's /get_data) or linearizable.
-    #[arg(long, default_value = "local")]
+    /// How paxos-register reads the highest number: linearizable (confirmed by a quorum, as
+    /// etcd's ReadIndex) or local (the node's own state, as the original's /get_data).
+    #[arg(long, default_value = "linearizable")]
     pub read: ReadPath,
     /// Deliberate bugs to switch on for the run (comma-separated), e.g. crdt-forget-remote-adds.
     #[arg(long = "bug", value_delimiter = ',')]

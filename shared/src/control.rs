@@ -217,9 +217,9 @@ pub enum Nemesis {
 #[serde(rename_all = "kebab-case")]
 pub enum ReadPath {
     /// `GET /get_data` on the node asked: its local state (the original's read; may be stale).
-    #[default]
     Local,
-    /// `GET /highest?read=linearizable`: through a quorum.
+    /// `GET /highest?read=linearizable`: confirmed by a quorum, as etcd's ReadIndex.
+    #[default]
     Linearizable,
 }
 

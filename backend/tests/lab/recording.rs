@@ -253,7 +253,8 @@ async fn lab_test_prints_the_verdict_and_exits_with_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn paxos_register_finds_the_stale_reads_of_local_reads_and_of_crdt_only_mode() {
+async fn paxos_register_is_not_linearizable_with_local_reads_nor_in_crdt_only_mode_and_is_with_quorum_reads(
+) {
     let lab = Lab::up();
     lab.wait_all_up().await;
     let spec = |read: &str, crdt_only: bool| {
@@ -264,6 +265,14 @@ async fn paxos_register_finds_the_stale_reads_of_local_reads_and_of_crdt_only_mo
     let local = test_run(&lab, spec("local", false)).await;
     assert_eq!(local.verdict.as_ref().unwrap().valid, Validity::False, "{:?}", local.verdict);
     assert!(anomalies(&local).contains(&"stale-read".to_owned()), "{:?}", local.verdict);
+    // Reads confirmed by a quorum (ReadIndex): the same seed and faults are linearizable.
+    let linearizable = test_run(&lab, spec("linearizable", false)).await;
+    assert_eq!(
+        linearizable.verdict.as_ref().unwrap().valid,
+        Validity::True,
+        "{:?}",
+        linearizable.verdict
+    );
     // CRDT-only mode acknowledges raises nobody agreed on: under a partition, reads elsewhere
     // miss them — even a linearizable read, which that mode answers locally.
     let crdt = test_run(&lab, spec("linearizable", true)).await;
