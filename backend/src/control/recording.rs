@@ -188,7 +188,7 @@ impl Recordings {
     ) -> Result<RunInfo, RecordingError> {
         let epoch_ns = unix_ns();
         let started_ms = epoch_ns / 1_000_000;
-        let id = format!("{}-{}", stamp(started_ms), slug(name));
+        let id = self.fresh_id(&format!("{}-{}", stamp(started_ms), slug(name)));
         {
             let mut active = self.active();
             if let Some(other) = active.as_ref() {
@@ -233,6 +233,19 @@ impl Recordings {
         tokio::spawn(self.clone().collect_while(id.clone()));
         tracing::info!(recording = %id, "recording started");
         Ok(run)
+    }
+
+    /// `base`, or `base-2`, `base-3`, ...: an id no run has (two runs can start in one second).
+    fn fresh_id(&self, base: &str) -> String {
+        let runs = self.runs();
+        let taken = |id: &str| runs.contains_key(id) || self.inner.dir.join(id).exists();
+        let mut id = base.to_owned();
+        let mut n = 1;
+        while taken(&id) {
+            n += 1;
+            id = format!("{base}-{n}");
+        }
+        id
     }
 
     /// Stop the recording `id`: fetch what the services still hold, tell them to stop, and
@@ -479,6 +492,18 @@ fn slug(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_runs_started_in_one_second_get_ids_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let recordings =
+            Recordings::open(dir.path(), reqwest::Client::new(), ServiceTable::default());
+        assert_eq!(recordings.fresh_id("20261201-230056-x"), "20261201-230056-x");
+        std::fs::create_dir(dir.path().join("20261201-230056-x")).unwrap();
+        assert_eq!(recordings.fresh_id("20261201-230056-x"), "20261201-230056-x-2");
+        std::fs::create_dir(dir.path().join("20261201-230056-x-2")).unwrap();
+        assert_eq!(recordings.fresh_id("20261201-230056-x"), "20261201-230056-x-3");
+    }
 
     #[test]
     fn ids_read_as_utc_times_and_safe_names() {

@@ -89,6 +89,8 @@ struct Inner {
     /// Calls to the stores, through this front's links.
     client: Outgoing,
     events: EventBus,
+    /// Notes for the recorded history (its failovers).
+    recorder: crate::service::Recorder,
     /// Deliberate bugs switched on (`/admin/bugs`).
     bugs: Bugs,
     /// The two stores, in the flags' order (`--primary` first); which is which, `roles` says.
@@ -137,6 +139,7 @@ impl Front {
                 mirror_timeout: config.mirror_timeout,
                 client,
                 events: service.events(),
+                recorder: service.recorder(),
                 bugs: service.bugs(),
                 stores: [&config.primary, &config.mirror]
                     .map(|url| url.trim_end_matches('/').to_owned()),
@@ -492,6 +495,14 @@ impl Front {
                 .expect("front lock poisoned")
                 .map(|t| t.elapsed().as_millis() as u64),
         };
+        self.inner.recorder.note("failover", || {
+            serde_json::json!({
+                "mode": self.inner.mode,
+                "lagBefore": report.lag_before,
+                "entriesLost": report.entries_lost,
+                "promoted": report.promoted,
+            })
+        });
         self.set_roles(Roles::failed_over(mirror_slot));
         self.inner.primary_seq.store(state.last_seq, Ordering::SeqCst);
         self.inner.acked.store(state.last_seq, Ordering::SeqCst);

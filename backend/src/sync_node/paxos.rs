@@ -133,6 +133,36 @@ pub enum Message {
 }
 
 impl Message {
+    /// Its kind, as the wire's `type` says it (`prepare`, `accepted`, `read-index`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Prepare { .. } => "prepare",
+            Message::Promise { .. } => "promise",
+            Message::Accept { .. } => "accept",
+            Message::Accepted { .. } => "accepted",
+            Message::Nack { .. } => "nack",
+            Message::Decided { .. } => "decided",
+            Message::Forward { .. } => "forward",
+            Message::Catchup { .. } => "catchup",
+            Message::ReadIndex { .. } => "read-index",
+            Message::ConfirmLeader { .. } => "confirm-leader",
+            Message::LeaderConfirmed { .. } => "leader-confirmed",
+            Message::ReadIndexed { .. } => "read-indexed",
+        }
+    }
+
+    /// The kinds of a batch, each once, in order of first appearance (`accept+decided`): what
+    /// a batch is called in the recorded history.
+    pub fn kinds(batch: &[Message]) -> String {
+        let mut kinds: Vec<&str> = Vec::new();
+        for message in batch {
+            if !kinds.contains(&message.kind()) {
+                kinds.push(message.kind());
+            }
+        }
+        kinds.join("+")
+    }
+
     /// The instance a message is about, if it is about one.
     pub fn instance(&self) -> Option<u64> {
         match self {

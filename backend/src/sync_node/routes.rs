@@ -298,13 +298,18 @@ struct Envelope {
 #[utoipa::path(post, path = "/paxos", tag = "sync-node", request_body = Envelope, responses(
     (status = 200, description = "This node's replies", body = [Message]),
 ))]
-async fn paxos(
-    State(node): State<SyncNode>,
-    ApiJson(envelope): ApiJson<Envelope>,
-) -> ApiJson<Vec<Message>> {
+async fn paxos(State(node): State<SyncNode>, ApiJson(envelope): ApiJson<Envelope>) -> Response {
     let mut messages = envelope.messages;
     messages.extend(envelope.message);
-    ApiJson(node.receive(envelope.from, messages).await)
+    let replies = node.receive(envelope.from, messages).await;
+    // The replies' kinds name the answer in the recorded history (`promise`, `accepted`).
+    let kind = match replies.is_empty() {
+        true => "paxos-reply".to_owned(),
+        false => Message::kinds(&replies),
+    };
+    let mut response = ApiJson(replies).into_response();
+    response.extensions_mut().insert(crate::service::recorder::ReplyKind(kind));
+    response
 }
 
 /// This node's CRDT state (persons as an add-wins set, the highest number as a max register):

@@ -66,8 +66,7 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
         .json()
         .await
         .map_err(|e| ControlError::Upstream(format!("failover: {e}")))?;
-    let failover = json!({"mode": "async", "lagBefore": report.lag_before, "entriesLost": report.entries_lost});
-    note(state, "failover", failover);
+    // The front notes the failover itself, with the lag it reported before the loss.
     let write_back = write(state, &front.url, &format!("{prefix}after failover")).await;
     let keys = |products: &Vec<Value>| {
         let names = products.iter().filter_map(|p| p.get("name")?.as_str());

@@ -78,15 +78,10 @@ pub(super) async fn run(run: &Run<'_>) -> Result<(), ControlError> {
             change_link(run.state, front, mirror_store, LinkFault::default()).await?;
         }
         let sent = run.client.post(format!("{front_url}/failover")).send().await;
-        let report: FailoverReport = answer_json(sent, true)
+        // The front notes the failover itself (with the lag it reported before the loss).
+        let _: FailoverReport = answer_json(sent, true)
             .await
             .map_err(|done| ControlError::Upstream(format!("the failover failed: {done:?}")))?;
-        note(
-            run,
-            front,
-            "failover",
-            json!({ "mode": mode, "lagBefore": report.lag_before, "entriesLost": report.entries_lost, "promoted": report.promoted }),
-        );
         Ok::<_, ControlError>(())
     };
     let (_, _, failed_over) = tokio::join!(

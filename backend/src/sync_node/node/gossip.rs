@@ -63,7 +63,12 @@ impl SyncNode {
             let sends = batches.into_iter().map(|(peer, delta)| {
                 let node = self.clone();
                 async move {
-                    let request = node.inner.client.post(format!("{peer}/crdt/merge")).json(&delta);
+                    let request = node
+                        .inner
+                        .client
+                        .post(format!("{peer}/crdt/merge"))
+                        .kind("gossip")
+                        .json(&delta);
                     let _ = request.timeout(Duration::from_secs(2)).send().await;
                 }
             });
@@ -80,6 +85,7 @@ impl SyncNode {
                 .inner
                 .client
                 .get(format!("{peer}/crdt/state"))
+                .kind("anti-entropy")
                 .timeout(Duration::from_secs(2))
                 .send()
                 .await;

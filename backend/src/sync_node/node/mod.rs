@@ -25,7 +25,7 @@ use super::crdt::{MaxRegister, NodeId, Person, PersonSet};
 use super::load::{LoadSwitch, Switched};
 use super::paxos::{Paxos, PaxosBugs, Value, GAP};
 pub use super::update::{number_of, parse_update, parse_update_event, Update, MAX_NUMBER};
-use crate::service::{Bugs, EventBus, Outgoing, Service};
+use crate::service::{Bugs, EventBus, Outgoing, Recorder, Service};
 use crate::sqlite::{Db, DbError};
 use paxos_log::PaxosLog;
 pub use reads::READ_TIMEOUT;
@@ -74,6 +74,10 @@ struct Inner {
     events: EventBus,
     /// Deliberate bugs switched on (`/admin/bugs`): handed to Paxos at each step, asked by merges.
     bugs: Bugs,
+    /// Notes for the recorded history: mode switches, leader changes.
+    recorder: Recorder,
+    /// The leader this node knew of last (0: none), to note when it changes.
+    leader_seen: std::sync::atomic::AtomicU64,
     db: Db,
     crdt: Mutex<CrdtState>,
     paxos: Mutex<Paxos>,
@@ -125,6 +129,8 @@ impl SyncNode {
                 client: service.outgoing(16),
                 events: service.events(),
                 bugs: service.bugs(),
+                recorder: service.recorder(),
+                leader_seen: std::sync::atomic::AtomicU64::new(0),
                 db,
                 crdt: Mutex::new(crdt),
                 paxos: Mutex::new(paxos),
@@ -213,6 +219,9 @@ impl SyncNode {
         };
         tracing::warn!(mode = name, %why, "switched");
         self.inner.events.emit(EventKind::Mode, format!("switched to {name}: {why}"));
+        self.inner
+            .recorder
+            .note("mode", || serde_json::json!({"mode": to, "why": why.to_string()}));
         if to == SyncMode::CrdtPaxos {
             let max = self.inner.crdt.lock().expect("crdt lock poisoned").max.0;
             let node = self.clone();

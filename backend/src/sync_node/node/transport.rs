@@ -116,6 +116,7 @@ impl SyncNode {
             };
             self.answer_reads(reads);
             if saved.is_none() && late.is_empty() {
+                self.note_leader();
                 return replies;
             }
             if let Some(saved) = saved {
@@ -155,6 +156,22 @@ impl SyncNode {
             self.queue(to, message);
         }
         None
+    }
+
+    /// Note in the recorded history when the leader this node knows of changes.
+    fn note_leader(&self) {
+        use std::sync::atomic::Ordering;
+        if !self.inner.recorder.is_on() {
+            // Forgotten while nothing records: the first note of a recording names the leader.
+            self.inner.leader_seen.store(u64::MAX, Ordering::Relaxed);
+            return;
+        }
+        let leader = self.paxos().leader().unwrap_or(0);
+        let before = self.inner.leader_seen.swap(leader, Ordering::Relaxed);
+        if before != leader {
+            let name = (leader != 0).then(|| format!("node-{leader}"));
+            self.inner.recorder.note("leader", || serde_json::json!(name));
+        }
     }
 
     /// Write the decisions learned since the last acceptor write.
@@ -215,6 +232,7 @@ impl SyncNode {
             .inner
             .client
             .post(format!("{peer}/paxos"))
+            .kind(Message::kinds(&batch))
             .json(&envelope)
             .timeout(Duration::from_secs(2))
             .send()
