@@ -1,6 +1,6 @@
 //! The lab's dashboard: a Yew app compiled to wasm and served by the control plane (:8080).
 //!
-//! - `app` — the routes and the page frame;
+//! - `route` — one `Route` per page; `app` — the page frame that switches on it;
 //! - `api` — the only module that talks HTTP (gloo-net);
 //! - `state` — page state as pure reducers (unit-tested natively);
 //! - `pages/`, `components/` — one component per file.
@@ -10,6 +10,7 @@ mod app;
 mod components;
 mod dom;
 mod pages;
+mod route;
 mod state;
 
 fn main() {
