@@ -2,13 +2,17 @@
 //!
 //! - `route` — one `Route` per page; `app` — the page frame that switches on it;
 //! - `api` — the only module that talks HTTP (gloo-net);
-//! - `state` — page state as pure reducers (unit-tested natively);
+//! - `state` — page state as pure reducers (unit-tested natively), depending on nothing above;
+//! - `hooks` — what several pages do alike (polling);
 //! - `pages/`, `components/` — one component per file.
+//!
+//! Layers, top to bottom: `app` → `pages` → `components` → `hooks`, `state`, `api`, `route`.
 
 mod api;
 mod app;
 mod components;
 mod dom;
+mod hooks;
 mod pages;
 mod route;
 mod state;

@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use gloo_timers::callback::Interval;
 use shared::models::{Behavior, ModelState, RegisterModel, LABELS};
 use shared::ServiceKind;
 use wasm_bindgen_futures::spawn_local;
@@ -15,6 +14,7 @@ use yew::prelude::*;
 use crate::api;
 use crate::components::field::Field;
 use crate::components::line_chart::LineChart;
+use crate::hooks::use_polled;
 use crate::state::models::{ModelsAction, ModelsState};
 
 type Dispatch = UseReducerDispatcher<ModelsState>;
@@ -59,16 +59,11 @@ pub fn models_page() -> Html {
     }
     {
         let dispatch = state.dispatcher();
-        use_effect_with((*meta).clone(), move |meta| {
-            let poll = meta.clone().map(|url| {
-                let (d, u) = (dispatch.clone(), url.clone());
-                spawn_local(async move { refresh(&d, &u).await });
-                Interval::new(2_000, move || {
-                    let (d, u) = (dispatch.clone(), url.clone());
-                    spawn_local(async move { refresh(&d, &u).await });
-                })
-            });
-            move || drop(poll)
+        use_polled((*meta).clone(), 2_000, move |meta: &Option<String>| {
+            if let Some(url) = meta.clone() {
+                let dispatch = dispatch.clone();
+                spawn_local(async move { refresh(&dispatch, &url).await });
+            }
         });
     }
 

@@ -2,7 +2,6 @@
 //! primary vs mirror, lag over time, Sync, kill/restart either store, failover with the data lost
 //! (RPO) and the time to recover (RTO).
 
-use gloo_timers::callback::Interval;
 use shared::control::ProcessAction;
 use shared::replication::ReplicationStatus;
 use shared::shop::{Money, NewProduct};
@@ -13,6 +12,7 @@ use yew::prelude::*;
 use crate::api;
 use crate::components::field::Field;
 use crate::components::line_chart::LineChart;
+use crate::hooks::use_polled;
 use crate::state::replication::{stores_by_role, ReplicationAction, ReplicationState, Side, Which};
 
 type Dispatch = UseReducerDispatcher<ReplicationState>;
@@ -259,19 +259,15 @@ pub fn replication_page() -> Html {
     }
     {
         let (dispatch, opened) = (state.dispatcher(), *opened);
-        use_effect_with((*fronts).clone(), move |fronts| {
-            let fronts = fronts.clone();
-            let poll = Interval::new(500, move || {
-                for which in [Which::Sync, Which::Async] {
-                    if let Some(front) = fronts.of(which) {
-                        let dispatch = dispatch.clone();
-                        spawn_local(async move {
-                            sample(&dispatch, which, &front, now_s() - opened).await
-                        });
-                    }
+        use_polled((*fronts).clone(), 500, move |fronts: &Fronts| {
+            for which in [Which::Sync, Which::Async] {
+                if let Some(front) = fronts.of(which) {
+                    let dispatch = dispatch.clone();
+                    spawn_local(
+                        async move { sample(&dispatch, which, &front, now_s() - opened).await },
+                    );
                 }
-            });
-            move || drop(poll)
+            }
         });
     }
 

@@ -2,7 +2,6 @@
 //! Socket.IO, spoken by this wasm app itself — with each node's highest number, mode and load,
 //! buttons to cut a node off or stop it, and the Paxos message log.
 
-use gloo_timers::callback::Interval;
 use shared::control::{LinkFault, ProcessAction};
 use shared::sync::{PaxosRole, PersonRecord, SyncMode};
 use shared::ServiceKind;
@@ -11,6 +10,7 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::components::field::Field;
+use crate::hooks::use_polled;
 use crate::state::sync::{SyncAction, SyncState};
 
 #[function_component(SyncPage)]
@@ -35,7 +35,7 @@ pub fn sync_page() -> Html {
         });
     }
     {
-        // One Socket.IO connection per node; loads and Paxos logs polled every second.
+        // One Socket.IO connection per node.
         let dispatch = state.dispatcher();
         use_effect_with((*nodes).clone(), move |nodes| {
             let sockets: Vec<api::NodeSocket> = nodes
@@ -51,24 +51,27 @@ pub fn sync_page() -> Html {
                     .ok()
                 })
                 .collect();
-            let nodes = nodes.clone();
-            let poll = Interval::new(1_000, move || {
-                for (name, url) in nodes.clone() {
-                    let dispatch = dispatch.clone();
-                    spawn_local(async move {
-                        if let Ok(load) = api::node_load(&url).await {
-                            dispatch.dispatch(SyncAction::Load(name.clone(), load));
-                        }
-                        if let Ok(status) = api::paxos_status(&url).await {
-                            dispatch.dispatch(SyncAction::Paxos(name.clone(), status));
-                        }
-                        if let Ok(log) = api::paxos_log(&url).await {
-                            dispatch.dispatch(SyncAction::Log(log));
-                        }
-                    });
-                }
-            });
-            move || drop((sockets, poll))
+            move || drop(sockets)
+        });
+    }
+    {
+        // Loads and Paxos logs, polled every second.
+        let dispatch = state.dispatcher();
+        use_polled((*nodes).clone(), 1_000, move |nodes: &Vec<(String, String)>| {
+            for (name, url) in nodes.clone() {
+                let dispatch = dispatch.clone();
+                spawn_local(async move {
+                    if let Ok(load) = api::node_load(&url).await {
+                        dispatch.dispatch(SyncAction::Load(name.clone(), load));
+                    }
+                    if let Ok(status) = api::paxos_status(&url).await {
+                        dispatch.dispatch(SyncAction::Paxos(name.clone(), status));
+                    }
+                    if let Ok(log) = api::paxos_log(&url).await {
+                        dispatch.dispatch(SyncAction::Log(log));
+                    }
+                });
+            }
         });
     }
 
