@@ -74,15 +74,20 @@ pub fn sync_page() -> Html {
             }
         });
     }
+    // The form's fields, read at submit.
+    let (person_name, person_number, person_node) =
+        (use_node_ref(), use_node_ref(), use_node_ref());
 
     let onsubmit = {
         let (nodes, dispatch) = ((*nodes).clone(), state.dispatcher());
+        let fields = (person_name.clone(), person_number.clone(), person_node.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let target: usize = crate::dom::selected("person-node").parse().unwrap_or(0);
+            let (name_field, number_field, node_field) = &fields;
+            let target: usize = crate::dom::selected(node_field).parse().unwrap_or(0);
             let Some((node, url)) = nodes.get(target).cloned() else { return };
             // No number: a name alone, as the original's /add_name takes it.
-            let typed = crate::dom::input("person-number");
+            let typed = crate::dom::text(number_field);
             let number = match typed.trim() {
                 "" => None,
                 text => match text.parse::<u64>() {
@@ -95,7 +100,7 @@ pub fn sync_page() -> Html {
                 },
             };
             let person =
-                PersonRecord { name: crate::dom::input("person-name").trim().to_owned(), number };
+                PersonRecord { name: crate::dom::text(name_field).trim().to_owned(), number };
             let dispatch = dispatch.clone();
             spawn_local(async move {
                 let outcome = api::add_person(&url, &person)
@@ -168,9 +173,9 @@ pub fn sync_page() -> Html {
             <h1>{ "Sync nodes" }</h1>
             <p class="summary">{ "Names converge through an add-wins OR-Set CRDT; the highest account number is agreed by Paxos — or by a max-register CRDT when a node is loaded past HIGH_REQUEST (or forced). The lists below update live over Socket.IO." }</p>
             <form id="person-form" class="form" {onsubmit}>
-                <Field id="person-name" placeholder="name" />
-                <Field id="person-number" class="narrow" placeholder="account number (optional)" />
-                <select id="person-node">
+                <Field id="person-name" placeholder="name" node={person_name} />
+                <Field id="person-number" class="narrow" placeholder="account number (optional)" node={person_number} />
+                <select id="person-node" ref={person_node}>
                     { for nodes.iter().enumerate().map(|(i, (n, _))| html! { <option value={i.to_string()}>{ n }</option> }) }
                 </select>
                 <button id="person-submit" type="submit">{ "Add" }</button>
