@@ -42,10 +42,42 @@ async fn read<T: DeserializeOwned>(what: &str, response: Response) -> Result<T, 
     response.json::<T>().await.map_err(|e| ApiError(format!("{what}: unreadable answer: {e}")))
 }
 
+/// Why a request got no answer.
+enum Unanswered {
+    /// It could not be built (its body does not serialize): no server would take it either.
+    Unsendable(String),
+    /// It was sent and the network failed it (refused, reset, unreachable): another server may
+    /// still answer, if the request may be sent twice.
+    Network(gloo_net::Error),
+}
+
+/// Send `request`, with `body` as its JSON body if there is one: the one place a request leaves.
+async fn send(
+    request: RequestBuilder,
+    body: Option<&impl Serialize>,
+) -> Result<Response, Unanswered> {
+    let request = match body {
+        Some(body) => request.json(body).map_err(|e| Unanswered::Unsendable(e.to_string()))?,
+        None => request.build().map_err(|e| Unanswered::Unsendable(e.to_string()))?,
+    };
+    request.send().await.map_err(Unanswered::Network)
+}
+
+/// Send a request to one service and read its JSON answer; `what` names it in errors.
+async fn send_json<T: DeserializeOwned>(
+    what: &str,
+    request: RequestBuilder,
+    body: Option<&impl Serialize>,
+) -> Result<T, ApiError> {
+    match send(request, body).await {
+        Ok(response) => read(what, response).await,
+        Err(Unanswered::Unsendable(e)) => Err(ApiError(format!("{what}: {e}"))),
+        Err(Unanswered::Network(e)) => Err(ApiError(format!("{what}: {e}"))),
+    }
+}
+
 async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
-    let response =
-        Request::get(url).send().await.map_err(|e| ApiError(format!("GET {url}: {e}")))?;
-    read(&format!("GET {url}"), response).await
+    send_json(&format!("GET {url}"), Request::get(url), None::<&()>).await
 }
 
 /// The control plane's list of services with their health.
@@ -104,6 +136,11 @@ fn server_url(server: &str) -> String {
 }
 
 /// Send a shop request through the registry; returns the answer (or error) and its trace.
+///
+/// The registry retry, and the only retry loop of the dashboard: ask the registry for a server
+/// (at most [`REGISTRY_ASKS`] times), skip one this request already failed on, send there, and
+/// on a network failure try the next — but a POST only once (see the module's doc) — until
+/// [`SERVERS_TRIED`] servers failed it.
 pub async fn shop<T: DeserializeOwned>(
     registry: &str,
     method: Method,
@@ -118,8 +155,8 @@ pub async fn shop<T: DeserializeOwned>(
         failed: Vec::new(),
     };
     let what = format!("{} {path}", method.name());
-    for _ in 0..6 {
-        if trace.failed.len() >= 3 {
+    for _ in 0..REGISTRY_ASKS {
+        if trace.failed.len() >= SERVERS_TRIED {
             break;
         }
         let server = match get_json::<GetServer>(&format!("{registry}/getServer")).await {
@@ -130,24 +167,17 @@ pub async fn shop<T: DeserializeOwned>(
             continue;
         }
         let request = method.builder(&format!("{}{path}", server_url(&server)));
-        let sent = match body {
-            Some(body) => match request.json(body) {
-                Ok(request) => request.send().await,
-                Err(e) => return (Err(ApiError(format!("{what}: {e}"))), trace),
-            },
-            None => request.send().await,
-        };
-        match sent {
+        match send(request, body).await {
             Ok(response) => {
                 trace.server = Some(server);
                 trace.status = Some(response.status());
                 return (read(&what, response).await, trace);
             }
-            Err(err) if method != Method::Post => {
-                trace.failed.push(server);
-                let _ = err;
+            Err(Unanswered::Unsendable(e)) => {
+                return (Err(ApiError(format!("{what}: {e}"))), trace)
             }
-            Err(err) => {
+            Err(Unanswered::Network(_)) if method != Method::Post => trace.failed.push(server),
+            Err(Unanswered::Network(err)) => {
                 trace.failed.push(server.clone());
                 return (Err(ApiError(format!("{what} to {server}: {err}"))), trace);
             }
@@ -156,20 +186,10 @@ pub async fn shop<T: DeserializeOwned>(
     (Err(ApiError(format!("{what}: every server failed ({})", trace.failed.join(", ")))), trace)
 }
 
-async fn send_json<T: DeserializeOwned>(
-    what: &str,
-    request: RequestBuilder,
-    body: Option<&impl Serialize>,
-) -> Result<T, ApiError> {
-    let sent = match body {
-        Some(body) => {
-            request.json(body).map_err(|e| ApiError(format!("{what}: {e}")))?.send().await
-        }
-        None => request.send().await,
-    };
-    let response = sent.map_err(|e| ApiError(format!("{what}: {e}")))?;
-    read(what, response).await
-}
+/// How many times one shop request may ask the registry for a server.
+const REGISTRY_ASKS: usize = 6;
+/// How many servers one shop request is tried on before it is reported failed.
+const SERVERS_TRIED: usize = 3;
 
 /// Stop, kill, pause, resume or restart a service's process.
 pub async fn service_action(name: &str, action: ProcessAction) -> Result<ActionOutcome, ApiError> {
