@@ -51,33 +51,56 @@ enum Unanswered {
     Network(gloo_net::Error),
 }
 
-/// Send `request`, with `body` as its JSON body if there is one: the one place a request leaves.
-async fn send(
-    request: RequestBuilder,
-    body: Option<&impl Serialize>,
-) -> Result<Response, Unanswered> {
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unanswered::Unsendable(why) => f.write_str(why),
+            Unanswered::Network(err) => err.fmt(f),
+        }
+    }
+}
+
+/// `body` as the JSON text a request carries.
+fn json(body: Option<&impl Serialize>) -> Result<Option<String>, Unanswered> {
+    body.map(serde_json::to_string).transpose().map_err(|e| Unanswered::Unsendable(e.to_string()))
+}
+
+/// Send `request`, with `body` (JSON text) if there is one: the one place a request leaves. Not
+/// generic, so every call shares its code (the dashboard's wasm is sent to every browser).
+async fn send(request: RequestBuilder, body: Option<String>) -> Result<Response, Unanswered> {
     let request = match body {
-        Some(body) => request.json(body).map_err(|e| Unanswered::Unsendable(e.to_string()))?,
-        None => request.build().map_err(|e| Unanswered::Unsendable(e.to_string()))?,
+        Some(json) => request.header("Content-Type", "application/json").body(json),
+        None => request.build(),
     };
+    let request = request.map_err(|e| Unanswered::Unsendable(e.to_string()))?;
     request.send().await.map_err(Unanswered::Network)
 }
 
-/// Send a request to one service and read its JSON answer; `what` names it in errors.
+/// Send a request to one service; `what` names it in errors.
+async fn answer(
+    what: &str,
+    request: RequestBuilder,
+    body: Result<Option<String>, Unanswered>,
+) -> Result<Response, ApiError> {
+    let sent = match body {
+        Ok(body) => send(request, body).await,
+        Err(unsendable) => Err(unsendable),
+    };
+    sent.map_err(|e| ApiError(format!("{what}: {e}")))
+}
+
+/// Send a request to one service and read its JSON answer.
 async fn send_json<T: DeserializeOwned>(
     what: &str,
     request: RequestBuilder,
     body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
-    match send(request, body).await {
-        Ok(response) => read(what, response).await,
-        Err(Unanswered::Unsendable(e)) => Err(ApiError(format!("{what}: {e}"))),
-        Err(Unanswered::Network(e)) => Err(ApiError(format!("{what}: {e}"))),
-    }
+    read(what, answer(what, request, json(body)).await?).await
 }
 
 async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
-    send_json(&format!("GET {url}"), Request::get(url), None::<&()>).await
+    let what = format!("GET {url}");
+    read(&what, answer(&what, Request::get(url), Ok(None)).await?).await
 }
 
 /// The control plane's list of services with their health.
@@ -155,6 +178,10 @@ pub async fn shop<T: DeserializeOwned>(
         failed: Vec::new(),
     };
     let what = format!("{} {path}", method.name());
+    let body = match json(body) {
+        Ok(body) => body,
+        Err(unsendable) => return (Err(ApiError(format!("{what}: {unsendable}"))), trace),
+    };
     for _ in 0..REGISTRY_ASKS {
         if trace.failed.len() >= SERVERS_TRIED {
             break;
@@ -167,14 +194,14 @@ pub async fn shop<T: DeserializeOwned>(
             continue;
         }
         let request = method.builder(&format!("{}{path}", server_url(&server)));
-        match send(request, body).await {
+        match send(request, body.clone()).await {
             Ok(response) => {
                 trace.server = Some(server);
                 trace.status = Some(response.status());
                 return (read(&what, response).await, trace);
             }
-            Err(Unanswered::Unsendable(e)) => {
-                return (Err(ApiError(format!("{what}: {e}"))), trace)
+            Err(unsendable @ Unanswered::Unsendable(_)) => {
+                return (Err(ApiError(format!("{what}: {unsendable}"))), trace)
             }
             Err(Unanswered::Network(_)) if method != Method::Post => trace.failed.push(server),
             Err(Unanswered::Network(err)) => {
