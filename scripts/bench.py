@@ -257,6 +257,39 @@ end
         print(f"  the 1-connection run: {decided() - before} decisions for {load['requests']} requests", flush=True)
         agreed = [http("GET", f"http://127.0.0.1:{p}/get_data")["highestNumber"] for p in ports]
         print(f"  highest number agreed on the three nodes: {agreed}", flush=True)
+
+        # Reads of the agreed number, writes stopped: the local read (what /get_data answers)
+        # against the linearizable one (ReadIndex: a majority confirms the leader, concurrent
+        # reads share a round; a follower also asks the leader for the index). Each
+        # linearizable row names its req/s as a share of the local row's.
+        roles = {p: http("GET", f"http://127.0.0.1:{p}/paxos/status")["role"] for p in ports}
+        leader = next((p for p in ports if roles[p] == "leader"), ports[0])
+        follower = next(p for p in ports if p != leader)
+
+        def highest(port, read):
+            return f"http://127.0.0.1:{port}/highest?read={read}"
+
+        def versus(local, label):
+            """Name the last row's req/s (and p50) against the local row's."""
+            if local is None or not rows or rows[-1][0] != label:
+                return
+            name, r, target, p50_ms, p99_ms = rows[-1]
+            share = r["rps"] / local["rps"] if local["rps"] else float("nan")
+            rows[-1] = (f"{name}: x{share:.2f} local", r, target, p50_ms, p99_ms)
+
+        def last(label):
+            return rows[-1][1] if rows and rows[-1][0] == label else None
+
+        for conns in (32, 1):
+            threads = 2 if conns > 1 else 1
+            local_label = f"paxos: GET /highest?read=local, {conns} conn"
+            run(local_label, 0, highest(leader, "local"), connections=conns, threads=threads, group="sync")
+            local = last(local_label)
+            places = [("leader", leader), ("follower", follower)] if conns > 1 else [("follower", follower)]
+            for place, port in places:
+                label = f"paxos: GET /highest linearizable, {place}, {conns} conn"
+                run(label, 0, highest(port, "linearizable"), connections=conns, threads=threads, group="sync")
+                versus(local, label)
     finally:
         for node in nodes:
             node.send_signal(signal.SIGTERM)
@@ -265,6 +298,30 @@ end
                 node.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 node.kill()
+
+
+def recording_benchmarks(lab, rows, args):
+    """What recording costs: the same durable writes (each one front → primary → mirror
+    messages, all recorded) with the lab's recording off, then on, three times in turn (this
+    machine is shared: interleaving keeps a burst of other work from landing on one side only),
+    medians compared. Target: on keeps >= 90% of off."""
+    script = post_script()
+    front = lab.service("mirroring")["url"] + "/products"
+    seconds = max(3, args.seconds // 2)
+    offs, ons, events = [], [], 0
+    for round in range(3):
+        print(f"  running: round {round + 1} of 3, recording off then on ({seconds} s each)", flush=True)
+        offs.append(wrk(front, seconds, script=script))
+        run = http("POST", lab.url + "/api/recordings", {"name": f"bench {round + 1}"})
+        try:
+            ons.append(wrk(front, seconds, script=script))
+        finally:
+            events += http("POST", lab.url + f"/api/recordings/{run['id']}/stop")["events"]
+    median = lambda results: sorted(results, key=lambda r: r["rps"])[1]
+    off, on = median(offs), median(ons)
+    ratio = on["rps"] / off["rps"] if off["rps"] else float("nan")
+    rows.append(("recording off (median of 3): mirrored POST", off, 0, None, None))
+    rows.append((f"  recording on: x{ratio:.2f} ({events} events)", on, int(off["rps"] * 0.9), None, None))
 
 
 def main():
@@ -307,6 +364,8 @@ def main():
 
         if not args.only or "writes" in args.only or "mirror" in args.only:
             mirror_benchmarks(lab, run, rows, args)
+        if not args.only or "recording" in args.only:
+            recording_benchmarks(lab, rows, args)
         if not args.only or "sync" in args.only or "paxos" in args.only:
             sync_benchmarks(lab, run, rows, args)
     finally:

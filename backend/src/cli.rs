@@ -42,6 +42,10 @@ pub enum Command {
     /// Judge a recorded history (JSON lines) against a model; prints the verdict as JSON and
     /// exits 0 (valid), 1 (invalid) or 2 (unknown: out of time, or a history it cannot read).
     Check(CheckArgs),
+    /// Run a workload against a lab while a nemesis breaks it, record, heal, check: prints the
+    /// verdict as JSON and exits 0 (valid), 1 (invalid) or 2 (unknown, or the run failed). E.g.
+    /// `lab test --workload paxos-register --nemesis partition,kill --time 20 --seed 1`.
+    Test(crate::lab_test::TestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +106,10 @@ pub struct UpArgs {
     /// How often the control plane checks every service's health, in milliseconds.
     #[arg(long, env = "LAB_HEALTH_INTERVAL_MS", default_value_t = 1000)]
     pub health_interval_ms: u64,
+    /// Start with deliberate bugs switched on, in every service each lives in (comma-separated;
+    /// e.g. `--bug crdt-forget-remote-adds`). A service restarted from the dashboard keeps them.
+    #[arg(long = "bug", value_delimiter = ',', value_name = "NAME")]
+    pub bugs: Vec<shared::bugs::Bug>,
 }
 
 /// One `--ports` item: a service's name and its new port.
@@ -164,12 +172,14 @@ impl Cli {
                     data: args.data,
                     health_interval: Duration::from_millis(args.health_interval_ms.max(50)),
                     ready_within: Duration::from_secs(args.ready_timeout_s.max(1)),
+                    bugs: args.bugs,
                 })
                 .await
             }
             Command::Serve { service } => service.run().await,
             Command::Client(args) => run_client(args).await,
             Command::Check(args) => run_check(&args),
+            Command::Test(args) => crate::lab_test::run(args).await,
         }
     }
 }

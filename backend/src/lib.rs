@@ -13,6 +13,7 @@ pub mod check;
 pub mod cli;
 pub mod control;
 pub mod iris;
+pub mod lab_test;
 pub mod meta;
 pub mod model;
 pub mod redundancy;

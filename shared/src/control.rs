@@ -155,8 +155,18 @@ pub struct Verdict {
     /// The measurements behind it: (what, value).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub measurements: Vec<(String, String)>,
-    /// Whether the system behaved as designed (e.g. no failed request).
+    /// Whether the system behaved as designed (e.g. no failed request) — and, for a scenario
+    /// with a model, whether the checker found its history valid.
     pub passed: bool,
+    /// The recording the scenario made of itself (`GET /api/recordings/{id}`); `null` when it
+    /// ran inside a recording already under way.
+    #[serde(default)]
+    pub recording: Option<String>,
+    /// The checker's verdict on that recording, for a scenario whose operations a model
+    /// judges (`node-partition`: set; `paxos-leader-loss`: max-register; `async-primary-loss`:
+    /// mirror).
+    #[serde(default)]
+    pub check: Option<crate::history::Verdict>,
 }
 
 /// A scenario the control plane can run (`GET /api/scenarios`).
@@ -178,6 +188,208 @@ pub struct ActionOutcome {
     pub message: String,
     /// The service's row of `GET /api/services` after the action: new PID, paused, links.
     pub service: crate::ServiceStatus,
+}
+
+/// What a test run's clients do (`lab test --workload`), and the model that judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Workload {
+    /// Raises and reads of the sync nodes' agreed highest number on all three nodes
+    /// (`max-register`).
+    PaxosRegister,
+    /// Adds of persons on all three nodes and reads of each node's persons (`set`).
+    CrdtSet,
+    /// Writes to the mirrored shop (:3010) and a failover of its primary (`mirror`).
+    MirrorSync,
+    /// Writes to the replicated shop (:3020) and a failover of its primary (`mirror`).
+    MirrorAsync,
+    /// Orders placed through the registry across a shop server's failure (`set`: no
+    /// acknowledged order lost, none twice).
+    ShopOrders,
+}
+
+/// A fault the nemesis injects during a test run, on a seeded schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Nemesis {
+    /// Cut every link between one target and the others (both ways), then heal.
+    Partition,
+    /// SIGKILL one target, then start it again.
+    Kill,
+    /// SIGSTOP one target, then SIGCONT.
+    Pause,
+}
+
+/// How a `paxos-register` run reads the highest number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadPath {
+    /// `GET /get_data` on the node asked: its local state (the original's read; may be stale).
+    #[default]
+    Local,
+    /// `GET /highest?read=linearizable`: through a quorum.
+    Linearizable,
+}
+
+macro_rules! kebab_names {
+    ($type:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $type {
+            /// Every value, in order.
+            pub const ALL: &'static [$type] = &[$($type::$variant),+];
+
+            /// Its name on the wire and on the command line.
+            pub fn as_str(self) -> &'static str {
+                match self { $($type::$variant => $name),+ }
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $type {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("no {} {s:?} (one of: {})", stringify!($type).to_lowercase(), names.join(", "))
+                })
+            }
+        }
+    };
+}
+
+kebab_names!(Workload {
+    PaxosRegister => "paxos-register",
+    CrdtSet => "crdt-set",
+    MirrorSync => "mirror-sync",
+    MirrorAsync => "mirror-async",
+    ShopOrders => "shop-orders",
+});
+kebab_names!(Nemesis { Partition => "partition", Kill => "kill", Pause => "pause" });
+kebab_names!(ReadPath { Local => "local", Linearizable => "linearizable" });
+
+/// A test run (`POST /api/tests`, `lab test`): a workload, a nemesis, for a time, seeded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestSpec {
+    pub workload: Workload,
+    /// Faults to inject, taking turns (none: a run with no fault).
+    #[serde(default)]
+    pub nemesis: Vec<Nemesis>,
+    /// How long the clients run, in seconds (then: heal, quiesce, final reads, check).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 600))]
+    pub time_s: u32,
+    /// Client operations per second, all clients together.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2000))]
+    pub rate: u32,
+    /// Seeds the clients' choices and the nemesis's schedule.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 9007199254740991_u64))]
+    pub seed: u64,
+    /// How `paxos-register` reads (ignored by the other workloads).
+    #[serde(default)]
+    pub read: ReadPath,
+    /// Deliberate bugs to switch on, in every service they live in, for the run (and off
+    /// after it).
+    #[serde(default)]
+    pub bugs: Vec<crate::bugs::Bug>,
+    /// `paxos-register`, `crdt-set`: switch the sync nodes to CRDT-only for the run (the mode
+    /// the dynamic method picks under high load, where nothing is agreed), and back after it.
+    #[serde(default)]
+    pub crdt_only: bool,
+}
+
+impl TestSpec {
+    /// Why the spec cannot run, if it cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=600).contains(&self.time_s) {
+            return Err(format!("timeS must be 1 to 600 seconds, not {}", self.time_s));
+        }
+        if !(1..=2000).contains(&self.rate) {
+            return Err(format!("rate must be 1 to 2000 operations per second, not {}", self.rate));
+        }
+        if self.seed > (1 << 53) - 1 {
+            return Err("seed must be at most 2^53 - 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Where a recorded run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    /// Recording (a test's clients and nemesis running, or a recording started by hand).
+    Recording,
+    /// The test is healing the lab and waiting for it to settle.
+    Healing,
+    /// The history is being checked.
+    Checking,
+    /// Over: the history is saved (and judged, for a test).
+    Done,
+    /// Over, but something went wrong (see `error`); what was recorded is saved.
+    Failed,
+}
+
+/// One recording or test run (`GET /api/recordings`); kept with its history in the lab's data
+/// directory, so runs survive a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RunInfo {
+    /// Its id: when it started and what it is (`20261201-221530-paxos-register`).
+    pub id: String,
+    /// A person's name for it (the workload, or what was given when starting by hand).
+    pub name: String,
+    pub state: RunState,
+    /// When it started, in milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// How long it recorded, in milliseconds (so far, while recording).
+    pub duration_ms: u64,
+    /// Events recorded (so far).
+    pub events: u64,
+    /// Events services dropped because their buffers filled (0 when the history is complete).
+    #[serde(default)]
+    pub dropped: u64,
+    /// The test it runs; `null` for a recording started by hand.
+    pub test: Option<TestSpec>,
+    /// The deliberate bugs switched on when it started, per service.
+    #[serde(default)]
+    pub bugs: std::collections::BTreeMap<String, Vec<crate::bugs::Bug>>,
+    /// The checker's verdict (for a test, or once a recording was checked).
+    pub verdict: Option<crate::history::Verdict>,
+    /// What went wrong, for a failed run.
+    pub error: Option<String>,
+}
+
+/// Start a recording by hand (`POST /api/recordings`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartRecording {
+    /// What to call it (default `recording`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 60))]
+    pub name: Option<String>,
+}
+
+/// Check a recorded history against a model (`POST /api/recordings/{id}/check`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckRequest {
+    /// `max-register`, `set`, `ledger` or `mirror`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(max-register|set|ledger|mirror)$"))]
+    pub model: String,
 }
 
 #[cfg(test)]

@@ -143,6 +143,8 @@ pub enum FaultKind {
     Slow,
     /// A link drops a share of its calls (`fields` says how many).
     Loss,
+    /// A clean stop (SIGTERM), as opposed to a `kill` (SIGKILL).
+    Stop,
 }
 
 /// A service's report about itself.
@@ -637,5 +639,47 @@ mod tests {
             prop_assert_eq!(text.lines().count(), events.len());
             prop_assert_eq!(parse_history(&text).unwrap(), events);
         }
+    }
+}
+
+/// What the control plane tells a service when a recording starts (`PUT /admin/recording`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordingStart {
+    /// The recording's id (the control plane's).
+    pub id: String,
+    /// When the recording began, in nanoseconds since the Unix epoch: every service of the lab
+    /// runs on one machine, so its clock is the control plane's, and `time` is measured from here.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 9007199254740991_u64))]
+    pub epoch_ns: u64,
+    /// Each service's `host:port` and name, so a message's `to` can name the service it goes to.
+    #[serde(default)]
+    pub services: BTreeMap<String, String>,
+}
+
+/// The events a service recorded since `after` (`GET /admin/recording/events`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedEvents {
+    /// The recording the service takes part in; `null` when it records nothing (not started,
+    /// stopped, or restarted since the recording began).
+    pub recording: Option<String>,
+    pub events: Vec<Event>,
+    /// Ask with `after=next` for the events that follow.
+    pub next: u64,
+    /// Events dropped because nobody fetched them in time (the service keeps a bounded buffer).
+    pub dropped: u64,
+}
+
+impl fmt::Display for Validity {
+    /// As the verdict's JSON says it: `true`, `false` or `unknown`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Validity::True => "true",
+            Validity::False => "false",
+            Validity::Unknown => "unknown",
+        })
     }
 }

@@ -310,3 +310,37 @@ pub struct PaxosLogEntry {
     /// What else the message says (a prepare's first instance, what a promise reports, ...).
     pub note: Option<String>,
 }
+
+/// What a read of the highest number is (`GET /highest?read=...`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadConsistency {
+    /// At least every number agreed (acknowledged) before the read began, and only agreed
+    /// numbers: Paxos's ReadIndex (a majority confirms the leader, the node waits for its log to
+    /// reach the leader's).
+    #[default]
+    Linearizable,
+    /// What the node holds now, with no round to its peers: may lag a number already agreed
+    /// (`GET /get_data`'s `highestNumber` is this read).
+    Local,
+}
+
+/// `GET /highest`: the node's highest number, and what kind of read produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HighestRead {
+    pub highest_number: u64,
+    /// What the answer actually is: `local` when a linearizable read was asked of a node in
+    /// CRDT-only mode (see `reason`).
+    pub read: ReadConsistency,
+    pub node: String,
+    /// Every Paxos instance up to this one was decided at the node when it read (for a
+    /// linearizable read, the leader's read index); `null` in CRDT-only mode, where the number
+    /// is the max register's, not Paxos's.
+    pub instance: Option<u64>,
+    pub mode: SyncMode,
+    /// Why the read is weaker than asked (`null` when it is what was asked).
+    pub reason: Option<String>,
+}

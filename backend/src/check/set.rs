@@ -4,7 +4,8 @@
 //! of elements the process's node holds). Valid when every process's final `ok` read holds
 //! every acknowledged (`ok`) add, and no read holds an element nobody tried to add. `info` adds
 //! may or may not show up; a `fail`ed add that shows up is an anomaly too (`fail` means it did
-//! not happen).
+//! not happen), and so is a read that holds an element twice (`duplicate`: the shop's orders,
+//! read as a set, show an order placed twice).
 //!
 //! Valid — the add (still open, so it may have happened) shows in the final read:
 //!
@@ -41,6 +42,8 @@ pub(crate) fn check(ops: &[OperationRef<'_>]) -> Judgement {
     let mut adds: Vec<Adds> = Vec::new();
     // Per process, its ok reads in order, as element ids.
     let mut reads: BTreeMap<u64, Vec<(usize, Vec<u32>)>> = BTreeMap::new();
+    // Reads holding an element more than once: (op, the elements).
+    let mut duplicates: Vec<(usize, Vec<u32>)> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         match op.f {
             "add" => {
@@ -69,7 +72,14 @@ pub(crate) fn check(ops: &[OperationRef<'_>]) -> Judgement {
                         vec![op.to_operation()],
                     );
                 };
-                let ids = seen.iter().map(|v| elements.id(v)).collect();
+                let ids: Vec<u32> = seen.iter().map(|v| elements.id(v)).collect();
+                let mut sorted = ids.clone();
+                sorted.sort_unstable();
+                let twice: Vec<u32> =
+                    sorted.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+                if !twice.is_empty() {
+                    duplicates.push((i, twice));
+                }
                 reads.entry(op.process).or_default().push((i, ids));
             }
             other => {
@@ -87,6 +97,22 @@ pub(crate) fn check(ops: &[OperationRef<'_>]) -> Judgement {
     }
 
     let mut anomalies = Vec::new();
+    // Duplicate: a set holds an element once; a read showing it twice shows it added twice
+    // (an order placed again by a client's retry).
+    for (op, twice) in &duplicates {
+        let mut dedup = twice.clone();
+        dedup.dedup();
+        anomalies.push(Anomaly {
+            kind: "duplicate".into(),
+            message: format!(
+                "a read holds {} element{} more than once",
+                dedup.len(),
+                plural(dedup.len())
+            ),
+            ops: vec![ops[*op].to_operation()],
+            detail: json!({"elements": elements.values(&dedup)}),
+        });
+    }
     // `in_final[e] == n` when element e is in the n-th process's final read (numbered, so
     // nothing needs clearing between processes).
     let mut in_final = vec![usize::MAX; elements.len()];
@@ -391,6 +417,12 @@ mod tests {
                 ],
                 Validity::False,
                 &["failed-add-visible"],
+            ),
+            (
+                "an element read twice was added twice",
+                history(&[add(0, "ada", 0, 1), read(1, &["ada", "ada"], 2, 3)]),
+                Validity::False,
+                &["duplicate"],
             ),
             ("no read", history(&[add(0, "ada", 0, 1)]), Validity::Unknown, &["no-final-read"]),
             (

@@ -9,10 +9,13 @@
 mod health;
 pub mod ports;
 mod ready;
+pub mod recording;
 mod relay;
+pub(crate) mod runs;
 pub mod scenarios;
 pub mod supervisor;
 pub mod table;
+pub mod workload;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -33,6 +36,7 @@ use utoipa_axum::routes;
 use crate::catalog::{self, Ports};
 use crate::service::links::peer_key;
 use crate::service::{self, error_response, ApiJson, ApiPath, EventBus, Service};
+use recording::{RecordingError, Recordings};
 use supervisor::{ActionError, Supervisor};
 use table::ServiceTable;
 
@@ -48,6 +52,8 @@ pub struct UpConfig {
     pub health_interval: Duration,
     /// How long `up` waits for every service to be ready before it gives up.
     pub ready_within: Duration,
+    /// Deliberate bugs to start with, each in every service of the kind it lives in.
+    pub bugs: Vec<shared::bugs::Bug>,
 }
 
 /// State of the control plane's routes; cheap to clone.
@@ -59,6 +65,8 @@ pub struct ControlState {
     pub client: reqwest::Client,
     /// One scenario at a time: they break shared services.
     pub scenario: Arc<tokio::sync::Mutex<()>>,
+    /// The recording under way and the runs saved.
+    pub recordings: Recordings,
 }
 
 /// Why a control request failed.
@@ -72,6 +80,10 @@ pub enum ControlError {
     Conflict(String),
     #[error("{0}")]
     Upstream(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
 }
 
 impl IntoResponse for ControlError {
@@ -85,6 +97,16 @@ impl IntoResponse for ControlError {
             }
             ControlError::Action(ActionError::Spawn { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
             ControlError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ControlError::Recording(RecordingError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ControlError::Recording(RecordingError::Conflict(_)) => StatusCode::CONFLICT,
+            ControlError::Recording(RecordingError::Io(err)) => {
+                tracing::error!(%err, "saving a recording");
+                return error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the recording could not be saved (see the control plane's log)",
+                );
+            }
         };
         error_response(status, self.to_string())
     }
@@ -92,13 +114,17 @@ impl IntoResponse for ControlError {
 
 /// The control plane's router: its API, the plumbing every service has, and the dashboard.
 pub fn router(service: Service, state: ControlState, dist: &Path) -> Router {
-    let open = OpenApiRouter::new().routes(routes!(list_services)).routes(routes!(list_scenarios));
+    let open = OpenApiRouter::new()
+        .routes(routes!(list_services))
+        .routes(routes!(list_scenarios))
+        .merge(runs::open_routes());
     let admin = service::guarded(
         OpenApiRouter::new()
             .routes(routes!(process_action))
             .routes(routes!(set_link, heal_link))
             .routes(routes!(run_scenario))
-            .routes(routes!(forward_admin)),
+            .routes(routes!(forward_admin))
+            .merge(runs::admin_routes()),
     );
     service.fallback(dashboard(dist)).into_router(open.merge(admin).with_state(state))
 }
@@ -212,12 +238,32 @@ pub async fn change_link(
             link.fault = fault;
         }
     });
+    record_link_fault(state, from, to, fault);
     let message = if fault.is_healthy() {
         format!("link {from} → {to} healed")
     } else {
         format!("link {from} → {to}: {fault:?}")
     };
     Ok(ActionOutcome { message, service: row(state, from)? })
+}
+
+/// A link change as the history's nemesis line: `cut`, `slow`, `loss`, or `heal`.
+fn record_link_fault(state: &ControlState, from: &str, to: &str, fault: LinkFault) {
+    use shared::history::FaultKind;
+    let kind = if fault.is_healthy() {
+        FaultKind::Heal
+    } else if fault.cut {
+        FaultKind::Cut
+    } else if fault.drop_rate > 0.0 {
+        FaultKind::Loss
+    } else {
+        FaultKind::Slow
+    };
+    let fields = match serde_json::to_value(fault) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    state.recordings.fault(kind, serde_json::json!([from, to]), fields);
 }
 
 /// Relay an admin request to a service (`PUT /api/services/model-a/admin/behavior` reaches
@@ -333,7 +379,20 @@ async fn no_such_api_route(uri: axum::http::Uri) -> Response {
 /// dashboard's URL once every service is ready, and on Ctrl-C or SIGTERM stop the children before
 /// returning. Starts nothing when one of the lab's ports is taken.
 pub async fn up(config: UpConfig) -> anyhow::Result<()> {
-    let specs = catalog::lab(&config.ports, &config.data);
+    let mut specs = catalog::lab(&config.ports, &config.data);
+    for bug in &config.bugs {
+        let mut lives = specs.iter_mut().filter(|spec| spec.kind == bug.lives_in()).peekable();
+        if lives.peek().is_none() {
+            anyhow::bail!(crate::cli::Explained(format!(
+                "{bug}: no service of the lab is a {}",
+                bug.lives_in()
+            )));
+        }
+        for spec in lives {
+            spec.args.extend(["--bug".to_owned(), bug.to_string()]);
+        }
+        tracing::warn!(%bug, "deliberate bug switched on at start");
+    }
     let listener = TcpListener::from_std(claim_ports(&config, &specs)?)?;
     let control_url = format!("http://{}", listener.local_addr()?);
     std::fs::create_dir_all(&config.data)?;
@@ -352,13 +411,16 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         paused: false,
         links: Vec::new(),
     });
+    let client = reqwest::Client::builder().build()?;
+    let recordings =
+        Recordings::open(&config.data.join("recordings"), client.clone(), table.clone());
     let supervisor = Arc::new(Supervisor::new(
         std::env::current_exe()?,
         config.bind,
         table.clone(),
         events.clone(),
+        recordings.clone(),
     ));
-    let client = reqwest::Client::builder().build()?;
     for spec in &specs {
         if let Err(err) = supervisor.spawn(spec) {
             supervisor.shutdown(supervisor::GRACE).await;
@@ -379,6 +441,7 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         events: events.clone(),
         client: client.clone(),
         scenario: Arc::default(),
+        recordings,
     };
     let app = router(service, state, &config.dist);
     let dashboard_url = match config.bind {

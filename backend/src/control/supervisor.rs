@@ -21,6 +21,9 @@ use shared::{EventKind, Health, ServiceStatus};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
 
+use shared::history::FaultKind;
+
+use super::recording::Recordings;
 use super::table::ServiceTable;
 use crate::catalog::ServiceSpec;
 use crate::service::EventBus;
@@ -54,6 +57,8 @@ pub struct Supervisor {
     running: Mutex<HashMap<String, Running>>,
     /// Set once `shutdown` begins: children ending then are expected, not news.
     stopping: Arc<AtomicBool>,
+    /// Every action is a fault in the recording under way.
+    recordings: Recordings,
 }
 
 #[derive(Debug, Clone)]
@@ -74,7 +79,13 @@ impl Running {
 }
 
 impl Supervisor {
-    pub fn new(exe: PathBuf, bind: IpAddr, table: ServiceTable, events: EventBus) -> Self {
+    pub fn new(
+        exe: PathBuf,
+        bind: IpAddr,
+        table: ServiceTable,
+        events: EventBus,
+        recordings: Recordings,
+    ) -> Self {
         Self {
             exe,
             bind,
@@ -83,6 +94,7 @@ impl Supervisor {
             specs: Mutex::default(),
             running: Mutex::default(),
             stopping: Arc::default(),
+            recordings,
         }
     }
 
@@ -163,6 +175,24 @@ impl Supervisor {
 
     /// Do `action` to the service's process; returns what was done, in words.
     pub async fn act(&self, name: &str, action: ProcessAction) -> Result<String, ActionError> {
+        let done = self.act_unrecorded(name, action).await?;
+        let fault = match action {
+            ProcessAction::Stop => FaultKind::Stop,
+            ProcessAction::Kill => FaultKind::Kill,
+            ProcessAction::Pause => FaultKind::Pause,
+            ProcessAction::Resume => FaultKind::Resume,
+            ProcessAction::Restart => FaultKind::Restart,
+        };
+        let fields = serde_json::Map::from_iter([("message".to_owned(), done.clone().into())]);
+        self.recordings.fault(fault, name.into(), fields);
+        Ok(done)
+    }
+
+    async fn act_unrecorded(
+        &self,
+        name: &str,
+        action: ProcessAction,
+    ) -> Result<String, ActionError> {
         let spec = self.specs.lock().expect("supervisor lock poisoned").get(name).cloned();
         let spec = spec.ok_or_else(|| ActionError::Unknown(name.to_owned()))?;
         let running = self.current(name).filter(Running::alive);

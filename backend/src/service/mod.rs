@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod outgoing;
 mod probe;
 pub mod process;
+pub mod recorder;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -51,6 +52,7 @@ pub use links::{LinkError, LinkFaults};
 pub use outgoing::{CallError, Outgoing};
 pub use probe::{check_health, now_ms};
 pub use process::CommonArgs;
+pub use recorder::Recorder;
 
 /// Default largest request body a service accepts: plenty for any form of the lab, small enough
 /// that a flood of huge bodies cannot exhaust memory.
@@ -81,6 +83,8 @@ pub struct Service {
     links: LinkFaults,
     /// Deliberate protocol bugs switched on (`/admin/bugs`, `--bug`).
     bugs: Bugs,
+    /// Its part of the lab's recorded history (`/admin/recording`).
+    recorder: Recorder,
 }
 
 impl std::fmt::Debug for Service {
@@ -103,6 +107,7 @@ impl Service {
             events: EventBus::new(&name),
             links: LinkFaults::default(),
             bugs: Bugs::default(),
+            recorder: Recorder::new(&name),
         }
     }
 
@@ -157,7 +162,13 @@ impl Service {
     /// The service's client for its peers (through its link faults), with a pool of
     /// `idle_per_host` keep-alive connections per peer.
     pub fn outgoing(&self, idle_per_host: usize) -> Outgoing {
-        Outgoing::pooled(idle_per_host, self.links.clone())
+        Outgoing::pooled(idle_per_host, self.links.clone(), self.recorder.clone())
+    }
+
+    /// What the service records while the lab records: its messages (through
+    /// [`Service::outgoing`] and the routes' middleware) and the notes it makes here.
+    pub fn recorder(&self) -> Recorder {
+        self.recorder.clone()
     }
 
     /// Where the service registers metrics of its own, exported by `GET /metrics`.
@@ -178,6 +189,7 @@ impl Service {
             events,
             links,
             bugs,
+            recorder,
         } = self;
         let http = metrics::HttpMetrics::register(&mut registry);
         let identity = Arc::new(Identity { name, kind, started, probe, bugs: bugs.clone() });
@@ -195,8 +207,14 @@ impl Service {
                 .routes(routes!(bugs::switch_on, bugs::switch_off))
                 .with_state(bugs::BugAdmin { bugs, kind, events: events.clone() }),
         );
+        let recording = guarded(
+            OpenApiRouter::new()
+                .routes(routes!(recorder::start, recorder::stop))
+                .routes(routes!(recorder::events))
+                .with_state(recorder.clone()),
+        );
         let (router, mut openapi) =
-            routes.merge(own).merge(link_admin).merge(bug_admin).split_for_parts();
+            routes.merge(own).merge(link_admin).merge(bug_admin).merge(recording).split_for_parts();
         openapi.info = utoipa::openapi::InfoBuilder::new()
             .title(format!("lab {} ({})", identity.name, identity.kind))
             .description(Some(format!(
@@ -216,6 +234,7 @@ impl Service {
         let router = router
             .merge(event_routes)
             .route_layer(middleware::from_fn_with_state(http, metrics::track))
+            .route_layer(middleware::from_fn_with_state(recorder, recorder::observe))
             .route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
             .route("/metrics", get(move || async move { render_metrics(&registry) }));
         let router = match fallback {

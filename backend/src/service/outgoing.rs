@@ -4,19 +4,22 @@
 //! to a store, the meta-model asking a model, a sync node's Paxos messages and CRDT deltas)
 //! goes through its [`Outgoing`] client: the link's fault is applied first (a cut link fails at
 //! once, a slow one waits, a lossy one drops the call), so no call site can forget it, and this
-//! is the one place that sees everything a service sends.
+//! is the one place that sees everything a service sends: while the lab records, each call is a
+//! `send` in the history and its reply a `recv` ([`super::recorder`]).
 
 use std::time::Duration;
 
 use reqwest::Method;
 
 use super::links::{LinkError, LinkFaults};
+use super::recorder::{Recorder, CLOCK_HEADER, MSG_HEADER};
 
-/// A service's client for its peers: HTTP through the service's link faults.
+/// A service's client for its peers: HTTP through the service's link faults, recorded.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     http: reqwest::Client,
     links: LinkFaults,
+    recorder: Recorder,
 }
 
 /// Why a call to a peer got no answer.
@@ -54,18 +57,19 @@ impl CallError {
 }
 
 impl Outgoing {
-    /// Calls with `http` (its pool settings are the caller's) through `links`.
-    pub fn new(http: reqwest::Client, links: LinkFaults) -> Self {
-        Self { http, links }
+    /// Calls with `http` (its pool settings are the caller's) through `links`, recorded by
+    /// `recorder`.
+    pub fn new(http: reqwest::Client, links: LinkFaults, recorder: Recorder) -> Self {
+        Self { http, links, recorder }
     }
 
     /// A client with a pool of `idle_per_host` keep-alive connections per peer.
-    pub fn pooled(idle_per_host: usize, links: LinkFaults) -> Self {
+    pub fn pooled(idle_per_host: usize, links: LinkFaults, recorder: Recorder) -> Self {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(idle_per_host)
             .build()
             .expect("an HTTP client with default TLS-less settings");
-        Self::new(http, links)
+        Self::new(http, links, recorder)
     }
 
     pub fn get(&self, url: impl Into<String>) -> Call {
@@ -80,9 +84,12 @@ impl Outgoing {
         let url = url.into();
         Call {
             links: self.links.clone(),
+            recorder: self.recorder.clone(),
             request: self.http.request(method, &url),
             url,
             timeout: None,
+            kind: None,
+            fields: None,
         }
     }
 
@@ -98,15 +105,30 @@ impl Outgoing {
 #[derive(Debug)]
 pub struct Call {
     links: LinkFaults,
+    recorder: Recorder,
     request: reqwest::RequestBuilder,
     /// Where it goes: the link fault is looked up by its host and port.
     url: String,
     timeout: Option<Duration>,
+    /// The message's kind in the history (default: the URL's path).
+    kind: Option<String>,
+    /// The JSON body, kept for the history while recording.
+    fields: Option<serde_json::Value>,
 }
 
 impl Call {
     pub fn json<T: serde::Serialize + ?Sized>(mut self, body: &T) -> Self {
+        if self.recorder.is_on() {
+            self.fields = serde_json::to_value(body).ok();
+        }
         self.request = self.request.json(body);
+        self
+    }
+
+    /// Name the message's kind in the history (`prepare`, `gossip`, ...); without it, the kind
+    /// is the URL's path (`replication/apply`).
+    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+        self.kind = Some(kind.into());
         self
     }
 
@@ -129,11 +151,33 @@ impl Call {
         self
     }
 
+    /// Record the call (while recording), pass the link, send it; record the reply's receipt.
+    /// A call the link drops stays a `send` with no `recv`, as a lost message should.
     pub async fn send(self) -> Result<reqwest::Response, CallError> {
-        self.links.pass(&self.url).await?;
-        let timeout = self.timeout;
-        self.request.send().await.map_err(|err| CallError::from_reqwest(err, timeout))
+        let Call { links, recorder, mut request, url, timeout, kind, fields } = self;
+        if recorder.is_on() {
+            let kind = kind.unwrap_or_else(|| path_of(&url).to_owned());
+            // Under `body`: a body's own `from` or `id` must not pose as the message's.
+            let fields = || match fields {
+                Some(body) => serde_json::Map::from_iter([("body".to_owned(), body)]),
+                None => serde_json::Map::new(),
+            };
+            if let Some(stamp) = recorder.sent(&url, &kind, fields) {
+                request = request.header(MSG_HEADER, stamp.msg).header(CLOCK_HEADER, stamp.clock);
+            }
+        }
+        links.pass(&url).await?;
+        let response = request.send().await.map_err(|err| CallError::from_reqwest(err, timeout))?;
+        recorder.received(response.headers());
+        Ok(response)
     }
+}
+
+/// `replication/apply` of `http://127.0.0.1:3011/replication/apply?x=1`.
+fn path_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = rest.split_once('/').map_or("", |(_, path)| path);
+    path.split(['?', '#']).next().unwrap_or(path)
 }
 
 #[cfg(test)]
@@ -145,7 +189,7 @@ mod tests {
     async fn a_cut_link_fails_the_call_before_it_leaves() {
         // Port 9 (discard) on loopback: nothing listens, so an attempt would be refused.
         let links = LinkFaults::default();
-        let client = Outgoing::new(reqwest::Client::new(), links.clone());
+        let client = Outgoing::new(reqwest::Client::new(), links.clone(), Recorder::new("test"));
         let refused = client.get("http://127.0.0.1:9/x").send().await.unwrap_err();
         assert!(matches!(refused, CallError::Refused(_)), "{refused:?}");
         links.set("127.0.0.1:9", LinkFault { cut: true, ..LinkFault::default() });

@@ -17,6 +17,9 @@ pub enum NodeError {
     /// The node's database failed: logged, and told without SQLite's words.
     #[error("the node's database failed")]
     Db(#[from] DbError),
+    /// A linearizable read found no majority in time (a partition, peers down).
+    #[error("{0}")]
+    NoQuorum(String),
 }
 
 impl NodeError {
@@ -24,6 +27,7 @@ impl NodeError {
     pub fn reported(self) -> (StatusCode, String) {
         let status = match &self {
             NodeError::NameRequired | NodeError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            NodeError::NoQuorum(_) => StatusCode::SERVICE_UNAVAILABLE,
             NodeError::Db(err) => {
                 tracing::error!(%err, "the node's database failed");
                 StatusCode::INTERNAL_SERVER_ERROR

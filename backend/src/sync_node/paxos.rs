@@ -19,6 +19,9 @@
 //!   Outbid by a higher ballot, a leader steps down and hands its values on.
 //! - Every node asks its peers now and then for the decisions it is missing ([`Message::Catchup`]),
 //!   so a node that lost messages or restarted catches up.
+//! - A linearizable read ([`Paxos::read`]) is served as etcd's ReadIndex: the leader confirms with
+//!   a majority that it still leads, and the read waits until the log up to the leader's last
+//!   instance is decided locally (the protocol is in [`reads`]).
 //!
 //! What an acceptor promised and accepted must survive a crash: [`Paxos::durable`] exports it and
 //! [`Paxos::restore`] rebuilds a node from it; the node persists what [`Paxos::take_changed`]
@@ -32,6 +35,9 @@ use shared::sync::PaxosRole;
 use utoipa::ToSchema;
 
 use super::crdt::NodeId;
+pub use reads::{ReadAnswer, ReadId};
+
+mod reads;
 
 pub type Value = u64;
 
@@ -102,6 +108,27 @@ pub enum Message {
     Catchup {
         from: u64,
         promised: Option<Ballot>,
+    },
+    /// A follower's linearizable reads: "give me a read index" (answered by
+    /// [`Message::ReadIndexed`] once a round started after this request confirms it).
+    ReadIndex {
+        request: u64,
+    },
+    /// The leader's read round (ReadIndex): "you have promised no ballot above `ballot`?"
+    ConfirmLeader {
+        ballot: Ballot,
+        round: u64,
+    },
+    /// The acceptor's yes to [`Message::ConfirmLeader`] (its no is a [`Message::Nack`]).
+    LeaderConfirmed {
+        ballot: Ballot,
+        round: u64,
+    },
+    /// The read index for a follower's request: its reads may answer once every instance up to
+    /// `index` is decided there.
+    ReadIndexed {
+        request: u64,
+        index: u64,
     },
 }
 
@@ -194,6 +221,9 @@ pub struct Ready {
     /// leave only once it is durable, and never if the write fails. Those to this node itself
     /// are stepped then.
     pub send_after_write: Vec<(NodeId, Message)>,
+    /// Linearizable reads answered: their read index is decided here. Whoever waits on them
+    /// may be told at once (they read decisions, which a majority holds already).
+    pub reads: Vec<ReadAnswer>,
 }
 
 impl Ready {
@@ -203,6 +233,7 @@ impl Ready {
             && self.write.is_none()
             && self.decided.is_empty()
             && self.send_after_write.is_empty()
+            && self.reads.is_empty()
     }
 }
 
@@ -277,6 +308,8 @@ pub struct Paxos {
     /// The promise or the ballot round changed since then.
     meta_changed: bool,
     learned: Vec<(u64, Value)>,
+    /// Linearizable reads in progress ([`Paxos::read`]).
+    reads: reads::Reads,
     /// Deliberate bugs switched on (for the lesson that a checker catches them).
     bugs: PaxosBugs,
 }
@@ -289,6 +322,14 @@ pub struct PaxosBugs {
     pub ignore_promised_values: bool,
     /// An acceptor accepts an accept below the ballot it promised: breaks P1a.
     pub accept_below_promise: bool,
+    /// A linearizable read answers what this node holds at once, with no read index: a
+    /// follower's decisions lag the leader's (the local read `/get_data` serves). Only the
+    /// simulation switches it on: it shows that the read round is needed.
+    pub read_from_local_state: bool,
+    /// A leader confirms its read index without asking a majority whether it still leads: a
+    /// deposed leader that has not heard of its successor answers stale reads (ReadIndex's
+    /// heartbeat round, Ongaro §6.4 step 3). Simulation only, like the one above.
+    pub read_without_quorum: bool,
 }
 
 impl Paxos {
@@ -318,6 +359,7 @@ impl Paxos {
             changed: BTreeSet::new(),
             meta_changed: false,
             learned: Vec::new(),
+            reads: reads::Reads::default(),
             bugs: PaxosBugs::default(),
         };
         paxos.advance_contiguous();
@@ -378,6 +420,7 @@ impl Paxos {
             self.waiting.extend(self.forwarded.drain(..).map(|(value, _)| value));
             self.flush_waiting();
         }
+        self.reads_unreachable(node);
     }
 
     /// How many decided instances hold a no-op (a closed gap).
@@ -438,6 +481,7 @@ impl Paxos {
         }
         let Changes { acceptor, decided } = self.take_changed();
         (ready.write, ready.decided) = (acceptor, decided);
+        ready.reads = self.take_reads();
         ready
     }
 
@@ -560,6 +604,7 @@ impl Paxos {
         self.role = Role::Follower;
         self.requeue_proposals();
         self.backoff = RETRY_AFTER + self.id as u32;
+        self.flush_reads();
     }
 
     /// A ballot of another node's above ours: our leadership (or attempt) is over.
@@ -601,6 +646,12 @@ impl Paxos {
             Message::Nack { promised, .. } => self.outranked_by(promised),
             Message::Decided { instance, value } => self.learn(instance, value),
             Message::Forward { value } => self.on_forward(value),
+            Message::ReadIndex { request } => self.on_read_index(from, request),
+            Message::ConfirmLeader { ballot, round } => self.on_confirm_leader(from, ballot, round),
+            Message::LeaderConfirmed { ballot, round } => {
+                self.on_leader_confirmed(from, ballot, round)
+            }
+            Message::ReadIndexed { request, index } => self.on_read_indexed(request, index),
             Message::Catchup { from: start, promised } => {
                 self.leader_hint = self.leader_hint.max(promised);
                 if self.durable.promised > promised {
@@ -717,6 +768,7 @@ impl Paxos {
             }
         }
         self.flush_waiting();
+        self.flush_reads();
     }
 
     /// Proposer: a majority of acceptances under one ballot decides the instance.
@@ -758,6 +810,7 @@ impl Paxos {
         self.noops += u64::from(value == GAP);
         self.highest = self.highest.max(Some((value, instance)));
         self.advance_contiguous();
+        self.answer_reads();
         if let Some(p) = self.proposals.remove(&instance) {
             // Another value won this instance: ours goes into a new one.
             if p.value != value && p.value != GAP {
@@ -823,6 +876,7 @@ impl Paxos {
             }
         }
         self.flush_waiting();
+        self.tick_reads();
         if self.ticks == 1 || self.ticks.is_multiple_of(CATCHUP_EVERY) {
             let promised = self.durable.promised;
             self.tell_others(&Message::Catchup { from: self.contiguous, promised });

@@ -1,23 +1,26 @@
 //! A sync node's HTTP routes: the original project's, in its own shapes (`/`, `/get_data`,
 //! `/add_name`, `/get_load`, `/switch_to_crdt_only`, `/prepare`, `/accept`, `/data_transfer`),
 //! plus what peers and the dashboard use (`/paxos`, `/crdt/state`, `/crdt/merge`, `/paxos/log`,
-//! `/paxos/status`, `/switch_to_normal`).
+//! `/paxos/status`, `/switch_to_normal`), and the highest number read linearizably or locally
+//! (`/highest`).
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::sync::{
-    AcceptAnswer, AcceptRequest, Added, LoadInfo, NodeData, NodeInfo, PaxosLogEntry, PaxosStatus,
-    PersonRecord, PrepareAnswer, PrepareRequest, Switched, SyncMode, Transferred,
+    AcceptAnswer, AcceptRequest, Added, HighestRead, LoadInfo, NodeData, NodeInfo, PaxosLogEntry,
+    PaxosStatus, PersonRecord, PrepareAnswer, PrepareRequest, ReadConsistency, Switched, SyncMode,
+    Transferred,
 };
+use shared::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{NodeError, OriginalError};
 use super::node::{parse_update, CrdtState, SyncNode};
 use super::paxos::Message;
-use crate::service::ApiJson;
+use crate::service::{ApiJson, ApiQuery};
 
 pub fn router() -> OpenApiRouter<SyncNode> {
     // Switching modes by hand: no foreign page may.
@@ -35,6 +38,7 @@ pub fn router() -> OpenApiRouter<SyncNode> {
     OpenApiRouter::new()
         .routes(routes!(info))
         .routes(routes!(get_data))
+        .routes(routes!(highest))
         .routes(routes!(add_name))
         .routes(routes!(get_load))
         .merge(switches)
@@ -75,11 +79,40 @@ async fn info(State(node): State<SyncNode>, headers: HeaderMap) -> Response {
 }
 
 /// Every person: `data` is the original's list (each name with the node's highest number);
-/// `persons`, `highestNumber` and `mode` are the lab's.
+/// `persons`, `highestNumber` and `mode` are the lab's. The highest number here is a *local*
+/// read, stale-allowed: what this node holds, which may lag a number already agreed (a
+/// linearizable read is `GET /highest`).
 #[utoipa::path(get, path = "/get_data", tag = "sync-node", responses((status = 200, body = NodeData)))]
 async fn get_data(State(node): State<SyncNode>) -> ApiJson<NodeData> {
     node.hit();
     ApiJson(node.data())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct HighestQuery {
+    /// `linearizable` (the default): at least every number agreed before the request, confirmed
+    /// by a majority; `local`: what this node holds, at once (may be stale).
+    #[param(inline)]
+    read: Option<ReadConsistency>,
+}
+
+/// The highest number, read linearizably (by default: Paxos's ReadIndex — a majority confirms
+/// the leader, and this node waits until its log reaches the leader's) or locally (`read=local`,
+/// what `/get_data` answers). In CRDT-only mode Paxos is bypassed and the answer is the local
+/// value whatever was asked: `"read": "local"`, with the `reason`.
+#[utoipa::path(get, path = "/highest", tag = "sync-node", params(HighestQuery), responses(
+    (status = 200, body = HighestRead),
+    (status = 400, description = "`read` is neither `linearizable` nor `local`, or an unknown parameter", body = ErrorBody),
+    (status = 503, description = "A linearizable read found no majority within 2 s (a partition, peers down)", body = OriginalError),
+))]
+async fn highest(
+    State(node): State<SyncNode>,
+    ApiQuery(query): ApiQuery<HighestQuery>,
+) -> Result<ApiJson<HighestRead>, NodeError> {
+    node.hit();
+    Ok(ApiJson(node.read_highest(query.read.unwrap_or_default()).await?))
 }
 
 /// Add a person: `{"name": "abcd"}` (the original's), or with an account number,
@@ -118,7 +151,7 @@ fn switched(load: LoadInfo) -> ApiJson<Switched> {
 /// Force CRDT-only for both fields (load no longer switches back).
 #[utoipa::path(post, path = "/switch_to_crdt_only", tag = "sync-node", responses(
     (status = 200, body = Switched),
-    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = shared::ErrorBody),
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
 ))]
 async fn switch_to_crdt_only(State(node): State<SyncNode>) -> ApiJson<Switched> {
     switched(node.force_crdt_only(true))
@@ -127,7 +160,7 @@ async fn switch_to_crdt_only(State(node): State<SyncNode>) -> ApiJson<Switched> 
 /// Release the force: CRDT + Paxos again, and load decides from now on.
 #[utoipa::path(post, path = "/switch_to_normal", tag = "sync-node", responses(
     (status = 200, body = Switched),
-    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = shared::ErrorBody),
+    (status = 403, description = "From a web page of another origin, or a foreign Host (DNS rebinding)", body = ErrorBody),
 ))]
 async fn switch_to_normal(State(node): State<SyncNode>) -> ApiJson<Switched> {
     switched(node.force_crdt_only(false))

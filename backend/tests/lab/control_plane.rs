@@ -303,6 +303,7 @@ async fn the_async_primary_loss_scenario_loses_exactly_the_lag_shown() {
     let (status, verdict) = lab.post("/api/scenarios/async-primary-loss").await;
     assert_eq!(status, 200, "{verdict}");
     assert_eq!(verdict["passed"], true, "{verdict}");
+    checked_by(&lab, &verdict, "mirror").await;
     let measured = measurements(&verdict);
     assert_eq!(measured["entries lost (RPO)"], measured["lag shown before (entries)"]);
     assert_eq!(measured["entries lost (RPO)"], "30");
@@ -324,6 +325,7 @@ async fn the_paxos_leader_loss_scenario_elects_a_new_leader_and_the_old_one_foll
     let (status, verdict) = lab.post("/api/scenarios/paxos-leader-loss").await;
     assert_eq!(status, 200, "{verdict}");
     assert_eq!(verdict["passed"], true, "{verdict}");
+    checked_by(&lab, &verdict, "max-register").await;
     let measured = measurements(&verdict);
     assert_ne!(measured["new leader"], measured["leader killed"], "{verdict}");
     assert!(lab.service(&measured["leader killed"]).await.pid.is_some(), "restarted");
@@ -336,4 +338,20 @@ async fn the_node_partition_scenario_converges_after_the_heal() {
     let (status, verdict) = lab.post("/api/scenarios/node-partition").await;
     assert_eq!(status, 200, "{verdict}");
     assert_eq!(verdict["passed"], true, "{verdict}");
+    checked_by(&lab, &verdict, "set").await;
+}
+
+/// The scenario recorded itself, and `model`'s checker judged its operations valid.
+async fn checked_by(lab: &Lab, verdict: &serde_json::Value, model: &str) {
+    let check = &verdict["check"];
+    assert_eq!(
+        (check["model"].as_str(), &check["valid"]),
+        (Some(model), &serde_json::json!(true)),
+        "{verdict}"
+    );
+    assert!(check["ops"].as_u64().unwrap_or(0) >= 3, "operations were recorded: {verdict}");
+    let id = verdict["recording"].as_str().expect("the scenario's recording");
+    let run: shared::control::RunInfo =
+        support::get_json(&lab.url(&format!("/api/recordings/{id}"))).await;
+    assert_eq!(run.verdict.map(|v| v.valid), Some(shared::history::Validity::True));
 }

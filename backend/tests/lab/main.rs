@@ -16,8 +16,10 @@ mod crash_safety;
 mod crash_stateful;
 mod foreign_pages;
 mod lab_processes;
+mod linearizable_reads;
 mod meta_model;
 mod plumbing;
+mod recording;
 mod redundancy;
 mod registry;
 #[cfg(feature = "e2e")]

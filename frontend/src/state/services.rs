@@ -159,6 +159,8 @@ mod tests {
             verdict: "fine".into(),
             measurements: vec![],
             passed: true,
+            recording: None,
+            check: None,
         };
         let state = state.reduce(ServicesAction::Verdict(verdict));
         assert_eq!(state.running, None);

@@ -4,11 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{json, Value};
 use shared::control::ProcessAction;
 use shared::replication::{FailoverReport, ReplicationStatus};
 
-use super::{get_json, ms, wait_until, Finding};
+use shared::history::{Event, Note};
+
+use super::{get_json, ms, recorded, wait_until, Finding};
 use crate::control::{row, ControlError, ControlState};
 
 /// How long the restarted store gets to come up and be rebuilt as the mirror.
@@ -43,13 +45,16 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
             victim = name;
         }
     }
-    // Start from a synced mirror, then write 30 products it has not received yet.
+    // Start from a synced mirror, then write 30 products it has not received yet — recorded,
+    // with the lag before the kill and the failover as notes, for the mirror checker.
     let _ = state.client.post(format!("{}/sync", front.url)).send().await;
+    let prefix = format!("scenario write {} ", crate::service::now_ms());
+    note(state, "mode", json!("async"));
     for i in 0..30 {
-        let body = json!({"name": format!("scenario write {i}"), "price": 1.0});
-        let _ = state.client.post(format!("{}/products", front.url)).json(&body).send().await;
+        write(state, &front.url, &format!("{prefix}{i}")).await;
     }
     let before = get_status().await?;
+    note(state, "lag", json!(before.lag_entries));
     state.supervisor.act(victim, ProcessAction::Kill).await?;
     let killed = Instant::now();
     let report: FailoverReport = state
@@ -61,13 +66,15 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
         .json()
         .await
         .map_err(|e| ControlError::Upstream(format!("failover: {e}")))?;
-    let write_back = state
-        .client
-        .post(format!("{}/products", front.url))
-        .json(&json!({"name": "after failover", "price": 1.0}))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success());
+    let failover = json!({"mode": "async", "lagBefore": report.lag_before, "entriesLost": report.entries_lost});
+    note(state, "failover", failover);
+    let write_back = write(state, &front.url, &format!("{prefix}after failover")).await;
+    let keys = |products: &Vec<Value>| {
+        let names = products.iter().filter_map(|p| p.get("name")?.as_str());
+        Some(json!(names.filter(|n| n.starts_with(&prefix)).collect::<Vec<_>>()))
+    };
+    let read_all = get_json::<Vec<Value>>(state, format!("{}/products", front.url));
+    recorded(state, 1, "read-all", Value::Null, false, keys, read_all).await?;
     let recovered = killed.elapsed();
     // Put things back: the old primary returns and is rebuilt as the mirror.
     state.supervisor.act(victim, ProcessAction::Restart).await?;
@@ -103,4 +110,27 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
         ],
         passed: matches && write_back && rebuilt,
     })
+}
+
+/// Write a product named `key` through the front, recorded: `ok` when acknowledged.
+async fn write(state: &ControlState, front: &str, key: &str) -> bool {
+    let sent = async {
+        let body = json!({"name": key, "price": 1.0});
+        let answer = state.client.post(format!("{front}/products")).json(&body).send().await;
+        match answer {
+            Ok(answer) if answer.status().is_success() => Ok(true),
+            Ok(answer) => {
+                Err(ControlError::Upstream(format!("the front answered {}", answer.status())))
+            }
+            Err(err) => Err(ControlError::Upstream(err.to_string())),
+        }
+    };
+    recorded(state, 0, "write", json!(key), true, |_| Some(json!(key)), sent).await.is_ok()
+}
+
+/// A note in the replication front's name (the scenario read it from the front).
+fn note(state: &ControlState, f: &str, value: Value) {
+    state.recordings.record(|time| {
+        Event::Note(Note { service: "replication".into(), f: f.into(), value, time })
+    });
 }

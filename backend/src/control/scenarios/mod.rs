@@ -18,10 +18,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use shared::control::{ScenarioInfo, Verdict};
+use shared::history::Validity;
 
+use super::recording::OpKind;
 use super::{row, ControlError, ControlState};
+use crate::check::Model;
 
 /// How long a scenario waits for the lab to react before it calls the reaction missing.
 const REACTION_LIMIT: Duration = Duration::from_secs(10);
@@ -33,6 +36,8 @@ struct Scenario {
     /// The workshop's question it answers, listed and repeated in its verdict.
     question: &'static str,
     run: for<'a> fn(&'a ControlState) -> BoxFuture<'a, Result<Finding, ControlError>>,
+    /// The model that judges the client operations the scenario records, if one does.
+    model: Option<Model>,
 }
 
 /// What a scenario found: its [`Verdict`] but for the name and question [`SCENARIOS`] gives it.
@@ -48,31 +53,37 @@ static SCENARIOS: [Scenario; 6] = [
         name: "shop-failover",
         question: "Kill shop server A (SIGKILL) while a client places orders: how many requests fail, and how long until the system has recovered?",
         run: |state| Box::pin(shop_failover::run(state)),
+        model: None,
     },
     Scenario {
         name: "dishonest-model",
         question: "Make model C answer wrong on purpose (inverted): how many answers until the meta-model ejects it, and does the consensus stay right meanwhile?",
         run: |state| Box::pin(dishonest_model::run(state)),
+        model: None,
     },
     Scenario {
         name: "async-primary-loss",
         question: "Kill the primary store under asynchronous replication, then fail over: how many acknowledged writes are lost, compared with the lag shown just before — and how long until writes work again?",
         run: |state| Box::pin(async_primary_loss::run(state)),
+        model: Some(Model::Mirror),
     },
     Scenario {
         name: "node-partition",
         question: "Partition sync node 3 from nodes 1 and 2, add a person on node 1 and another on node 3, heal: how long until all three hold the same persons and the same highest number?",
         run: |state| Box::pin(node_partition::run(state)),
+        model: Some(Model::Set),
     },
     Scenario {
         name: "paxos-leader-loss",
         question: "Kill the Paxos leader (SIGKILL) and add a number on another node: how long until the survivors agree on it under a new leader, what does the next number cost, and does the old leader come back as a follower?",
         run: |state| Box::pin(paxos_leader_loss::run(state)),
+        model: Some(Model::MaxRegister),
     },
     Scenario {
         name: "registry-partition",
         question: "Cut the registry off from shop server A (A itself stays up): how long until clients stop being sent to A, and until A is back after the link heals?",
         run: |state| Box::pin(registry_partition::run(state)),
+        model: None,
     },
 ];
 
@@ -88,14 +99,70 @@ pub async fn run(name: &str, state: &ControlState) -> Result<Verdict, ControlErr
         .iter()
         .find(|s| s.name == name)
         .ok_or_else(|| ControlError::NotFound(format!("no scenario named {name:?}")))?;
-    let found = (scenario.run)(state).await?;
+    // The scenario records itself, unless a recording is under way (then it is part of that).
+    let own = match state.recordings.current() {
+        Some(_) => None,
+        None => {
+            Some(state.recordings.start(&format!("scenario {}", scenario.name), None).await?.id)
+        }
+    };
+    let found = (scenario.run)(state).await;
+    if let Some(id) = &own {
+        state.recordings.stop(id).await?;
+    }
+    let mut found = found?;
+    let check = match (&own, scenario.model) {
+        (Some(id), Some(model)) => {
+            let verdict = crate::control::runs::judge(state, id, model).await?;
+            state.recordings.update(id, |run| run.verdict = Some(verdict.clone()))?;
+            found.measurements.push((
+                format!("the {model} checker, on the recorded history"),
+                format!("{} ({} operations)", verdict.valid, verdict.ops),
+            ));
+            found.passed &= verdict.valid == Validity::True;
+            Some(verdict)
+        }
+        _ => None,
+    };
     Ok(Verdict {
         scenario: scenario.name.into(),
         question: scenario.question.into(),
         verdict: found.verdict,
         measurements: found.measurements,
         passed: found.passed,
+        recording: own,
+        check,
     })
+}
+
+/// Perform `call` as client operation `f` of `process`, recorded: its invoke, then `ok` with
+/// what `result` makes of the answer (`None`: the answer does not say it happened — `info`);
+/// when the call fails, `info` if it `changes` something (it may have happened), else `fail`.
+/// The model of the scenario judges these.
+async fn recorded<T>(
+    state: &ControlState,
+    process: u64,
+    f: &str,
+    value: Value,
+    changes: bool,
+    result: impl FnOnce(&T) -> Option<Value>,
+    call: impl Future<Output = Result<T, ControlError>>,
+) -> Result<T, ControlError> {
+    let recordings = &state.recordings;
+    recordings.op(OpKind::Invoke, process, f, value.clone(), Map::new());
+    let answer = call.await;
+    match &answer {
+        Ok(answer) => match result(answer) {
+            Some(result) => recordings.op(OpKind::Ok, process, f, result, Map::new()),
+            None => recordings.op(OpKind::Info, process, f, value, Map::new()),
+        },
+        Err(err) => {
+            let kind = if changes { OpKind::Info } else { OpKind::Fail };
+            let fields = Map::from_iter([("error".to_owned(), Value::from(err.to_string()))]);
+            recordings.op(kind, process, f, value, fields);
+        }
+    }
+    answer
 }
 
 /// Ask `probe` every `interval` until it says yes, for at most `limit`: how long that took, or

@@ -6,7 +6,11 @@ use std::time::Duration;
 use shared::control::LinkFault;
 use shared::sync::NodeData;
 
-use super::{add_person, get_json, running_nodes, wait_until, within, Finding, REACTION_LIMIT};
+use serde_json::{json, Value};
+
+use super::{
+    add_person, get_json, recorded, running_nodes, wait_until, within, Finding, REACTION_LIMIT,
+};
 use crate::control::{change_link, ControlError, ControlState};
 
 pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
@@ -26,9 +30,12 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     let (left_number, right_number) = (base + 1, base + 2);
     set(true).await?;
     // While cut: one person on each side; does node 3 miss node 1's? (Healed whatever happens.)
+    let added = |name: &String| Some(json!(name));
     let apart = async {
-        add_person(state, &urls[0], &left, left_number).await?;
-        add_person(state, &urls[2], &right, right_number).await?;
+        let add = add_person(state, &urls[0], &left, left_number);
+        recorded(state, 0, "add", json!(left), true, |_| added(&left), add).await?;
+        let add = add_person(state, &urls[2], &right, right_number);
+        recorded(state, 2, "add", json!(right), true, |_| added(&right), add).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         data(&urls[2]).await
     }
@@ -54,6 +61,20 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
         converged,
     )
     .await?;
+    // Each node's last read of the two persons, for the set checker: both on every node.
+    for (process, url) in urls.iter().enumerate() {
+        let ours = |data: &NodeData| {
+            let mut names: Vec<&str> = data
+                .persons
+                .iter()
+                .map(|p| p.name.as_str())
+                .filter(|n| *n == left || *n == right)
+                .collect();
+            names.sort_unstable();
+            Some(json!(names))
+        };
+        recorded(state, process as u64, "read", Value::Null, false, ours, data(url)).await?;
+    }
     Ok(Finding {
         verdict: match converged {
             Some(t) => format!("All three nodes agreed on every person and on the highest number {} ms after the partition healed — no manual step.", t.as_millis()),

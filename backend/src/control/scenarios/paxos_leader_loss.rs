@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 use shared::control::ProcessAction;
 use shared::sync::{Added, PaxosRole, PaxosStatus};
 
-use super::{add_person, get_json, ms, running_nodes, wait_until, within, Finding, REACTION_LIMIT};
+use serde_json::{json, Value};
+
+use super::{
+    add_person, get_json, ms, recorded, running_nodes, wait_until, within, Finding, REACTION_LIMIT,
+};
 use crate::control::{ControlError, ControlState};
 
 pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
@@ -17,7 +21,7 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     // Make sure somebody leads: a number added on node 1 is decided by the leader (node 1
     // becomes it if there is none).
     let base = status(&nodes[0].1).await?.highest_number;
-    add_person(state, &nodes[0].1, &format!("before {stamp}"), base + 1).await?;
+    raise(state, 0, &nodes[0].1, &format!("before {stamp}"), base + 1).await?;
     let mut leader = None;
     for (name, url) in &nodes {
         if status(url).await?.role == PaxosRole::Leader {
@@ -36,7 +40,7 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     // now, what the next number costs. (The old leader is restarted whatever happens.)
     let measured = async {
         let killed = Instant::now();
-        let answer = add_person(state, &follower_url, &format!("after {stamp}"), first).await?;
+        let answer = raise(state, 1, &follower_url, &format!("after {stamp}"), first).await?;
         let answered = killed.elapsed();
         let agreed_there =
             || async { Ok(status(&follower_url).await.is_ok_and(|s| s.highest_number >= first)) };
@@ -55,8 +59,7 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
             }
         }
         let next = Instant::now();
-        let next_answer =
-            add_person(state, &follower_url, &format!("next {stamp}"), second).await?;
+        let next_answer = raise(state, 1, &follower_url, &format!("next {stamp}"), second).await?;
         Ok::<_, ControlError>((answer, answered, agreed, new_leader, next_answer, next.elapsed()))
     }
     .await;
@@ -74,6 +77,11 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     )
     .await?;
 
+    // Every node's highest number at the end, for the max-register checker.
+    for (process, (_, url)) in nodes.iter().enumerate() {
+        let read = |s: &PaxosStatus| Some(json!(s.highest_number));
+        recorded(state, 10 + process as u64, "read", Value::Null, false, read, status(url)).await?;
+    }
     let limit = REACTION_LIMIT.as_secs();
     let verdict = match agreed {
         Some(t) => format!(
@@ -116,4 +124,17 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
             && next_answer.agreed == Some(true)
             && rejoined.is_some(),
     })
+}
+
+/// Add a person with `number` on the node at `url`, recorded as a raise: `ok` once agreed.
+async fn raise(
+    state: &ControlState,
+    process: u64,
+    url: &str,
+    name: &str,
+    number: u64,
+) -> Result<Added, ControlError> {
+    let agreed = |a: &Added| (a.agreed == Some(true)).then(|| json!(number));
+    let add = add_person(state, url, name, number);
+    recorded(state, process, "raise", json!(number), true, agreed, add).await
 }

@@ -1,11 +1,13 @@
 //! A sync node: the I/O around the CRDT and Paxos state machines, one job per file —
 //! [`storage`] (SQLite), [`gossip`] (CRDT deltas and anti-entropy), [`transport`] (Paxos over
-//! HTTP), [`paxos_log`] (the dashboard's message log); the load switch is pure code in
+//! HTTP), [`paxos_log`] (the dashboard's message log), [`reads`] (the highest number, read
+//! locally or linearizably); the load switch is pure code in
 //! [`super::load`] and clients' input is read in [`super::update`]. This file holds the node's
 //! state and what clients ask of it.
 
 mod gossip;
 mod paxos_log;
+mod reads;
 mod storage;
 mod transport;
 
@@ -26,6 +28,7 @@ pub use super::update::{number_of, parse_update, parse_update_event, Update, MAX
 use crate::service::{Bugs, EventBus, Outgoing, Service};
 use crate::sqlite::{Db, DbError};
 use paxos_log::PaxosLog;
+pub use reads::READ_TIMEOUT;
 use storage::{load_state, SCHEMA};
 use transport::PaxosQueue;
 
@@ -92,6 +95,8 @@ struct Inner {
     /// Decisions learned and not yet written (they go with the next acceptor write, or the
     /// next tick: at most a tick of them is lost in a crash, and peers still hold them).
     lazy_decided: Mutex<Vec<(u64, Value)>>,
+    /// Linearizable reads waiting for Paxos's answer (`GET /highest`), by read id.
+    read_waiters: Mutex<reads::ReadWaiters>,
 }
 
 impl SyncNode {
@@ -101,7 +106,14 @@ impl SyncNode {
         let mut nodes: Vec<NodeId> = config.peers.iter().map(|(id, _)| *id).collect();
         nodes.push(config.id);
         nodes.sort_unstable();
-        let paxos = Paxos::restore(config.id, nodes, durable);
+        let mut paxos = Paxos::restore(config.id, nodes, durable);
+        // Read ids must not repeat across restarts (a leader's late answer to a request of this
+        // node's earlier life would match a new one): microseconds since 1970 grow between
+        // lives, and a node makes far fewer than a million read rounds a second.
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        paxos.start_read_ids_at(micros);
         tracing::info!(
             node = config.id,
             persons = crdt.persons.present().count(),
@@ -125,6 +137,7 @@ impl SyncNode {
                 send_now: tokio::sync::Notify::new(),
                 paxos_out: config.peers.iter().map(|_| PaxosQueue::default()).collect(),
                 lazy_decided: Mutex::new(Vec::new()),
+                read_waiters: Mutex::new(reads::ReadWaiters::new()),
                 config,
             }),
         })
@@ -321,6 +334,8 @@ impl SyncNode {
         paxos.set_bugs(PaxosBugs {
             ignore_promised_values: bugs.on(Bug::PaxosIgnorePromisedValues),
             accept_below_promise: bugs.on(Bug::PaxosAcceptBelowPromise),
+            // The read bugs are the simulation's (`paxos/tests.rs`): no switch of `/admin/bugs`.
+            ..PaxosBugs::default()
         });
         paxos
     }

@@ -92,6 +92,24 @@ fn describe(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>, 
         Message::Catchup { from, .. } => {
             ("catch-up", None, None, Some(format!("decisions from instance {from}")))
         }
+        Message::ReadIndex { request } => {
+            ("read-index", None, None, Some(format!("request {request}: reads, for the leader")))
+        }
+        Message::ConfirmLeader { ballot, round } => (
+            "confirm-leader",
+            Some(*ballot),
+            None,
+            Some(format!("read round {round}: still promised nothing higher?")),
+        ),
+        Message::LeaderConfirmed { ballot, round } => {
+            ("leader-confirmed", Some(*ballot), None, Some(format!("read round {round}: yes")))
+        }
+        Message::ReadIndexed { request, index } => (
+            "read-indexed",
+            None,
+            None,
+            Some(format!("request {request}: read once instances ≤ {index} are decided")),
+        ),
     }
 }
 

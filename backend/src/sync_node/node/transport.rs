@@ -97,7 +97,7 @@ impl SyncNode {
         let me = self.inner.config.id;
         let mut replies = Vec::new();
         loop {
-            let (saved, late) = {
+            let (saved, late, reads) = {
                 let mut paxos = self.paxos();
                 let ready = paxos.ready();
                 for message in &ready.stepped_here {
@@ -112,8 +112,9 @@ impl SyncNode {
                 let saved = ready
                     .write
                     .map(|write| self.persist_paxos(Some(write), std::mem::take(&mut *lazy)));
-                (saved, ready.send_after_write)
+                (saved, ready.send_after_write, ready.reads)
             };
+            self.answer_reads(reads);
             if saved.is_none() && late.is_empty() {
                 return replies;
             }

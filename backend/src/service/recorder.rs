@@ -1,0 +1,476 @@
+//! A service's part of the lab's one recorded history (`shared::history`).
+//!
+//! While the control plane records, every service keeps what it saw in a bounded buffer, which
+//! the control plane fetches (`GET /admin/recording/events`) and merges into one history:
+//!
+//! - every message it sends a peer: [`Outgoing`](super::Outgoing) calls [`Recorder::sent`]
+//!   before the request leaves, and stamps it with two headers, [`MSG_HEADER`] (its id, kind and
+//!   sender) and [`CLOCK_HEADER`] (the sender's vector clock);
+//! - every such message it receives, and the reply it sends back: [`observe`], a middleware on
+//!   every route, records the `recv`, then the reply's `send`, stamped on the response the same
+//!   way, and the caller's `Outgoing` records that reply's `recv`;
+//! - notes about itself (a new leader, a mode switch, a role change): [`Recorder::note`].
+//!
+//! So no call site has to remember to log. Times are nanoseconds since the recording's epoch,
+//! which the control plane hands over with [`RecordingStart`]: the lab runs on one machine, so
+//! every process reads the same system clock. Off, recording costs one atomic load per request.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::{Map, Value};
+use shared::history::{Event, Message, Note, RecordedEvents, RecordingStart};
+
+/// `{id} {kind} {from}`: which message a request (or its reply) is, in the history.
+pub const MSG_HEADER: &str = "x-lab-msg";
+/// The sender's vector clock: `node-1=3,node-2=5`.
+pub const CLOCK_HEADER: &str = "x-lab-clock";
+
+/// Events a service keeps for the control plane to fetch; older ones are dropped (and counted)
+/// when nobody fetches them.
+pub const BUFFER: usize = 200_000;
+
+/// The kind a handler gives its reply in the history (a response extension; the default is
+/// the request's kind with `-reply`).
+#[derive(Debug, Clone)]
+pub struct ReplyKind(pub String);
+
+/// One service's recorder; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    service: String,
+    /// Checked before anything else: off costs this load.
+    on: AtomicBool,
+    state: Mutex<Buffer>,
+}
+
+#[derive(Debug, Default)]
+struct Recording {
+    id: String,
+    epoch_ns: u64,
+    /// `host:port` → service name.
+    names: HashMap<String, String>,
+}
+
+#[derive(Debug, Default)]
+struct Buffer {
+    recording: Option<Recording>,
+    /// Events per service this one has seen (its own included), merged from what it received.
+    clock: BTreeMap<String, u64>,
+    next_message: u64,
+    buffer: VecDeque<(u64, Event)>,
+    next_seq: u64,
+    dropped: u64,
+}
+
+/// What [`Recorder::sent`] stamped on a message, to send in its headers.
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    pub id: u64,
+    /// [`MSG_HEADER`]'s value.
+    pub msg: HeaderValue,
+    /// [`CLOCK_HEADER`]'s value.
+    pub clock: HeaderValue,
+}
+
+/// Unix time in nanoseconds (the clock every process of the lab shares).
+pub fn unix_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl Recorder {
+    pub fn new(service: impl Into<String>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                service: service.into(),
+                on: AtomicBool::new(false),
+                state: Mutex::new(Buffer::default()),
+            }),
+        }
+    }
+
+    pub fn service(&self) -> &str {
+        &self.inner.service
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.inner.on.load(Ordering::Relaxed)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Buffer> {
+        self.inner.state.lock().expect("recorder lock poisoned")
+    }
+
+    /// Take part in a recording (replacing any other): the buffer and the clock start afresh.
+    pub fn start(&self, start: RecordingStart) {
+        let mut state = self.state();
+        *state = Buffer {
+            recording: Some(Recording {
+                id: start.id,
+                epoch_ns: start.epoch_ns,
+                names: start.services.into_iter().collect(),
+            }),
+            // Message ids stay unique across recordings of the same process.
+            next_message: state.next_message,
+            ..Buffer::default()
+        };
+        self.inner.on.store(true, Ordering::Relaxed);
+    }
+
+    /// Stop recording; what is buffered can still be fetched.
+    pub fn stop(&self) {
+        self.inner.on.store(false, Ordering::Relaxed);
+        self.state().recording = None;
+    }
+
+    /// The events after `after` (up to `limit`); those up to `after` are forgotten, since the
+    /// control plane has them.
+    pub fn fetch(&self, after: u64, limit: usize) -> RecordedEvents {
+        let mut state = self.state();
+        while state.buffer.front().is_some_and(|(seq, _)| *seq < after) {
+            state.buffer.pop_front();
+        }
+        let events: Vec<Event> =
+            state.buffer.iter().take(limit).map(|(_, event)| event.clone()).collect();
+        let next =
+            state.buffer.front().map_or(state.next_seq, |(seq, _)| *seq) + events.len() as u64;
+        RecordedEvents {
+            recording: state.recording.as_ref().map(|r| r.id.clone()),
+            events,
+            next,
+            dropped: state.dropped,
+        }
+    }
+
+    /// Record that this service sends a `kind` message to `url`, with `fields` (computed only
+    /// when recording). `None` when not recording.
+    pub fn sent(
+        &self,
+        url: &str,
+        kind: &str,
+        fields: impl FnOnce() -> Map<String, Value>,
+    ) -> Option<Stamp> {
+        if !self.is_on() {
+            return None;
+        }
+        let mut state = self.state();
+        let recording = state.recording.as_ref()?;
+        let to = recording
+            .names
+            .get(&super::links::peer_key(url))
+            .cloned()
+            .unwrap_or_else(|| super::links::peer_key(url));
+        let time = unix_ns().saturating_sub(recording.epoch_ns);
+        let id = self.message_id(&mut state);
+        let clock = self.tick(&mut state);
+        let stamp = self.stamp(id, kind, &clock)?;
+        let message = Message {
+            from: self.inner.service.clone(),
+            to,
+            msg: kind.to_owned(),
+            id,
+            clock,
+            time,
+            fields: fields(),
+        };
+        push(&mut state, Event::Send(message));
+        Some(stamp)
+    }
+
+    /// Record the receipt of a message stamped with `headers` (nothing when it carries no
+    /// stamp, or when not recording). Returns the message's kind and sender.
+    pub fn received(&self, headers: &HeaderMap) -> Option<(String, String)> {
+        if !self.is_on() {
+            return None;
+        }
+        let (id, kind, from) = parse_msg(headers.get(MSG_HEADER)?.to_str().ok()?)?;
+        let theirs = headers
+            .get(CLOCK_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(parse_clock)
+            .unwrap_or_default();
+        let mut state = self.state();
+        let epoch = state.recording.as_ref()?.epoch_ns;
+        for (service, count) in theirs {
+            let mine = state.clock.entry(service).or_default();
+            *mine = (*mine).max(count);
+        }
+        let clock = self.tick(&mut state);
+        let time = unix_ns().saturating_sub(epoch);
+        let message = Message {
+            from: from.to_owned(),
+            to: self.inner.service.clone(),
+            msg: kind.to_owned(),
+            id,
+            clock,
+            time,
+            fields: Map::new(),
+        };
+        push(&mut state, Event::Recv(message));
+        Some((kind.to_owned(), from.to_owned()))
+    }
+
+    /// Record a note about this service (`leader`, `mode`, `role`, ...).
+    pub fn note(&self, f: &str, value: impl FnOnce() -> Value) {
+        if !self.is_on() {
+            return;
+        }
+        let mut state = self.state();
+        let Some(recording) = state.recording.as_ref() else { return };
+        let time = unix_ns().saturating_sub(recording.epoch_ns);
+        let note =
+            Note { service: self.inner.service.clone(), f: f.to_owned(), value: value(), time };
+        push(&mut state, Event::Note(note));
+    }
+
+    /// Ids unique across the lab and below 2^53 (a browser reads them exactly): 12 bits of the
+    /// service's name, 40 of a counter.
+    fn message_id(&self, state: &mut Buffer) -> u64 {
+        let tag = self
+            .inner
+            .service
+            .bytes()
+            .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        state.next_message = (state.next_message + 1) & ((1 << 40) - 1);
+        ((tag % 4095 + 1) << 40) | state.next_message
+    }
+
+    fn tick(&self, state: &mut Buffer) -> BTreeMap<String, u64> {
+        *state.clock.entry(self.inner.service.clone()).or_default() += 1;
+        state.clock.clone()
+    }
+
+    fn stamp(&self, id: u64, kind: &str, clock: &BTreeMap<String, u64>) -> Option<Stamp> {
+        let clock = clock.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(",");
+        Some(Stamp {
+            id,
+            msg: HeaderValue::from_str(&format!("{id} {kind} {}", self.inner.service)).ok()?,
+            clock: HeaderValue::from_str(&clock).ok()?,
+        })
+    }
+}
+
+fn push(state: &mut Buffer, event: Event) {
+    if state.buffer.len() == BUFFER {
+        state.buffer.pop_front();
+        state.dropped += 1;
+    }
+    let seq = state.next_seq;
+    state.next_seq += 1;
+    state.buffer.push_back((seq, event));
+}
+
+fn parse_msg(text: &str) -> Option<(u64, &str, &str)> {
+    let mut parts = text.splitn(3, ' ');
+    let id = parts.next()?.parse().ok()?;
+    Some((id, parts.next()?, parts.next()?))
+}
+
+fn parse_clock(text: &str) -> BTreeMap<String, u64> {
+    text.split(',')
+        .filter_map(|pair| {
+            let (service, count) = pair.split_once('=')?;
+            Some((service.to_owned(), count.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Middleware on every route of a service: records the messages peers send it (and its
+/// replies) while a recording runs. Requests without a stamp (people, the dashboard, the
+/// workloads' clients) pass unrecorded: their operations are recorded by whoever makes them.
+pub async fn observe(State(recorder): State<Recorder>, request: Request, next: Next) -> Response {
+    if !recorder.is_on() {
+        return next.run(request).await;
+    }
+    let Some((kind, from)) = recorder.received(request.headers()) else {
+        return next.run(request).await;
+    };
+    let mut response = next.run(request).await;
+    let reply = response
+        .extensions()
+        .get::<ReplyKind>()
+        .map_or_else(|| format!("{kind}-reply"), |k| k.0.clone());
+    let status = response.status().as_u16();
+    if let Some(stamp) = recorder.reply(&from, &reply, status) {
+        response.headers_mut().insert(MSG_HEADER, stamp.msg);
+        response.headers_mut().insert(CLOCK_HEADER, stamp.clock);
+    }
+    response
+}
+
+impl Recorder {
+    /// Record the reply this service sends `to` the sender of the message it just received
+    /// (the caller's `Outgoing` records its receipt from the response's stamp).
+    fn reply(&self, to: &str, kind: &str, status: u16) -> Option<Stamp> {
+        let mut state = self.state();
+        let epoch = state.recording.as_ref()?.epoch_ns;
+        let time = unix_ns().saturating_sub(epoch);
+        let id = self.message_id(&mut state);
+        let clock = self.tick(&mut state);
+        let stamp = self.stamp(id, kind, &clock)?;
+        let mut fields = Map::new();
+        fields.insert("status".into(), status.into());
+        let message = Message {
+            from: self.inner.service.clone(),
+            to: to.to_owned(),
+            msg: kind.to_owned(),
+            id,
+            clock,
+            time,
+            fields,
+        };
+        push(&mut state, Event::Send(message));
+        Some(stamp)
+    }
+}
+
+/// Which events `GET /admin/recording/events` answers.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Fetch {
+    /// The `next` of the previous answer (0 at first): the events from there on.
+    #[serde(default)]
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
+    after: u64,
+    /// At most this many events.
+    #[serde(default = "default_limit")]
+    #[param(minimum = 1, maximum = 50000)]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    10_000
+}
+
+/// Take part in a recording: from now on, record what this service sends, receives and notes.
+#[utoipa::path(put, path = "/admin/recording", tag = "recording", request_body = RecordingStart,
+    responses(
+        (status = 200, description = "Recording", body = RecordedEvents),
+    ))]
+pub(super) async fn start(
+    State(recorder): State<Recorder>,
+    super::ApiJson(start): super::ApiJson<RecordingStart>,
+) -> super::ApiJson<RecordedEvents> {
+    tracing::info!(recording = %start.id, "recording started");
+    recorder.start(start);
+    super::ApiJson(recorder.fetch(0, 0))
+}
+
+/// Stop recording (what is buffered can still be fetched).
+#[utoipa::path(delete, path = "/admin/recording", tag = "recording",
+    responses((status = 200, description = "Stopped", body = RecordedEvents)))]
+pub(super) async fn stop(State(recorder): State<Recorder>) -> super::ApiJson<RecordedEvents> {
+    if recorder.is_on() {
+        tracing::info!("recording stopped");
+    }
+    recorder.stop();
+    super::ApiJson(recorder.fetch(0, 0))
+}
+
+/// The events recorded after `after`; the ones before it are forgotten (the caller has them).
+#[utoipa::path(get, path = "/admin/recording/events", tag = "recording", params(Fetch),
+    responses(
+        (status = 200, body = RecordedEvents),
+        (status = 400, description = "A bad query", body = shared::ErrorBody),
+    ))]
+pub(super) async fn events(
+    State(recorder): State<Recorder>,
+    super::ApiQuery(fetch): super::ApiQuery<Fetch>,
+) -> super::ApiJson<RecordedEvents> {
+    let limit = fetch.limit.clamp(1, 50_000) as usize;
+    super::ApiJson(recorder.fetch(fetch.after, limit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(recorder: &Recorder) {
+        recorder.start(RecordingStart {
+            id: "r1".into(),
+            epoch_ns: unix_ns(),
+            services: [("127.0.0.1:2".to_owned(), "b".to_owned())].into(),
+        });
+    }
+
+    #[test]
+    fn off_records_nothing() {
+        let a = Recorder::new("a");
+        assert!(a.sent("http://127.0.0.1:2/paxos", "paxos", Map::new).is_none());
+        a.note("leader", || Value::from("a"));
+        assert_eq!(a.fetch(0, 100).events, vec![]);
+        assert_eq!(a.fetch(0, 100).recording, None);
+    }
+
+    #[test]
+    fn a_message_and_its_reply_carry_merged_vector_clocks() {
+        let (a, b) = (Recorder::new("a"), Recorder::new("b"));
+        start(&a);
+        start(&b);
+        b.note("leader", || Value::from("b"));
+        let stamp = a.sent("http://localhost:2/paxos", "prepare", Map::new).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(MSG_HEADER, stamp.msg);
+        headers.insert(CLOCK_HEADER, stamp.clock);
+        assert_eq!(b.received(&headers), Some(("prepare".to_owned(), "a".to_owned())));
+        let reply = b.reply("a", "promise", 200).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(MSG_HEADER, reply.msg);
+        headers.insert(CLOCK_HEADER, reply.clock);
+        a.received(&headers).unwrap();
+
+        let sent = a.fetch(0, 10).events;
+        let Event::Send(send) = &sent[0] else { panic!("{sent:?}") };
+        assert_eq!((send.from.as_str(), send.to.as_str(), send.id), ("a", "b", stamp.id));
+        assert_eq!(send.clock, [("a".to_owned(), 1)].into());
+        let Event::Recv(back) = &sent[1] else { panic!("{sent:?}") };
+        // a knows that b's receipt and b's reply happened before (notes are not clocked).
+        assert_eq!(back.clock, [("a".to_owned(), 2), ("b".to_owned(), 2)].into());
+        assert_eq!((back.msg.as_str(), back.id), ("promise", reply.id));
+        let at_b = b.fetch(0, 10).events;
+        assert!(
+            matches!(&at_b[1], Event::Recv(m) if m.id == stamp.id && m.clock == [("a".to_owned(), 1), ("b".to_owned(), 1)].into())
+        );
+        assert!(matches!(&at_b[2], Event::Send(m) if m.to == "a" && m.fields["status"] == 200));
+        assert_ne!(stamp.id, reply.id);
+    }
+
+    #[test]
+    fn fetching_forgets_what_was_fetched_and_a_full_buffer_counts_its_drops() {
+        let a = Recorder::new("a");
+        start(&a);
+        for i in 0..5 {
+            a.note("n", || Value::from(i));
+        }
+        let first = a.fetch(0, 2);
+        assert_eq!((first.events.len(), first.next), (2, 2));
+        let rest = a.fetch(first.next, 100);
+        assert_eq!((rest.events.len(), rest.next), (3, 5));
+        assert_eq!(a.fetch(rest.next, 100).events, vec![]);
+        let mut state = a.state();
+        for _ in 0..BUFFER + 3 {
+            push(
+                &mut state,
+                Event::Note(Note {
+                    service: "a".into(),
+                    f: "n".into(),
+                    value: Value::Null,
+                    time: 0,
+                }),
+            );
+        }
+        assert_eq!((state.buffer.len(), state.dropped), (BUFFER, 3));
+    }
+}
