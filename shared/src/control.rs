@@ -280,6 +280,7 @@ kebab_names!(ReadPath { Local => "local", Linearizable => "linearizable" });
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TestSpec {
+    /// What the clients do (and so which checker judges the history).
     pub workload: Workload,
     /// Faults to inject, taking turns (none: a run with no fault).
     #[serde(default)]
@@ -350,6 +351,7 @@ pub struct RunInfo {
     pub id: String,
     /// A person's name for it (the workload, or what was given when starting by hand).
     pub name: String,
+    /// Whether it is still recording, being checked, done or failed.
     pub state: RunState,
     /// When it started, in milliseconds since the Unix epoch.
     pub started_ms: u64,

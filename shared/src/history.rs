@@ -666,6 +666,7 @@ pub struct RecordedEvents {
     /// The recording the service takes part in; `null` when it records nothing (not started,
     /// stopped, or restarted since the recording began).
     pub recording: Option<String>,
+    /// The events recorded after `after`, oldest first (at most the `limit` asked for).
     pub events: Vec<Event>,
     /// Ask with `after=next` for the events that follow.
     pub next: u64,

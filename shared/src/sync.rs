@@ -331,15 +331,18 @@ pub enum ReadConsistency {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HighestRead {
+    /// The highest account number the read returned.
     pub highest_number: u64,
     /// What the answer actually is: `local` when a linearizable read was asked of a node in
     /// CRDT-only mode (see `reason`).
     pub read: ReadConsistency,
+    /// The answering node's name in the lab (`node-1`).
     pub node: String,
     /// Every Paxos instance up to this one was decided at the node when it read (for a
     /// linearizable read, the leader's read index); `null` in CRDT-only mode, where the number
     /// is the max register's, not Paxos's.
     pub instance: Option<u64>,
+    /// The mode the node was in when it read.
     pub mode: SyncMode,
     /// Why the read is weaker than asked (`null` when it is what was asked).
     pub reason: Option<String>,
