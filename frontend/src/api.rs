@@ -42,10 +42,65 @@ async fn read<T: DeserializeOwned>(what: &str, response: Response) -> Result<T, 
     response.json::<T>().await.map_err(|e| ApiError(format!("{what}: unreadable answer: {e}")))
 }
 
+/// Why a request got no answer.
+enum Unanswered {
+    /// It could not be built (its body does not serialize): no server would take it either.
+    Unsendable(String),
+    /// It was sent and the network failed it (refused, reset, unreachable): another server may
+    /// still answer, if the request may be sent twice.
+    Network(gloo_net::Error),
+}
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unanswered::Unsendable(why) => f.write_str(why),
+            Unanswered::Network(err) => err.fmt(f),
+        }
+    }
+}
+
+/// `body` as the JSON text a request carries.
+fn json(body: Option<&impl Serialize>) -> Result<Option<String>, Unanswered> {
+    body.map(serde_json::to_string).transpose().map_err(|e| Unanswered::Unsendable(e.to_string()))
+}
+
+/// Send `request`, with `body` (JSON text) if there is one: the one place a request leaves. Not
+/// generic, so every call shares its code (the dashboard's wasm is sent to every browser).
+async fn send(request: RequestBuilder, body: Option<String>) -> Result<Response, Unanswered> {
+    let request = match body {
+        Some(json) => request.header("Content-Type", "application/json").body(json),
+        None => request.build(),
+    };
+    let request = request.map_err(|e| Unanswered::Unsendable(e.to_string()))?;
+    request.send().await.map_err(Unanswered::Network)
+}
+
+/// Send a request to one service; `what` names it in errors.
+async fn answer(
+    what: &str,
+    request: RequestBuilder,
+    body: Result<Option<String>, Unanswered>,
+) -> Result<Response, ApiError> {
+    let sent = match body {
+        Ok(body) => send(request, body).await,
+        Err(unsendable) => Err(unsendable),
+    };
+    sent.map_err(|e| ApiError(format!("{what}: {e}")))
+}
+
+/// Send a request to one service and read its JSON answer.
+async fn send_json<T: DeserializeOwned>(
+    what: &str,
+    request: RequestBuilder,
+    body: Option<&impl Serialize>,
+) -> Result<T, ApiError> {
+    read(what, answer(what, request, json(body)).await?).await
+}
+
 async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
-    let response =
-        Request::get(url).send().await.map_err(|e| ApiError(format!("GET {url}: {e}")))?;
-    read(&format!("GET {url}"), response).await
+    let what = format!("GET {url}");
+    read(&what, answer(&what, Request::get(url), Ok(None)).await?).await
 }
 
 /// The control plane's list of services with their health.
@@ -104,6 +159,11 @@ fn server_url(server: &str) -> String {
 }
 
 /// Send a shop request through the registry; returns the answer (or error) and its trace.
+///
+/// The registry retry, and the only retry loop of the dashboard: ask the registry for a server
+/// (at most [`REGISTRY_ASKS`] times), skip one this request already failed on, send there, and
+/// on a network failure try the next — but a POST only once (see the module's doc) — until
+/// [`SERVERS_TRIED`] servers failed it.
 pub async fn shop<T: DeserializeOwned>(
     registry: &str,
     method: Method,
@@ -118,8 +178,12 @@ pub async fn shop<T: DeserializeOwned>(
         failed: Vec::new(),
     };
     let what = format!("{} {path}", method.name());
-    for _ in 0..6 {
-        if trace.failed.len() >= 3 {
+    let body = match json(body) {
+        Ok(body) => body,
+        Err(unsendable) => return (Err(ApiError(format!("{what}: {unsendable}"))), trace),
+    };
+    for _ in 0..REGISTRY_ASKS {
+        if trace.failed.len() >= SERVERS_TRIED {
             break;
         }
         let server = match get_json::<GetServer>(&format!("{registry}/getServer")).await {
@@ -130,24 +194,17 @@ pub async fn shop<T: DeserializeOwned>(
             continue;
         }
         let request = method.builder(&format!("{}{path}", server_url(&server)));
-        let sent = match body {
-            Some(body) => match request.json(body) {
-                Ok(request) => request.send().await,
-                Err(e) => return (Err(ApiError(format!("{what}: {e}"))), trace),
-            },
-            None => request.send().await,
-        };
-        match sent {
+        match send(request, body.clone()).await {
             Ok(response) => {
                 trace.server = Some(server);
                 trace.status = Some(response.status());
                 return (read(&what, response).await, trace);
             }
-            Err(err) if method != Method::Post => {
-                trace.failed.push(server);
-                let _ = err;
+            Err(unsendable @ Unanswered::Unsendable(_)) => {
+                return (Err(ApiError(format!("{what}: {unsendable}"))), trace)
             }
-            Err(err) => {
+            Err(Unanswered::Network(_)) if method != Method::Post => trace.failed.push(server),
+            Err(Unanswered::Network(err)) => {
                 trace.failed.push(server.clone());
                 return (Err(ApiError(format!("{what} to {server}: {err}"))), trace);
             }
@@ -156,20 +213,10 @@ pub async fn shop<T: DeserializeOwned>(
     (Err(ApiError(format!("{what}: every server failed ({})", trace.failed.join(", ")))), trace)
 }
 
-async fn send_json<T: DeserializeOwned>(
-    what: &str,
-    request: RequestBuilder,
-    body: Option<&impl Serialize>,
-) -> Result<T, ApiError> {
-    let sent = match body {
-        Some(body) => {
-            request.json(body).map_err(|e| ApiError(format!("{what}: {e}")))?.send().await
-        }
-        None => request.send().await,
-    };
-    let response = sent.map_err(|e| ApiError(format!("{what}: {e}")))?;
-    read(what, response).await
-}
+/// How many times one shop request may ask the registry for a server.
+const REGISTRY_ASKS: usize = 6;
+/// How many servers one shop request is tried on before it is reported failed.
+const SERVERS_TRIED: usize = 3;
 
 /// Stop, kill, pause, resume or restart a service's process.
 pub async fn service_action(name: &str, action: ProcessAction) -> Result<ActionOutcome, ApiError> {

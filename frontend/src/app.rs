@@ -1,4 +1,4 @@
-//! Routes, navigation and the page frame.
+//! The page frame: the navigation above whichever page the [`Route`] names.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -9,34 +9,7 @@ use crate::pages::overview::Overview;
 use crate::pages::replication::ReplicationPage;
 use crate::pages::shop::ShopPage;
 use crate::pages::sync::SyncPage;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
-pub enum Route {
-    #[at("/")]
-    Overview,
-    #[at("/models")]
-    Models,
-    #[at("/shop")]
-    Shop,
-    #[at("/replication")]
-    Replication,
-    #[at("/sync")]
-    Sync,
-    #[not_found]
-    #[at("/404")]
-    NotFound,
-}
-
-impl Route {
-    /// The pages in the navigation, in order, with their titles.
-    pub const PAGES: [(Route, &'static str); 5] = [
-        (Route::Overview, "Overview"),
-        (Route::Models, "Models"),
-        (Route::Shop, "Shop"),
-        (Route::Replication, "Replication"),
-        (Route::Sync, "Sync nodes"),
-    ];
-}
+use crate::route::Route;
 
 fn switch(route: Route) -> Html {
     match route {

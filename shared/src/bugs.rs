@@ -26,6 +26,7 @@ pub enum Bug {
 }
 
 impl Bug {
+    /// Every bug, in the order `GET /admin/bugs` lists them.
     pub const ALL: [Bug; 4] = [
         Bug::PaxosIgnorePromisedValues,
         Bug::PaxosAcceptBelowPromise,
@@ -33,6 +34,7 @@ impl Bug {
         Bug::MirrorAckBeforeMirrorCommit,
     ];
 
+    /// The bug's name on the wire and on the command line (`--bug`, `/admin/bugs/{bug}`).
     pub fn as_str(self) -> &'static str {
         match self {
             Bug::PaxosIgnorePromisedValues => "paxos-ignore-promised-values",

@@ -20,9 +20,11 @@ pub enum ProcessAction {
 }
 
 impl ProcessAction {
+    /// Every action, in the order the dashboard offers them.
     pub const ALL: [ProcessAction; 5] =
         [Self::Stop, Self::Kill, Self::Pause, Self::Resume, Self::Restart];
 
+    /// The action's name in the route (`kill` in `POST /api/services/shop-a/kill`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Stop => "stop",
@@ -91,6 +93,7 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for LinkFault {
 }
 
 impl LinkFault {
+    /// No fault at all: not cut, no added latency, nothing dropped (what `DELETE` sets).
     pub fn is_healthy(&self) -> bool {
         !self.cut && self.latency_ms == 0 && self.drop_rate == 0.0
     }
@@ -123,6 +126,7 @@ impl std::fmt::Display for LinkFault {
 pub struct Link {
     /// The peer's name in the lab (`shop-a`).
     pub to: String,
+    /// What is wrong with the link now (all off when healthy).
     pub fault: LinkFault,
 }
 
@@ -131,7 +135,9 @@ pub struct Link {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LinkFaultEntry {
+    /// The peer as the sender dials it, `host:port` (e.g. `localhost:3001`).
     pub peer: String,
+    /// The fault the sender applies to its calls to that peer.
     pub fault: LinkFault,
 }
 
@@ -140,6 +146,7 @@ pub struct LinkFaultEntry {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Verdict {
+    /// The scenario's name, as in `POST /api/scenarios/{name}` (`shop-failover`).
     pub scenario: String,
     /// The question the scenario answers, in the workshop's words.
     pub question: String,
@@ -167,7 +174,9 @@ pub struct Verdict {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ScenarioInfo {
+    /// The name to run it by: `POST /api/scenarios/{name}`.
     pub name: String,
+    /// The question it answers, in the workshop's words (shown on the dashboard).
     pub question: String,
 }
 
@@ -175,7 +184,9 @@ pub struct ScenarioInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionOutcome {
+    /// What the control plane did, in one sentence (`link registry → shop-a healed`).
     pub message: String,
+    /// The service's row of `GET /api/services` after the action: new PID, paused, links.
     pub service: crate::ServiceStatus,
 }
 
@@ -269,6 +280,7 @@ kebab_names!(ReadPath { Local => "local", Linearizable => "linearizable" });
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TestSpec {
+    /// What the clients do (and so which checker judges the history).
     pub workload: Workload,
     /// Faults to inject, taking turns (none: a run with no fault).
     #[serde(default)]
@@ -339,6 +351,7 @@ pub struct RunInfo {
     pub id: String,
     /// A person's name for it (the workload, or what was given when starting by hand).
     pub name: String,
+    /// Whether it is still recording, being checked, done or failed.
     pub state: RunState,
     /// When it started, in milliseconds since the Unix epoch.
     pub started_ms: u64,

@@ -16,6 +16,7 @@ pub struct ErrorBody {
 }
 
 impl ErrorBody {
+    /// An error body for HTTP status `code`.
     pub fn new(code: u16, message: impl Into<String>) -> Self {
         Self { code, message: message.into() }
     }

@@ -42,6 +42,8 @@ pub struct LabEvent {
     pub at_ms: u64,
     /// The service it happened to (or that reports it).
     pub service: String,
+    /// What sort of event it is; the dashboard's timeline colours and filters by it.
     pub kind: EventKind,
+    /// What happened, one line for people (`shop-a: SIGKILL sent`).
     pub message: String,
 }

@@ -77,6 +77,7 @@ pub struct OpEvent {
     /// The argument on `invoke`; the result on `ok` (a read's value).
     #[serde(default)]
     pub value: Value,
+    /// When it was recorded, in nanoseconds since the recording began.
     pub time: u64,
     /// Whatever else the recorder noted (an `error`, the `node` it went to).
     #[serde(flatten)]
@@ -87,7 +88,9 @@ pub struct OpEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
+    /// The sending service's name in the lab (`node-1`).
     pub from: String,
+    /// The receiving service's name.
     pub to: String,
     /// The message's kind (`prepare`, `accept`, `merge`, `replicate`, ...).
     pub msg: String,
@@ -96,6 +99,7 @@ pub struct Message {
     /// The vector clock the message carries: events per service.
     #[serde(default)]
     pub clock: BTreeMap<String, u64>,
+    /// When it was sent (or received), in nanoseconds since the recording began.
     pub time: u64,
     /// The message's own fields (a ballot, a value).
     #[serde(flatten)]
@@ -106,10 +110,12 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Fault {
+    /// What was done.
     pub f: FaultKind,
     /// The service (or the pair of services, for a link) it hits.
     #[serde(default)]
     pub target: Value,
+    /// When it was done, in nanoseconds since the recording began.
     pub time: u64,
     /// Its parameters (a delay, a loss rate).
     #[serde(flatten)]
@@ -121,13 +127,21 @@ pub struct Fault {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FaultKind {
+    /// SIGKILL: the target dies at once.
     Kill,
+    /// SIGSTOP: the target is frozen, its connections open.
     Pause,
+    /// SIGCONT: a paused target runs again.
     Resume,
+    /// The target is started again (after a kill or a stop).
     Restart,
+    /// A link (or every link of a service) fails every call.
     Cut,
+    /// A link's fault is taken away.
     Heal,
+    /// A link gets latency (`fields` says how much).
     Slow,
+    /// A link drops a share of its calls (`fields` says how many).
     Loss,
     /// A clean stop (SIGTERM), as opposed to a `kill` (SIGKILL).
     Stop,
@@ -137,11 +151,14 @@ pub enum FaultKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Note {
+    /// The reporting service's name in the lab (`node-2`).
     pub service: String,
     /// What it is about: `leader`, `mode`, `role`, `lag`, `failover`, ...
     pub f: String,
+    /// What it reports (the new leader's name, the mode, the lag in entries).
     #[serde(default)]
     pub value: Value,
+    /// When it reported it, in nanoseconds since the recording began.
     pub time: u64,
 }
 
@@ -151,6 +168,7 @@ pub struct HistoryError {
     /// 1-based. For [`operations`], the event's position, which is its line in a history
     /// [`write_history`] wrote.
     pub line: usize,
+    /// What could not be read or paired, for a person.
     pub message: String,
 }
 
@@ -189,7 +207,9 @@ pub fn write_history(events: &[Event]) -> String {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// It happened: its effect is in the system, and `result` is what it returned.
     Ok,
+    /// It certainly did not happen.
     Fail,
     /// Unknown: it may take effect at any time after its invoke, or never. An operation still
     /// open when the history ends counts as this.
@@ -203,12 +223,15 @@ pub enum Outcome {
 pub struct Operation {
     /// Where its invoke is among the history's events (0-based).
     pub index: usize,
+    /// The client that performed it.
     pub process: u64,
+    /// What it did: `raise`, `read`, `add`, ...
     pub f: String,
     /// The invoke's argument (a raise's number; `null` for a read).
     pub value: Value,
     /// The completion's value (what a read returned); `null` when it never completed.
     pub result: Value,
+    /// How it ended: `ok`, `fail` or `info`.
     pub outcome: Outcome,
     /// When it was invoked.
     pub invoke: u64,
@@ -221,14 +244,21 @@ pub struct Operation {
 /// a read of a hundred thousand elements is not copied to be judged.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OperationRef<'a> {
+    /// Where its invoke is among the history's events (0-based).
     pub index: usize,
+    /// The client that performed it.
     pub process: u64,
+    /// What it did: `raise`, `read`, `add`, ...
     pub f: &'a str,
+    /// The invoke's argument (`null` for a read).
     pub value: &'a Value,
     /// `null` when it never completed.
     pub result: &'a Value,
+    /// How it ended.
     pub outcome: Outcome,
+    /// When it was invoked, in nanoseconds since the recording began.
     pub invoke: u64,
+    /// When its completion was recorded (`None`: still open at the end).
     pub complete: Option<u64>,
 }
 
@@ -326,6 +356,7 @@ pub fn operations(events: &[Event]) -> Result<Vec<Operation>, HistoryError> {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Verdict {
+    /// Whether the history is valid under the model: `true`, `false` or `"unknown"`.
     pub valid: Validity,
     /// `max-register`, `set`, `ledger` or `mirror`.
     pub model: String,
@@ -333,6 +364,7 @@ pub struct Verdict {
     pub ops: u64,
     /// What is wrong (for `false`), or why it could not tell (for `unknown`).
     pub anomalies: Vec<Anomaly>,
+    /// How long the check took, in milliseconds (a budget may cut it short: `unknown`).
     pub elapsed_ms: f64,
     /// What the model found besides anomalies (the set's visibility times, the ledger's
     /// totals); `null` when nothing.
@@ -359,8 +391,11 @@ pub struct Anomaly {
 /// `true`, `false` or `"unknown"` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Validity {
+    /// The history is valid under the model.
     True,
+    /// It is not: `anomalies` say why.
     False,
+    /// The checker could not tell (out of time, or a history it cannot read).
     Unknown,
 }
 
@@ -631,6 +666,7 @@ pub struct RecordedEvents {
     /// The recording the service takes part in; `null` when it records nothing (not started,
     /// stopped, or restarted since the recording began).
     pub recording: Option<String>,
+    /// The events recorded after `after`, oldest first (at most the `limit` asked for).
     pub events: Vec<Event>,
     /// Ask with `after=next` for the events that follow.
     pub next: u64,

@@ -4,6 +4,7 @@
 //! service and the Yew dashboard — is defined here once, so the two sides cannot drift. The crate
 //! depends on serde and serde_json only (plus `utoipa`, for OpenAPI schemas, behind the `openapi`
 //! feature the backend turns on).
+#![deny(missing_docs)]
 
 pub mod bugs;
 pub mod control;

@@ -12,9 +12,11 @@ pub const LABELS: [&str; 3] = ["setosa", "versicolor", "virginica"];
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Prediction {
+    /// The answering model's name (`A`, `B`, `C`), as `--model-name` set it.
     pub model: String,
     /// Class index: 0 setosa, 1 versicolor, 2 virginica.
     pub prediction: usize,
+    /// The class's name: one of [`LABELS`], `setosa` for 0.
     pub label: String,
     /// One probability per class, summing to 1.
     pub probabilities: [f64; 3],
@@ -25,6 +27,7 @@ pub struct Prediction {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Behavior {
+    /// The class the trained model predicts, with its probabilities.
     #[default]
     Honest,
     /// A random class with random probabilities.
@@ -38,9 +41,11 @@ pub enum Behavior {
 }
 
 impl Behavior {
+    /// Every behaviour, in the order the dashboard offers them.
     pub const ALL: [Behavior; 5] =
         [Self::Honest, Self::Random, Self::Inverted, Self::Slow, Self::Flapping];
 
+    /// The behaviour's name on the wire and on the command line (`--behavior inverted`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Honest => "honest",
@@ -67,6 +72,7 @@ impl std::str::FromStr for Behavior {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetBehavior {
+    /// How the model answers from now on (until set again or restarted).
     pub behavior: Behavior,
 }
 
@@ -75,16 +81,21 @@ pub struct SetBehavior {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelInfo {
+    /// The model's name (`A`), as in its predictions.
     pub model: String,
     /// `random-forest`, `decision-tree`, `knn`.
     pub algorithm: String,
+    /// How it answers right now (`PUT /admin/behavior` changes it).
     pub behavior: Behavior,
+    /// Iris rows it was trained on: the stratified 70% of the fixed-seed split.
     pub training_size: usize,
+    /// Held-out rows `accuracy` and `confusionMatrix` were measured on (the other 30%).
     pub test_size: usize,
     /// Accuracy of the honest model on the held-out split.
     pub accuracy: f64,
     /// Rows: actual class; columns: predicted class.
     pub confusion_matrix: [[u32; 3]; 3],
+    /// The class names, by index: [`LABELS`].
     pub labels: [String; 3],
 }
 
@@ -93,13 +104,17 @@ pub struct ModelInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Vote {
+    /// The model's name (`A`).
     pub model: String,
     /// `None` when the model failed or timed out (`error` says which).
     pub prediction: Option<usize>,
+    /// The probabilities it gave with its class; `None` when it gave none.
     pub probabilities: Option<[f64; 3]>,
+    /// Why it has no vote counted: the transport error, its error status, or the timeout.
     pub error: Option<String>,
     /// Weight in [0, 1] and balance when the vote was counted.
     pub weight: f64,
+    /// Its balance when the vote was counted.
     pub balance: f64,
     /// Voting power: weight × balance (an ejected model is not asked, so it has no vote).
     pub power: f64,
@@ -116,9 +131,11 @@ pub struct Vote {
 pub struct MetaPrediction {
     /// The consensus class.
     pub prediction: usize,
+    /// The consensus class's name: one of [`LABELS`].
     pub label: String,
     /// Share of the voting power behind the consensus class.
     pub support: f64,
+    /// Every model asked, with its answer, power and whether it agreed.
     pub votes: Vec<Vote>,
     /// The workshop's name for `prediction`: the consensus class.
     #[serde(rename = "consensus_prediction")]
@@ -142,6 +159,7 @@ pub struct MetaPrediction {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Balance {
+    /// Its stake in units: deposit, plus rewards, minus slashes.
     pub balance: f64,
     /// In [0, 1]; voting power is weight × balance.
     pub weight: f64,
@@ -230,12 +248,19 @@ named!(LedgerKind {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelEntry {
+    /// The meta-model's id for it: `DELETE /models/{id}` withdraws it.
     pub id: u64,
+    /// Its name, unique among the meta-model's models (`A`; keyed `model_A` by the workshop).
     pub name: String,
+    /// Where the meta-model asks it: `GET {url}/predict`.
     pub url: String,
+    /// The stake put down when it was registered.
     pub deposit: f64,
+    /// Its stake now; under 500 it is ejected.
     pub balance: f64,
+    /// In [0, 1]: the moving average of its agreement (α = 0.05 per answer).
     pub weight: f64,
+    /// Whether it votes, was ejected, or was withdrawn.
     pub state: ModelState,
 }
 
@@ -266,15 +291,21 @@ pub struct RegisterModel {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerEvent {
+    /// The event's place in the ledger, increasing: `GET /ledger/events?after=<id>` pages on.
     pub id: u64,
+    /// When it was written, in milliseconds since the Unix epoch.
     pub at_ms: u64,
+    /// The model's name (`A`).
     pub model: String,
     /// Settling against the truth in `POST /evaluate` writes rewards and slashes too.
     pub kind: LedgerKind,
     /// Change of balance (negative for a slash or a withdrawal).
     pub amount: f64,
+    /// The model's balance right after this event.
     pub balance: f64,
+    /// The model's weight right after this event.
     pub weight: f64,
+    /// Why, for people (`agreed with the consensus in 3 of 3 answers`, `withdrew 1012.50`).
     pub reason: String,
     /// The settlement (`GET /ledger/batches`) a reward, slash or ejection belongs to; `None`
     /// for deposits and withdrawals.
@@ -290,7 +321,9 @@ pub struct LedgerEvent {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerBatch {
+    /// The settlement's id, increasing; the `batch` of its events.
     pub id: u64,
+    /// When it was committed, in milliseconds since the Unix epoch.
     pub at_ms: u64,
     /// What the answers were scored against: `the consensus`, or `the truth` (`POST /evaluate`).
     pub against: String,
@@ -310,9 +343,11 @@ pub struct LedgerBatch {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Evaluation {
+    /// Held-out samples scored (45: 30% of the 150 Iris rows).
     pub samples: usize,
     /// (model, accuracy); a model that failed a sample counts it wrong.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<serde_json::Value>>))]
     pub models: Vec<(String, f64)>,
+    /// Accuracy of the stake-weighted consensus on the same samples, in [0, 1].
     pub consensus: f64,
 }

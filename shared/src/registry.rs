@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GetServer {
+    /// 200, the HTTP status repeated: the workshop's clients read it from the body (a 503 comes
+    /// as an [`crate::ErrorBody`]).
     pub code: u16,
+    /// The shop server to call, `host:port` (`localhost:3001`): the next up one, in round robin.
     pub server: String,
 }
 
@@ -17,7 +20,9 @@ pub struct GetServer {
 pub enum ServerState {
     /// Added, not checked yet: not handed out.
     Checking,
+    /// Passed its first check, or `rise` in a row after being down: handed out.
     Up,
+    /// Failed `fall` checks in a row (a cut link fails them too): not handed out.
     Down,
 }
 
@@ -28,11 +33,13 @@ pub enum ServerState {
 pub struct RegistryServer {
     /// `localhost:3001`.
     pub address: String,
+    /// What the last checks concluded; only `up` servers are handed out.
     pub state: ServerState,
     /// Checks in a row pointing towards a change of state (towards `fall` or `rise`).
     pub streak: u32,
     /// Milliseconds since the Unix epoch.
     pub last_check_ms: Option<u64>,
+    /// Why the last check failed (timeout, refused, a non-200 status); `None` when it passed.
     pub last_error: Option<String>,
 }
 
@@ -41,7 +48,9 @@ pub struct RegistryServer {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RegistryStatus {
+    /// Every server the registry knows, in the order they were added.
     pub servers: Vec<RegistryServer>,
+    /// Milliseconds between two health checks of each server.
     pub interval_ms: u64,
     /// Failed checks in a row that take an up server down.
     pub fall: u32,

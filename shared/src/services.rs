@@ -28,6 +28,7 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
+    /// Every kind, in the order `lab serve --help` lists them.
     pub const ALL: [ServiceKind; 9] = [
         Self::Control,
         Self::Model,
@@ -93,6 +94,7 @@ pub enum Health {
 pub struct HealthReport {
     /// The service's name in the lab (`shop-a`, `model-b`, ...).
     pub service: String,
+    /// What the service is; tells the dashboard which page shows it.
     pub kind: ServiceKind,
     /// `"ok"` when the service can do its work.
     pub status: String,
@@ -110,12 +112,16 @@ pub struct HealthReport {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
+    /// The service's name in the lab (`shop-a`, `node-2`): unique, the key of its action routes.
     pub name: String,
+    /// What the service is (also for the control plane's own row).
     pub kind: ServiceKind,
     /// Base URL the service listens on, e.g. `http://127.0.0.1:3001`.
     pub url: String,
     /// OS process id; `None` while the process is not running.
     pub pid: Option<u32>,
+    /// What the control plane's last check of its `GET /health` (every `--health-interval-ms`)
+    /// saw.
     pub health: Health,
     /// Milliseconds since the Unix epoch of the last health check, if any.
     pub last_check_ms: Option<u64>,

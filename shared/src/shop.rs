@@ -15,6 +15,7 @@ impl Money {
     /// Largest price or total the shop handles: ten billion units, far from any overflow.
     pub const MAX: Money = Money(1_000_000_000_000);
 
+    /// The amount in cents (`29999` for 299.99).
     pub fn cents(self) -> i64 {
         self.0
     }
@@ -43,10 +44,12 @@ impl Money {
         Ok(Money(if negative { -cents } else { cents }))
     }
 
+    /// `quantity` times this amount; `None` on overflow (a line total).
     pub fn checked_mul(self, quantity: u32) -> Option<Money> {
         self.0.checked_mul(i64::from(quantity)).map(Money)
     }
 
+    /// The sum of two amounts; `None` on overflow (an order total).
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0.checked_add(other.0).map(Money)
     }
@@ -102,10 +105,15 @@ impl<'de> Deserialize<'de> for Money {
 pub struct Product {
     /// Never reused, even after a delete.
     pub id: u64,
+    /// What the product is called, as given when created (not blank, at most 200 characters).
     pub name: String,
+    /// Free text, at most 2,000 characters; empty when none was given.
     pub description: String,
+    /// Its price now; orders keep the price they were placed at.
     pub price: Money,
+    /// What `GET /products?category=` filters on; `general` when none was given.
     pub category: String,
+    /// Whether it can be ordered: an order with a product out of stock is refused (409).
     pub in_stock: bool,
 }
 
@@ -117,6 +125,7 @@ pub struct NewProduct {
     /// Not blank, at most 200 characters.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200, pattern = r"\S"))]
     pub name: String,
+    /// Free text, at most 2,000 characters; empty when left out.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: String,
@@ -127,6 +136,7 @@ pub struct NewProduct {
     #[serde(default = "default_category")]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))]
     pub category: String,
+    /// Whether it can be ordered; `true` when left out.
     #[serde(default = "default_in_stock")]
     pub in_stock: bool,
 }
@@ -145,6 +155,7 @@ fn default_in_stock() -> bool {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductPatch {
+    /// A new name (rules of [`NewProduct::name`]).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -155,6 +166,7 @@ pub struct ProductPatch {
         schema(nullable = false, min_length = 1, max_length = 200, pattern = r"\S")
     )]
     pub name: Option<String>,
+    /// A new description (at most 2,000 characters).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -162,6 +174,7 @@ pub struct ProductPatch {
     )]
     #[cfg_attr(feature = "openapi", schema(nullable = false, max_length = 2000))]
     pub description: Option<String>,
+    /// A new price (rules of [`NewProduct::price`]); orders already placed keep theirs.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -169,6 +182,7 @@ pub struct ProductPatch {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>, nullable = false, exclusive_minimum = 0, maximum = 10_000.0, multiple_of = 0.01))]
     pub price: Option<Money>,
+    /// A new category (rules of [`NewProduct::category`]).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -179,6 +193,7 @@ pub struct ProductPatch {
         schema(nullable = false, min_length = 1, max_length = 100, pattern = r"\S")
     )]
     pub category: Option<String>,
+    /// Whether it is in stock from now on.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -206,9 +221,11 @@ pub struct ProductFilter {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrderItem {
+    /// The product ordered (it must exist and be in stock).
     #[serde(deserialize_with = "crate::whole::number")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
     pub product_id: u64,
+    /// How many: 1 to 10,000. The same product on two lines counts as one line of both quantities.
     #[serde(deserialize_with = "crate::whole::number")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000))]
     pub quantity: u32,
@@ -219,9 +236,11 @@ pub struct OrderItem {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewOrder {
+    /// Whose order: a user id from 1 (the shop has no accounts; any id is a user).
     #[serde(deserialize_with = "crate::whole::number")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
     pub user_id: u64,
+    /// What is ordered: 1 to 100 lines.
     #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub items: Vec<OrderItem>,
 }
@@ -231,11 +250,15 @@ pub struct NewOrder {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OrderLine {
+    /// The product ordered.
     pub product_id: u64,
     /// The product's name when ordered (the product may be renamed or deleted later).
     pub name: String,
+    /// How many were ordered.
     pub quantity: u32,
+    /// The product's price when the order was placed.
     pub unit_price: Money,
+    /// `unitPrice × quantity`.
     pub line_total: Money,
 }
 
@@ -245,9 +268,13 @@ pub struct OrderLine {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Order {
+    /// The order's id, from 1, never reused; equal to the workshop's `orderId`.
     pub id: u64,
+    /// Whose order it is (`GET /orders/:userId` lists them).
     pub user_id: u64,
+    /// Its lines, one per product.
     pub items: Vec<OrderLine>,
+    /// The sum of the lines' totals.
     pub total: Money,
     /// `"confirmed"` once stored.
     pub status: String,
@@ -265,6 +292,7 @@ pub struct Order {
 pub struct PlacedOrder {
     /// The workshop's name for the order's id: always equal to `id`.
     pub order_id: u64,
+    /// The order itself, its fields at the top level.
     #[serde(flatten)]
     pub order: Order,
 }
@@ -280,9 +308,11 @@ impl From<Order> for PlacedOrder {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CartAdd {
+    /// The product to add (it must exist).
     #[serde(deserialize_with = "crate::whole::number")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 9_007_199_254_740_991.0))]
     pub product_id: u64,
+    /// How many to add: 1 to 10,000, and the cart's line holds at most 10,000.
     #[serde(deserialize_with = "crate::whole::number")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000))]
     pub quantity: u32,
@@ -293,9 +323,13 @@ pub struct CartAdd {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CartLine {
+    /// The product in the cart.
     pub product_id: u64,
+    /// How many of it the cart holds.
     pub quantity: u32,
+    /// The product as it is now (current name and price).
     pub product: Product,
+    /// `product.price × quantity`, at today's price.
     pub line_total: Money,
 }
 
@@ -304,8 +338,11 @@ pub struct CartLine {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Cart {
+    /// Whose cart.
     pub user_id: u64,
+    /// Its lines, in the order the products were first added.
     pub items: Vec<CartLine>,
+    /// The sum of the lines' totals, at today's prices.
     pub total: Money,
 }
 
@@ -314,7 +351,9 @@ pub struct Cart {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CartEntry {
+    /// The product in the cart.
     pub product_id: u64,
+    /// How many of it the cart holds.
     pub quantity: u32,
 }
 
@@ -327,6 +366,7 @@ pub struct CartEntry {
 pub struct CartUpdate {
     /// The cart's lines, in the same order as `items`.
     pub cart: Vec<CartEntry>,
+    /// What `GET /cart/:userId` answers, its fields at the top level.
     #[serde(flatten)]
     pub details: Cart,
 }

@@ -15,11 +15,16 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Handshake {
+    /// The Engine.IO session id the server gave this connection.
     pub sid: String,
+    /// Transports the client may upgrade to (empty: already on a websocket).
     #[serde(default)]
     pub upgrades: Vec<String>,
+    /// How often the server pings, in milliseconds.
     pub ping_interval: u64,
+    /// How long the server waits for the pong before it drops the connection, in milliseconds.
     pub ping_timeout: u64,
+    /// The largest message the server accepts, in bytes (0 when it does not say).
     #[serde(default)]
     pub max_payload: u64,
 }
@@ -27,31 +32,51 @@ pub struct Handshake {
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
+    /// `0{...}`: the server's handshake, first on every connection.
     Open(Handshake),
+    /// `1`: the connection is being closed.
     Close,
+    /// `2`: the server's ping; answer [`PONG`] or be dropped.
     Ping,
+    /// `3`: an answer to a ping.
     Pong,
     /// The server accepted the connection to a namespace.
     Connected {
+        /// The namespace (`/` by default).
         namespace: String,
+        /// The Socket.IO session id in that namespace, when the server sent one.
         sid: Option<String>,
     },
+    /// `41`: the namespace's connection was ended.
     Disconnected {
+        /// The namespace (`/` by default).
         namespace: String,
     },
+    /// `42["name", args...]`: an event.
     Event {
+        /// The namespace (`/` by default).
         namespace: String,
+        /// The id the sender wants an ack for (`4212[...]`: 12), if any.
         ack: Option<u64>,
+        /// The event's name (`data_updated`).
         name: String,
+        /// Its arguments, after the name (usually one object).
         args: Vec<Value>,
     },
+    /// `43<id>[args...]`: the answer to an event sent with an ack id.
     Ack {
+        /// The namespace (`/` by default).
         namespace: String,
+        /// The ack id of the event it answers.
         ack: u64,
+        /// What the handler answered.
         args: Vec<Value>,
     },
+    /// `44{...}`: the server refused the connection to a namespace.
     ConnectError {
+        /// The namespace refused.
         namespace: String,
+        /// Why, as the server said it (its `message`, or the raw payload).
         message: String,
     },
 }

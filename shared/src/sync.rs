@@ -41,6 +41,7 @@ fn account_number() -> utoipa::openapi::schema::Schema {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NamedEntry {
+    /// The person's name.
     pub name: String,
     /// `null` while the node has no highest number yet.
     pub max_number: Option<u64>,
@@ -64,9 +65,14 @@ pub enum SyncMode {
 pub struct NodeData {
     /// The original project's shape: one entry per distinct name.
     pub data: Vec<NamedEntry>,
+    /// The answering node's name in the lab (`node-1`).
     pub node: String,
+    /// Every person the node holds (the CRDT set's present elements).
     pub persons: Vec<PersonRecord>,
+    /// The highest account number the node knows: agreed by Paxos, or merged by CRDT in
+    /// CRDT-only mode.
     pub highest_number: u64,
+    /// How the node keeps that number consistent right now.
     pub mode: SyncMode,
 }
 
@@ -77,9 +83,13 @@ pub struct NodeData {
 pub struct Added {
     /// The original's answer: `Name "ana" added successfully`.
     pub message: String,
+    /// The node that took the add (`node-1`).
     pub node: String,
+    /// The person as stored: name trimmed, number read.
     pub person: PersonRecord,
+    /// The node's highest number once this add was applied (and agreed, if `agreed`).
     pub highest_number: u64,
+    /// The mode the add was made in.
     pub mode: SyncMode,
     /// With Paxos (`crdt-paxos`): whether the nodes had agreed on a highest number at least this
     /// person's before the answer went out (if not — no majority reachable in time — the
@@ -105,7 +115,9 @@ pub enum PaxosRole {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PaxosStatus {
+    /// The node's name in the lab (`node-2`).
     pub node: String,
+    /// Whether it leads, is running phase 1, or follows.
     pub role: PaxosRole,
     /// The ballot it leads or prepares with, `round.node`.
     pub ballot: Option<String>,
@@ -114,11 +126,13 @@ pub struct PaxosStatus {
     pub leader: Option<u64>,
     /// Instances this node has seen decided with a number, and with a no-op (gap closed).
     pub decided: u64,
+    /// Instances it has seen decided with a no-op (gaps a new leader closed).
     pub noops: u64,
     /// The first instance it has not seen decided.
     pub first_undecided: u64,
     /// Values it is still trying to get decided.
     pub pending: u64,
+    /// The highest number among the values decided so far.
     pub highest_number: u64,
 }
 
@@ -131,14 +145,17 @@ pub struct LoadInfo {
     pub load: u64,
     /// Client requests in the current window.
     pub requests: u64,
+    /// The length of the window requests are counted in, in milliseconds.
     pub window_ms: u64,
     /// Above this many requests per window the node switches to CRDT-only.
     pub high: u64,
     /// Below this many it switches back (hysteresis).
     pub low: u64,
+    /// The mode the node is in now.
     pub mode: SyncMode,
     /// Switched by hand (`POST /switch_to_crdt_only`): load does not switch it back.
     pub forced: bool,
+    /// How many times the node has switched modes since it started.
     pub switches: u64,
 }
 
@@ -147,8 +164,11 @@ pub struct LoadInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Switched {
+    /// What the node did: `Switched to CRDT only` or `Switched to CRDT + Paxos`.
     pub message: String,
+    /// `true` while the node is CRDT-only: the original's name for that mode.
     pub load_increased: bool,
+    /// The node's load and mode after the switch.
     #[serde(flatten)]
     pub load: LoadInfo,
 }
@@ -162,6 +182,7 @@ pub struct Transferred {
     pub message: String,
     /// Peers that answered.
     pub peers_reached: usize,
+    /// The node's data after the merge.
     #[serde(flatten)]
     pub node_data: NodeData,
 }
@@ -170,8 +191,11 @@ pub struct Transferred {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HighestNumber {
+    /// The node's highest account number.
     pub number: u64,
+    /// The answering node's name (`node-3`).
     pub node: String,
+    /// The mode the node is in.
     pub mode: SyncMode,
 }
 
@@ -200,8 +224,12 @@ pub struct PrepareRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrepareAnswer {
+    /// Whether it promised to accept no proposal below this one (false: it promised a higher
+    /// one).
     pub promised: bool,
+    /// The number of the last proposal it accepted, if any.
     pub accepted_proposal: Option<u64>,
+    /// The value of that proposal (what a proposer must propose instead of its own).
     pub accepted_value: Option<serde_json::Value>,
     /// The highest proposal number it has promised (not to accept anything below).
     pub promised_proposal: Option<u64>,
@@ -235,7 +263,9 @@ pub fn any_but_null() -> utoipa::openapi::schema::Schema {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AcceptAnswer {
+    /// Whether it accepted the value: the proposal was not below its promise.
     pub accepted: bool,
+    /// The highest proposal number it has promised, for a proposer that was refused.
     pub promised_proposal: Option<u64>,
 }
 
@@ -244,11 +274,17 @@ pub struct AcceptAnswer {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeInfo {
+    /// The node's name in the lab (`node-1`).
     pub node: String,
+    /// Its Paxos id, 1 to 3 (`--id`): the `.node` of its ballots.
     pub id: u64,
+    /// The address it is bound to (`--bind`, 127.0.0.1 unless told otherwise).
     pub address: String,
+    /// The port it listens on (HTTP and Socket.IO alike).
     pub port: u16,
+    /// Its peers' base URLs (`http://localhost:7002`).
     pub peers: Vec<String>,
+    /// How it keeps the highest number consistent right now.
     pub mode: SyncMode,
 }
 
@@ -257,8 +293,11 @@ pub struct NodeInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PaxosLogEntry {
+    /// When it was sent, in milliseconds since the Unix epoch.
     pub at_ms: u64,
+    /// The sending node's id.
     pub from: u64,
+    /// The receiving node's id.
     pub to: u64,
     /// `prepare`, `promise`, `accept`, `accepted`, `nack`, `decided`, `forward`.
     pub kind: String,
@@ -266,6 +305,7 @@ pub struct PaxosLogEntry {
     pub instance: Option<u64>,
     /// `round.node`, when the message has a ballot.
     pub ballot: Option<String>,
+    /// The account number the message proposes, accepts or announces, if it carries one.
     pub value: Option<u64>,
     /// What else the message says (a prepare's first instance, what a promise reports, ...).
     pub note: Option<String>,
@@ -291,15 +331,18 @@ pub enum ReadConsistency {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HighestRead {
+    /// The highest account number the read returned.
     pub highest_number: u64,
     /// What the answer actually is: `local` when a linearizable read was asked of a node in
     /// CRDT-only mode (see `reason`).
     pub read: ReadConsistency,
+    /// The answering node's name in the lab (`node-1`).
     pub node: String,
     /// Every Paxos instance up to this one was decided at the node when it read (for a
     /// linearizable read, the leader's read index); `null` in CRDT-only mode, where the number
     /// is the max register's, not Paxos's.
     pub instance: Option<u64>,
+    /// The mode the node was in when it read.
     pub mode: SyncMode,
     /// Why the read is weaker than asked (`null` when it is what was asked).
     pub reason: Option<String>,

@@ -109,12 +109,20 @@ async fn second_lab(ports: &str) -> String {
 
 #[tokio::test]
 async fn a_second_lab_on_a_taken_port_says_which_in_one_line_and_starts_nothing() {
-    let lab = Lab::up();
+    // The shared lab: the second lab must leave it as it was. (Other tests use it meanwhile, so
+    // a health check may miss once under their load: what must not change is its processes.)
+    let lab = support::shared_lab();
     let before = lab.wait_all_up().await;
     let port_of = |name: &str| {
         let row = before.iter().find(|s| s.name == name).unwrap();
         (row.url.rsplit_once(':').unwrap().1.parse::<u16>().unwrap(), row.pid.unwrap())
     };
+    // `--free-ports` gave it ports from one block of the range no connection draws from.
+    let range = backend::catalog::free_port_range();
+    let ports: Vec<u16> = before.iter().map(|s| port_of(&s.name).0).collect();
+    let (low, high) = (*ports.iter().min().unwrap(), *ports.iter().max().unwrap());
+    assert!(range.contains(&low) && range.contains(&high), "{ports:?} outside {range:?}");
+    assert!(high - low < backend::catalog::PORT_BLOCK, "not from one block: {ports:?}");
     for service in ["control", "shop-a", "node-3"] {
         let (port, holder) = port_of(service);
         let stderr = second_lab(&format!("{service}={port}")).await;
@@ -128,14 +136,75 @@ async fn a_second_lab_on_a_taken_port_says_which_in_one_line_and_starts_nothing(
         assert!(line.contains(&format!("held by pid {holder}")), "names what holds it: {line}");
         assert!(line.contains("--free-ports"), "says what to do: {line}");
     }
-    let after = lab.services().await;
+    let after = lab.wait_all_up().await;
     for row in &before {
         let now = after.iter().find(|s| s.name == row.name).unwrap();
-        assert_eq!(
-            (now.pid, now.health),
-            (row.pid, shared::Health::Up),
-            "{} was touched",
-            row.name
-        );
+        assert_eq!(now.pid, row.pid, "{} was touched", row.name);
+    }
+}
+
+/// Run by [`the_shared_lab_is_stopped_when_the_test_process_ends`] in a test process of its own:
+/// start the shared lab, print its processes and data directory, and (with `PROBE_HANG`) wait to
+/// be killed.
+#[tokio::test]
+#[ignore = "a helper: run by the_shared_lab_is_stopped_when_the_test_process_ends"]
+#[allow(clippy::print_stdout)] // its output is what the other test reads
+async fn shared_lab_probe() {
+    let lab = support::shared_lab();
+    let mut pids = child_pids(&lab.wait_all_up().await, lab.pid());
+    pids.push(lab.pid());
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    println!("probe: {} {}", lab.data().display(), pids.join(" "));
+    if std::env::var_os("PROBE_HANG").is_some() {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_shared_lab_is_stopped_when_the_test_process_ends() {
+    use std::io::BufRead;
+    // Statics are never dropped: the shared lab must be stopped on the way out all the same —
+    // by the exit handler when the tests end, by the kernel when the test process is killed.
+    for killed in [false, true] {
+        let mut probe = std::process::Command::new(std::env::current_exe().unwrap());
+        probe
+            .args(["lab_processes::shared_lab_probe", "--exact", "--ignored", "--nocapture"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if killed {
+            probe.env("PROBE_HANG", "1");
+        }
+        let mut probe = support::spawn_tied(probe).unwrap();
+        // Read all it prints (a closed pipe would fail its next print), and pass on its line.
+        let stdout = std::io::BufReader::new(probe.stdout.take().unwrap());
+        let (found, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if line.starts_with("probe: ") {
+                    let _ = found.send(line);
+                }
+            }
+        });
+        let line = tokio::task::spawn_blocking(move || lines.recv_timeout(Duration::from_secs(90)))
+            .await
+            .unwrap()
+            .expect("the probe printed its lab");
+        let mut words = line["probe: ".len()..].split(' ');
+        let data = std::path::PathBuf::from(words.next().unwrap());
+        let pids: Vec<u32> = words.map(|w| w.parse().unwrap()).collect();
+        assert!(pids.len() > 10 && pids.iter().all(|pid| alive(*pid)), "{line}");
+        if killed {
+            probe.kill().unwrap();
+            probe.wait().unwrap();
+            // SIGTERM from the kernel; `up` then stops its children (each drains for ≤ 3 s).
+            let left = wait_gone(&pids, Duration::from_secs(15)).await;
+            assert!(left.is_empty(), "left running after the test process was killed: {left:?}");
+        } else {
+            assert!(probe.wait().unwrap().success(), "the probe test failed");
+            // The exit handler waited for them: gone the moment the process is.
+            let left: Vec<u32> = pids.iter().copied().filter(|pid| alive(*pid)).collect();
+            assert!(left.is_empty(), "left running after the tests ended: {left:?}");
+            assert!(!data.exists(), "{} left behind", data.display());
+        }
     }
 }

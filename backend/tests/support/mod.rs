@@ -1,6 +1,12 @@
 //! Test support: the real lab as OS processes, and a real browser.
 //!
 //! Integration tests include this with `mod support;` (browser tests with a `#[path]`).
+//!
+//! Every `lab up` a test starts is stopped by PID: when its [`Lab`] is dropped (SIGTERM, bounded
+//! wait, SIGKILL), and — should the test process itself die first (a panic while panicking, a
+//! Ctrl-C, a SIGKILL) — by the kernel, which sends it SIGTERM when the test process ends
+//! ([`spawn_tied`]); `lab up` then stops its own children. The one lab the read-only tests
+//! share ([`shared_lab`]) is stopped when the test process exits.
 #![allow(dead_code, clippy::print_stdout)]
 
 #[cfg(feature = "e2e")]
@@ -9,7 +15,7 @@ pub mod browser;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -21,17 +27,21 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `lab up` on ports the OS chose, with its data in a temporary directory. Dropping it sends
+/// `lab up` on free ports (`--free-ports`: a block of ports no other lab is given, see
+/// `backend::catalog::Ports::reserve`), with its data in a temporary directory. Dropping it sends
 /// SIGTERM and waits, then SIGKILLs if needed: no test leaves a process behind.
 pub struct Lab {
-    child: Child,
+    /// `lab up` itself; behind a lock so a lab can be shared between tests ([`shared_lab`]).
+    child: Mutex<Child>,
     /// The dashboard's URL, as `up` printed it.
     pub url: String,
     /// The data directory; `None` only once [`Lab::stop`] has handed it back (an `Option` so it
     /// can be taken out of a value that implements `Drop`).
     data: Option<tempfile::TempDir>,
-    /// Every line `up` has printed so far (children's lines too, behind their names).
-    lines: mpsc::Receiver<String>,
+    /// Every line `up` has printed so far (children's lines too, behind their names). Kept even
+    /// once read: the thread that reads `up`'s stdout stops when nobody receives, and `up` would
+    /// then block on a full pipe. (A lock only so that a `Lab` can be shared.)
+    lines: Mutex<mpsc::Receiver<String>>,
 }
 
 impl Lab {
@@ -42,16 +52,16 @@ impl Lab {
     /// `lab up` on the data of `data` (e.g. handed back by [`Lab::stop`]: a restart of the whole
     /// lab on what it wrote). Ports are chosen afresh, so services' URLs change.
     pub fn up_in(data: tempfile::TempDir) -> Lab {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lab"));
+        command
             .args(["up", "--free-ports", "--health-interval-ms", "200"])
             .arg("--dist")
             .arg(repo_root().join("dist"))
             .arg("--data")
             .arg(data.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting `lab up`");
+            .stderr(Stdio::inherit());
+        let mut child = spawn_tied(command).expect("starting `lab up`");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -78,7 +88,7 @@ impl Lab {
                 }
             }
         };
-        Lab { child, url, data: Some(data), lines }
+        Lab { child: Mutex::new(child), url, data: Some(data), lines: Mutex::new(lines) }
     }
 
     /// The data directory the lab runs on.
@@ -95,7 +105,7 @@ impl Lab {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.lock().unwrap_or_else(PoisonError::into_inner).id()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -173,31 +183,141 @@ impl Lab {
 
     /// Send SIGTERM and wait (bounded) for `up` to exit; returns whether it exited on its own.
     pub fn terminate(&mut self, within: Duration) -> bool {
-        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        self.shut_down(within)
+    }
+
+    /// [`Lab::terminate`] through a shared reference (for the shared lab); never panics.
+    fn shut_down(&self, within: Duration) -> bool {
+        let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(_)) = child.try_wait() {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = child.kill();
+        let _ = child.wait();
         false
     }
 
     /// SIGKILL `up` itself (its children are not told by it).
     pub fn kill_hard(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.terminate(Duration::from_secs(10));
+        self.shut_down(Duration::from_secs(10));
+    }
+}
+
+/// The lab shared by the tests that only read it, or change only state of their own (their own
+/// products, persons): started by the first of them, and stopped when the test process exits.
+///
+/// A test that kills, pauses or restarts a service, cuts a link, switches a mode, a behaviour or
+/// a bug, fails over or rebuilds a store — or that needs the lab as it is right after `up` —
+/// starts a [`Lab`] of its own instead. Tests on this lab run at the same time as each other, so
+/// each asserts only on what it did (its own rows; counts relative to before).
+///
+/// Stopping: statics are never dropped, so an `atexit` handler stops it (SIGTERM by PID,
+/// bounded wait, then its data directory is removed) when the test harness exits, whether the
+/// tests passed or failed; if the process dies without running it, the kernel's parent-death
+/// signal ([`spawn_tied`]) stops the lab all the same.
+pub fn shared_lab() -> Arc<Lab> {
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(lab) = shared.as_ref() {
+        return lab.clone();
+    }
+    let lab = Arc::new(Lab::up());
+    stop_shared_lab_at_exit();
+    *shared = Some(lab.clone());
+    lab
+}
+
+/// The lab of [`shared_lab`], once started; taken out at exit.
+static SHARED: Mutex<Option<Arc<Lab>>> = Mutex::new(None);
+
+#[allow(unsafe_code)]
+fn stop_shared_lab_at_exit() {
+    extern "C" fn stop() {
+        let lab = SHARED.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match lab.map(Arc::try_unwrap) {
+            // Dropping it stops `up` and deletes the data directory.
+            Some(Ok(lab)) => drop(lab),
+            // A clone left somewhere (no test runs any more): stop it all the same.
+            Some(Err(lab)) => {
+                lab.shut_down(Duration::from_secs(10));
+                if let Some(data) = &lab.data {
+                    let _ = std::fs::remove_dir_all(data.path());
+                }
+            }
+            None => {}
         }
+    }
+    // SAFETY: atexit(3) only records the function; `stop` is a plain `extern "C" fn` that does
+    // not unwind (every step above ignores its errors), as a handler must.
+    let registered = unsafe { nix::libc::atexit(stop) };
+    assert_eq!(registered, 0, "atexit refused the shared lab's stop");
+}
+
+/// Spawn `command` so that it is sent SIGTERM when this test process ends, however it ends
+/// (`PR_SET_PDEATHSIG`).
+///
+/// Linux sends that signal when the *thread* that forked the child ends, not the process, and
+/// the test harness runs each test on a thread of its own that ends with the test — a lab a
+/// test started on it would be stopped as soon as that test returned, and a lab started on a
+/// helper thread sooner still. So every child is forked by one thread that lives as long as the
+/// process.
+pub fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
+    type Request = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: Mutex<Option<mpsc::Sender<Request>>> = Mutex::new(None);
+    let spawner = SPAWNER
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(|| {
+            let (requests, incoming) = mpsc::channel::<Request>();
+            std::thread::Builder::new()
+                .name("child-spawner".into())
+                .spawn(move || {
+                    // Never returns while the process runs: the sender is in a static.
+                    for (mut command, answer) in incoming {
+                        let _ = answer.send(command.spawn());
+                    }
+                })
+                .expect("starting the thread that spawns children");
+            requests
+        })
+        .clone();
+    ask_for_sigterm_when_this_process_ends(&mut command);
+    let (answer, answered) = mpsc::channel();
+    spawner.send((command, answer)).expect("the spawner thread runs");
+    answered.recv().expect("the spawner thread answers")
+}
+
+#[allow(unsafe_code)]
+fn ask_for_sigterm_when_this_process_ends(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2) and
+    // getppid(2), which are async-signal-safe; it allocates nothing and touches no memory shared
+    // with the parent.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)?;
+            // The test process may have ended between the fork and the prctl.
+            if nix::unistd::getppid() != parent {
+                return Err(nix::errno::Errno::ESRCH.into());
+            }
+            Ok(())
+        });
     }
 }
 

@@ -1,5 +1,6 @@
 //! An uncontrolled text field: the page sets its text when it first shows and whenever `initial`
-//! changes, and never otherwise; a form reads it at submit ([`crate::dom::input`]).
+//! changes, and never otherwise; the form that renders it hands it a [`NodeRef`] (`node`) and
+//! reads the text through that at submit ([`crate::dom::text`]).
 //!
 //! A controlled field (`value={state}`) does not work for forms here: on every re-render Yew
 //! writes the rendered value into the field when the two differ, and a re-render driven by
@@ -11,7 +12,12 @@ use yew::prelude::*;
 
 #[derive(Debug, Properties, PartialEq)]
 pub struct FieldProps {
+    /// The input's id (for its label, the stylesheet and the browser tests; forms read the field
+    /// through `node`, not by id).
     pub id: AttrValue,
+    /// The form's handle on the input, to read it at submit; a field nobody reads needs none.
+    #[prop_or_default]
+    pub node: Option<NodeRef>,
     #[prop_or_default]
     pub class: Classes,
     #[prop_or_default]
@@ -31,7 +37,8 @@ pub struct FieldProps {
 
 #[function_component(Field)]
 pub fn field(props: &FieldProps) -> Html {
-    let node = use_node_ref();
+    let own = use_node_ref();
+    let node = props.node.clone().unwrap_or(own);
     {
         let node = node.clone();
         use_effect_with(props.initial.clone(), move |initial| {

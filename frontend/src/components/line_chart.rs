@@ -2,12 +2,7 @@
 
 use yew::prelude::*;
 
-/// One line: a name and its (x, y) points, x ascending.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    pub name: String,
-    pub points: Vec<(f64, f64)>,
-}
+use crate::state::series::Series;
 
 #[derive(Debug, Properties, PartialEq)]
 pub struct Props {

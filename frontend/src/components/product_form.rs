@@ -16,6 +16,16 @@ pub struct ProductDraft {
     pub in_stock: bool,
 }
 
+/// The form's inputs, each read through its ref at submit.
+#[derive(Debug, Clone)]
+struct Fields {
+    name: NodeRef,
+    price: NodeRef,
+    category: NodeRef,
+    description: NodeRef,
+    in_stock: NodeRef,
+}
+
 #[derive(Debug, Properties, PartialEq)]
 pub struct Props {
     /// The product being edited; `None` for a new one.
@@ -37,27 +47,36 @@ pub fn product_form(props: &Props) -> Html {
         });
     }
 
+    // The fields, read at submit.
+    let fields = Fields {
+        name: use_node_ref(),
+        price: use_node_ref(),
+        category: use_node_ref(),
+        description: use_node_ref(),
+        in_stock: use_node_ref(),
+    };
     let onsubmit = {
         let problem = problem.clone();
         let submit = props.onsubmit.clone();
+        let fields = fields.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let price = crate::dom::input("product-price");
+            let price = crate::dom::text(&fields.price);
             match Money::parse_decimal(price.trim()) {
                 Ok(parsed) => {
                     problem.set(None);
-                    let category = crate::dom::input("product-category");
+                    let category = crate::dom::text(&fields.category);
                     let category = if category.trim().is_empty() {
                         "general".into()
                     } else {
                         category.trim().into()
                     };
                     submit.emit(ProductDraft {
-                        name: crate::dom::input("product-name").trim().to_owned(),
+                        name: crate::dom::text(&fields.name).trim().to_owned(),
                         price: parsed,
                         category,
-                        description: crate::dom::input("product-description"),
-                        in_stock: crate::dom::checked("product-in-stock"),
+                        description: crate::dom::text(&fields.description),
+                        in_stock: crate::dom::checked(&fields.in_stock),
                     });
                 }
                 Err(why) => problem.set(Some(format!("price: {why}"))),
@@ -79,11 +98,11 @@ pub fn product_form(props: &Props) -> Html {
     html! {
         <form id="product-form" class="form" {onsubmit}>
             <h3>{ if editing { "Edit product" } else { "Add a product" } }</h3>
-            <Field id="product-name" placeholder="name" initial={initial(|p| p.name.clone())} />
-            <Field id="product-price" placeholder="price, e.g. 299.99" initial={initial(|p| p.price.to_string())} />
-            <Field id="product-category" placeholder="category" initial={initial(|p| p.category.clone())} />
-            <Field id="product-description" placeholder="description" initial={initial(|p| p.description.clone())} />
-            <label><input id="product-in-stock" type="checkbox" checked={*in_stock} onchange={toggle_stock} />{ " in stock" }</label>
+            <Field id="product-name" placeholder="name" initial={initial(|p| p.name.clone())} node={fields.name} />
+            <Field id="product-price" placeholder="price, e.g. 299.99" initial={initial(|p| p.price.to_string())} node={fields.price} />
+            <Field id="product-category" placeholder="category" initial={initial(|p| p.category.clone())} node={fields.category} />
+            <Field id="product-description" placeholder="description" initial={initial(|p| p.description.clone())} node={fields.description} />
+            <label><input id="product-in-stock" ref={fields.in_stock} type="checkbox" checked={*in_stock} onchange={toggle_stock} />{ " in stock" }</label>
             <button id="product-submit" type="submit">{ if editing { "Save" } else { "Add" } }</button>
             if editing { <button type="button" onclick={cancel}>{ "Cancel" }</button> }
             if let Some(problem) = &*problem { <span class="error">{ problem }</span> }

@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use gloo_timers::callback::Interval;
 use shared::models::{Behavior, ModelState, RegisterModel, LABELS};
 use shared::ServiceKind;
 use wasm_bindgen_futures::spawn_local;
@@ -15,6 +14,7 @@ use yew::prelude::*;
 use crate::api;
 use crate::components::field::Field;
 use crate::components::line_chart::LineChart;
+use crate::hooks::use_polled;
 use crate::state::models::{ModelsAction, ModelsState};
 
 type Dispatch = UseReducerDispatcher<ModelsState>;
@@ -59,18 +59,17 @@ pub fn models_page() -> Html {
     }
     {
         let dispatch = state.dispatcher();
-        use_effect_with((*meta).clone(), move |meta| {
-            let poll = meta.clone().map(|url| {
-                let (d, u) = (dispatch.clone(), url.clone());
-                spawn_local(async move { refresh(&d, &u).await });
-                Interval::new(2_000, move || {
-                    let (d, u) = (dispatch.clone(), url.clone());
-                    spawn_local(async move { refresh(&d, &u).await });
-                })
-            });
-            move || drop(poll)
+        use_polled((*meta).clone(), 2_000, move |meta: &Option<String>| {
+            if let Some(url) = meta.clone() {
+                let dispatch = dispatch.clone();
+                spawn_local(async move { refresh(&dispatch, &url).await });
+            }
         });
     }
+    // The forms' fields, read at submit.
+    let measures = [use_node_ref(), use_node_ref(), use_node_ref(), use_node_ref()];
+    let (register_name, register_url, register_deposit) =
+        (use_node_ref(), use_node_ref(), use_node_ref());
 
     let with_meta = {
         let (meta, dispatch) = (meta, state.dispatcher());
@@ -86,12 +85,13 @@ pub fn models_page() -> Html {
     };
 
     let onpredict = {
-        let with_meta = with_meta.clone();
+        let (with_meta, measures) = (with_meta.clone(), measures.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             // A field that is not a number goes as NaN: the meta-model names it in its answer.
-            let x = ["sl", "sw", "pl", "pw"]
-                .map(|id| crate::dom::input(id).trim().parse::<f64>().unwrap_or(f64::NAN));
+            let x = measures
+                .each_ref()
+                .map(|field| crate::dom::text(field).trim().parse::<f64>().unwrap_or(f64::NAN));
             with_meta(Box::new(move |d, url| {
                 Box::pin(async move {
                     match api::meta_predict(&url, x).await {
@@ -117,12 +117,14 @@ pub fn models_page() -> Html {
     };
     let onregister = {
         let with_meta = with_meta.clone();
+        let fields = (register_name.clone(), register_url.clone(), register_deposit.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
+            let (name, url, deposit) = &fields;
             let new = RegisterModel {
-                name: crate::dom::input("register-name").trim().to_owned(),
-                url: crate::dom::input("register-url").trim().to_owned(),
-                deposit: crate::dom::input("register-deposit").trim().parse().ok(),
+                name: crate::dom::text(name).trim().to_owned(),
+                url: crate::dom::text(url).trim().to_owned(),
+                deposit: crate::dom::text(deposit).trim().parse().ok(),
             };
             with_meta(Box::new(move |d, meta| {
                 Box::pin(async move {
@@ -178,10 +180,10 @@ pub fn models_page() -> Html {
             if let Some(notice) = &state.notice { <p id="models-notice" class="notice">{ notice }</p> }
             <form id="predict-form" class="form" onsubmit={onpredict}>
                 <h3>{ "Measure an iris (cm)" }</h3>
-                { "sepal length " }<Field id="sl" class="narrow" initial="5.1" />
-                { "sepal width " }<Field id="sw" class="narrow" initial="3.5" />
-                { "petal length " }<Field id="pl" class="narrow" initial="1.4" />
-                { "petal width " }<Field id="pw" class="narrow" initial="0.2" />
+                { "sepal length " }<Field id="sl" class="narrow" initial="5.1" node={measures[0].clone()} />
+                { "sepal width " }<Field id="sw" class="narrow" initial="3.5" node={measures[1].clone()} />
+                { "petal length " }<Field id="pl" class="narrow" initial="1.4" node={measures[2].clone()} />
+                { "petal width " }<Field id="pw" class="narrow" initial="0.2" node={measures[3].clone()} />
                 <button id="predict" type="submit">{ "Predict" }</button>
             </form>
             if let Some(p) = &state.prediction {
@@ -230,9 +232,9 @@ pub fn models_page() -> Html {
                     </table>
                     <form id="register-form" class="form" onsubmit={onregister}>
                         <h3>{ "Register a model" }</h3>
-                        <Field id="register-name" placeholder="name" />
-                        <Field id="register-url" placeholder="http://host:port" />
-                        <Field id="register-deposit" class="narrow" initial="1000" />
+                        <Field id="register-name" placeholder="name" node={register_name} />
+                        <Field id="register-url" placeholder="http://host:port" node={register_url} />
+                        <Field id="register-deposit" class="narrow" initial="1000" node={register_deposit} />
                         <button type="submit">{ "Register" }</button>
                     </form>
                 </div>

@@ -1,7 +1,6 @@
 //! Overview: the lab's topology and every service with its health, buttons that really signal
 //! processes and fault links, scenarios with measured verdicts, and the live event timeline.
 
-use gloo_timers::callback::Interval;
 use shared::control::{LinkFault, ProcessAction};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
@@ -12,6 +11,7 @@ use crate::components::scenario_panel::ScenarioPanel;
 use crate::components::service_table::ServiceTable;
 use crate::components::timeline::Timeline;
 use crate::components::topology::Topology;
+use crate::hooks::use_polled;
 use crate::state::services::{ServicesAction, ServicesState};
 
 const REFRESH_MS: u32 = 1_000;
@@ -34,12 +34,11 @@ pub fn overview() -> Html {
 
     {
         let dispatch = state.dispatcher();
+        use_polled((), REFRESH_MS, move |()| reload(&dispatch));
+    }
+    {
+        let dispatch = state.dispatcher();
         use_effect_with((), move |()| {
-            reload(&dispatch);
-            let poll = {
-                let dispatch = dispatch.clone();
-                Interval::new(REFRESH_MS, move || reload(&dispatch))
-            };
             let live = {
                 let dispatch = dispatch.clone();
                 api::event_stream(move |event| {
@@ -69,7 +68,7 @@ pub fn overview() -> Html {
                     d.dispatch(ServicesAction::Scenarios(scenarios));
                 }
             });
-            move || drop((poll, live))
+            move || drop(live)
         });
     }
 

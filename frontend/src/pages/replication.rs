@@ -2,7 +2,6 @@
 //! primary vs mirror, lag over time, Sync, kill/restart either store, failover with the data lost
 //! (RPO) and the time to recover (RTO).
 
-use gloo_timers::callback::Interval;
 use shared::control::ProcessAction;
 use shared::replication::ReplicationStatus;
 use shared::shop::{Money, NewProduct};
@@ -13,6 +12,7 @@ use yew::prelude::*;
 use crate::api;
 use crate::components::field::Field;
 use crate::components::line_chart::LineChart;
+use crate::hooks::use_polled;
 use crate::state::replication::{stores_by_role, ReplicationAction, ReplicationState, Side, Which};
 
 type Dispatch = UseReducerDispatcher<ReplicationState>;
@@ -90,6 +90,8 @@ fn status_rows(s: &ReplicationStatus) -> Html {
 
 #[function_component(SidePanel)]
 fn side_panel(props: &SideProps) -> Html {
+    // The write form's fields, read at submit.
+    let (name_field, price_field) = (use_node_ref(), use_node_ref());
     let (title, started_primary, started_mirror) = names(props.which);
     let url_of =
         |name: &str| props.stores.iter().find(|(n, _)| n == name).map(|(_, url)| url.as_str());
@@ -150,11 +152,11 @@ fn side_panel(props: &SideProps) -> Html {
         |suffix: &str| format!("{}-{suffix}", if which == Which::Sync { "sync" } else { "async" });
     let onwrite = {
         let (front, dispatch) = (props.front.clone(), props.dispatch.clone());
-        let (name_field, price_field) = (id("name"), id("price"));
+        let (name_field, price_field) = (name_field.clone(), price_field.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let (Some(front), dispatch) = (front.clone(), dispatch.clone()) else { return };
-            let price = match Money::parse_decimal(crate::dom::input(&price_field).trim()) {
+            let price = match Money::parse_decimal(crate::dom::text(&price_field).trim()) {
                 Ok(price) => price,
                 Err(why) => {
                     return dispatch
@@ -162,7 +164,7 @@ fn side_panel(props: &SideProps) -> Html {
                 }
             };
             let product = NewProduct {
-                name: crate::dom::input(&name_field).trim().to_owned(),
+                name: crate::dom::text(&name_field).trim().to_owned(),
                 description: String::new(),
                 price,
                 category: "general".into(),
@@ -182,8 +184,8 @@ fn side_panel(props: &SideProps) -> Html {
         <section id={id("side")} class="replica">
             <h2>{ title }{ props.front.as_deref().and_then(|u| u.rsplit_once(':')).map(|(_, port)| format!(" ({port})")).unwrap_or_default() }</h2>
             <form id={id("write")} class="form" onsubmit={onwrite}>
-                <Field id={id("name")} initial="Tablet" />
-                <Field id={id("price")} class="narrow" initial="9.99" />
+                <Field id={id("name")} initial="Tablet" node={name_field} />
+                <Field id={id("price")} class="narrow" initial="9.99" node={price_field} />
                 <button type="submit">{ "Write" }</button>
             </form>
             if let Some(conflict) = side.status.as_ref().and_then(|s| s.conflict.as_ref()) {
@@ -259,19 +261,15 @@ pub fn replication_page() -> Html {
     }
     {
         let (dispatch, opened) = (state.dispatcher(), *opened);
-        use_effect_with((*fronts).clone(), move |fronts| {
-            let fronts = fronts.clone();
-            let poll = Interval::new(500, move || {
-                for which in [Which::Sync, Which::Async] {
-                    if let Some(front) = fronts.of(which) {
-                        let dispatch = dispatch.clone();
-                        spawn_local(async move {
-                            sample(&dispatch, which, &front, now_s() - opened).await
-                        });
-                    }
+        use_polled((*fronts).clone(), 500, move |fronts: &Fronts| {
+            for which in [Which::Sync, Which::Async] {
+                if let Some(front) = fronts.of(which) {
+                    let dispatch = dispatch.clone();
+                    spawn_local(
+                        async move { sample(&dispatch, which, &front, now_s() - opened).await },
+                    );
                 }
-            });
-            move || drop(poll)
+            }
         });
     }
 

@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use gloo_timers::callback::Interval;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared::shop::{
@@ -24,6 +23,7 @@ use crate::components::product_form::{ProductDraft, ProductForm};
 use crate::components::product_table::ProductTable;
 use crate::components::registry_table::RegistryTable;
 use crate::components::request_log::RequestLog;
+use crate::hooks::use_polled;
 use crate::state::shop::{ShopAction, ShopState};
 
 type Dispatch = UseReducerDispatcher<ShopState>;
@@ -89,23 +89,28 @@ pub fn shop_page() -> Html {
         });
     }
     {
-        // Once the registry is known: load the shop, and poll the registry's health table.
+        // Once the registry is known (and for each user picked): load the shop.
         let dispatch = state.dispatcher();
         use_effect_with(((*registry).clone(), *user), move |(registry, user)| {
-            let poll = registry.clone().map(|url| {
-                let (d, u, user) = (dispatch.clone(), url.clone(), *user);
-                spawn_local(async move { refresh(&d, &u, user).await });
-                Interval::new(1_000, move || {
-                    let (d, u) = (dispatch.clone(), url.clone());
-                    spawn_local(async move {
-                        match api::registry_status(&u).await {
-                            Ok(status) => d.dispatch(ShopAction::Registry(status)),
-                            Err(err) => d.dispatch(ShopAction::Failed(err.to_string())),
-                        }
-                    });
-                })
-            });
-            move || drop(poll)
+            if let Some(url) = registry.clone() {
+                let user = *user;
+                spawn_local(async move { refresh(&dispatch, &url, user).await });
+            }
+        });
+    }
+    {
+        // And poll the registry's health table.
+        let dispatch = state.dispatcher();
+        use_polled((*registry).clone(), 1_000, move |registry: &Option<String>| {
+            if let Some(url) = registry.clone() {
+                let dispatch = dispatch.clone();
+                spawn_local(async move {
+                    match api::registry_status(&url).await {
+                        Ok(status) => dispatch.dispatch(ShopAction::Registry(status)),
+                        Err(err) => dispatch.dispatch(ShopAction::Failed(err.to_string())),
+                    }
+                });
+            }
         });
     }
 

@@ -2,7 +2,6 @@
 //! Socket.IO, spoken by this wasm app itself — with each node's highest number, mode and load,
 //! buttons to cut a node off or stop it, and the Paxos message log.
 
-use gloo_timers::callback::Interval;
 use shared::control::{LinkFault, ProcessAction};
 use shared::sync::{PaxosRole, PersonRecord, SyncMode};
 use shared::ServiceKind;
@@ -11,6 +10,7 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::components::field::Field;
+use crate::hooks::use_polled;
 use crate::state::sync::{SyncAction, SyncState};
 
 #[function_component(SyncPage)]
@@ -35,7 +35,7 @@ pub fn sync_page() -> Html {
         });
     }
     {
-        // One Socket.IO connection per node; loads and Paxos logs polled every second.
+        // One Socket.IO connection per node.
         let dispatch = state.dispatcher();
         use_effect_with((*nodes).clone(), move |nodes| {
             let sockets: Vec<api::NodeSocket> = nodes
@@ -51,35 +51,43 @@ pub fn sync_page() -> Html {
                     .ok()
                 })
                 .collect();
-            let nodes = nodes.clone();
-            let poll = Interval::new(1_000, move || {
-                for (name, url) in nodes.clone() {
-                    let dispatch = dispatch.clone();
-                    spawn_local(async move {
-                        if let Ok(load) = api::node_load(&url).await {
-                            dispatch.dispatch(SyncAction::Load(name.clone(), load));
-                        }
-                        if let Ok(status) = api::paxos_status(&url).await {
-                            dispatch.dispatch(SyncAction::Paxos(name.clone(), status));
-                        }
-                        if let Ok(log) = api::paxos_log(&url).await {
-                            dispatch.dispatch(SyncAction::Log(log));
-                        }
-                    });
-                }
-            });
-            move || drop((sockets, poll))
+            move || drop(sockets)
         });
     }
+    {
+        // Loads and Paxos logs, polled every second.
+        let dispatch = state.dispatcher();
+        use_polled((*nodes).clone(), 1_000, move |nodes: &Vec<(String, String)>| {
+            for (name, url) in nodes.clone() {
+                let dispatch = dispatch.clone();
+                spawn_local(async move {
+                    if let Ok(load) = api::node_load(&url).await {
+                        dispatch.dispatch(SyncAction::Load(name.clone(), load));
+                    }
+                    if let Ok(status) = api::paxos_status(&url).await {
+                        dispatch.dispatch(SyncAction::Paxos(name.clone(), status));
+                    }
+                    if let Ok(log) = api::paxos_log(&url).await {
+                        dispatch.dispatch(SyncAction::Log(log));
+                    }
+                });
+            }
+        });
+    }
+    // The form's fields, read at submit.
+    let (person_name, person_number, person_node) =
+        (use_node_ref(), use_node_ref(), use_node_ref());
 
     let onsubmit = {
         let (nodes, dispatch) = ((*nodes).clone(), state.dispatcher());
+        let fields = (person_name.clone(), person_number.clone(), person_node.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let target: usize = crate::dom::selected("person-node").parse().unwrap_or(0);
+            let (name_field, number_field, node_field) = &fields;
+            let target: usize = crate::dom::selected(node_field).parse().unwrap_or(0);
             let Some((node, url)) = nodes.get(target).cloned() else { return };
             // No number: a name alone, as the original's /add_name takes it.
-            let typed = crate::dom::input("person-number");
+            let typed = crate::dom::text(number_field);
             let number = match typed.trim() {
                 "" => None,
                 text => match text.parse::<u64>() {
@@ -92,7 +100,7 @@ pub fn sync_page() -> Html {
                 },
             };
             let person =
-                PersonRecord { name: crate::dom::input("person-name").trim().to_owned(), number };
+                PersonRecord { name: crate::dom::text(name_field).trim().to_owned(), number };
             let dispatch = dispatch.clone();
             spawn_local(async move {
                 let outcome = api::add_person(&url, &person)
@@ -165,9 +173,9 @@ pub fn sync_page() -> Html {
             <h1>{ "Sync nodes" }</h1>
             <p class="summary">{ "Names converge through an add-wins OR-Set CRDT; the highest account number is agreed by Paxos — or by a max-register CRDT when a node is loaded past HIGH_REQUEST (or forced). The lists below update live over Socket.IO." }</p>
             <form id="person-form" class="form" {onsubmit}>
-                <Field id="person-name" placeholder="name" />
-                <Field id="person-number" class="narrow" placeholder="account number (optional)" />
-                <select id="person-node">
+                <Field id="person-name" placeholder="name" node={person_name} />
+                <Field id="person-number" class="narrow" placeholder="account number (optional)" node={person_number} />
+                <select id="person-node" ref={person_node}>
                     { for nodes.iter().enumerate().map(|(i, (n, _))| html! { <option value={i.to_string()}>{ n }</option> }) }
                 </select>
                 <button id="person-submit" type="submit">{ "Add" }</button>

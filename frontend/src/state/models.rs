@@ -5,7 +5,7 @@ use std::rc::Rc;
 use shared::models::{Evaluation, LedgerEvent, MetaPrediction, ModelEntry, ModelInfo};
 use yew::Reducible;
 
-use crate::components::line_chart::Series;
+use crate::state::series::Series;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelsState {

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use shared::replication::{FailoverReport, ReplicationStatus, StoreDiff};
 use yew::Reducible;
 
-use crate::components::line_chart::Series;
+use crate::state::series::Series;
 
 /// Lag samples kept per side (one every half second: two minutes).
 pub const HISTORY: usize = 240;
