@@ -9,7 +9,10 @@ use gloo_net::eventsource::futures::EventSource;
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use shared::control::{ActionOutcome, LinkFault, ProcessAction, ScenarioInfo, Verdict};
+use shared::control::{
+    ActionOutcome, LinkFault, ProcessAction, RunInfo, ScenarioInfo, StartRecording, TestSpec,
+    Verdict,
+};
 use shared::models::{
     Behavior, Evaluation, LedgerEvent, MetaPrediction, ModelEntry, ModelInfo, RegisterModel,
     SetBehavior,
@@ -247,6 +250,28 @@ pub async fn run_scenario(name: &str) -> Result<Verdict, ApiError> {
         None::<&()>,
     )
     .await
+}
+
+/// Every recording and test run, newest first.
+pub async fn runs() -> Result<Vec<RunInfo>, ApiError> {
+    get_json("/api/recordings").await
+}
+
+/// Start recording everything the lab does.
+pub async fn start_recording(name: &str) -> Result<RunInfo, ApiError> {
+    let start = StartRecording { name: Some(name.to_owned()) };
+    send_json("start recording", Request::post("/api/recordings"), Some(&start)).await
+}
+
+/// Stop the recording `id` and save its history.
+pub async fn stop_recording(id: &str) -> Result<RunInfo, ApiError> {
+    let url = format!("/api/recordings/{id}/stop");
+    send_json("stop recording", Request::post(&url), None::<&()>).await
+}
+
+/// Start a test run (a workload, a nemesis, checked at the end); answers at once.
+pub async fn start_test(spec: &TestSpec) -> Result<RunInfo, ApiError> {
+    send_json("start the test", Request::post("/api/tests"), Some(spec)).await
 }
 
 /// The lab's latest events, oldest first.

@@ -7,6 +7,7 @@ use crate::components::nav::Nav;
 use crate::pages::models::ModelsPage;
 use crate::pages::overview::Overview;
 use crate::pages::replication::ReplicationPage;
+use crate::pages::runs::RunsPage;
 use crate::pages::shop::ShopPage;
 use crate::pages::sync::SyncPage;
 use crate::route::Route;
@@ -18,6 +19,7 @@ fn switch(route: Route) -> Html {
         Route::Shop => html! { <ShopPage /> },
         Route::Replication => html! { <ReplicationPage /> },
         Route::Sync => html! { <SyncPage /> },
+        Route::Runs => html! { <RunsPage /> },
         Route::NotFound => html! { <main><h1>{ "Page not found" }</h1></main> },
     }
 }

@@ -16,6 +16,8 @@ pub enum Route {
     Replication,
     #[at("/sync")]
     Sync,
+    #[at("/runs")]
+    Runs,
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -23,11 +25,12 @@ pub enum Route {
 
 impl Route {
     /// The pages in the navigation, in order, with their titles.
-    pub const PAGES: [(Route, &'static str); 5] = [
+    pub const PAGES: [(Route, &'static str); 6] = [
         (Route::Overview, "Overview"),
         (Route::Models, "Models"),
         (Route::Shop, "Shop"),
         (Route::Replication, "Replication"),
         (Route::Sync, "Sync nodes"),
+        (Route::Runs, "Runs"),
     ];
 }

@@ -8,5 +8,6 @@ mod support;
 mod models;
 mod overview;
 mod replication;
+mod runs;
 mod shop;
 mod sync;

@@ -1,5 +1,6 @@
 pub mod models;
 pub mod overview;
 pub mod replication;
+pub mod runs;
 pub mod shop;
 pub mod sync;
