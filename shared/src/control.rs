@@ -163,8 +163,8 @@ pub struct Verdict {
     #[serde(default)]
     pub recording: Option<String>,
     /// The checker's verdict on that recording, for a scenario whose operations a model
-    /// judges (`node-partition`: set; `paxos-leader-loss`: max-register; `async-primary-loss`:
-    /// mirror).
+    /// judges (`shop-failover`, `registry-partition`, `node-partition`: set; `paxos-leader-loss`:
+    /// max-register; `async-primary-loss`: mirror).
     #[serde(default)]
     pub check: Option<crate::history::Verdict>,
 }
@@ -287,12 +287,14 @@ pub struct TestSpec {
     pub nemesis: Vec<Nemesis>,
     /// How long the clients run, in seconds (then: heal, quiesce, final reads, check).
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 600))]
+    #[serde(deserialize_with = "crate::whole::number")]
     pub time_s: u32,
     /// Client operations per second, all clients together.
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2000))]
+    #[serde(deserialize_with = "crate::whole::number")]
     pub rate: u32,
     /// Seeds the clients' choices and the nemesis's schedule.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::number")]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 9007199254740991_u64))]
     pub seed: u64,
     /// How `paxos-register` reads (ignored by the other workloads).

@@ -651,6 +651,7 @@ pub struct RecordingStart {
     pub id: String,
     /// When the recording began, in nanoseconds since the Unix epoch: every service of the lab
     /// runs on one machine, so its clock is the control plane's, and `time` is measured from here.
+    #[serde(deserialize_with = "crate::whole::number")]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 9007199254740991_u64))]
     pub epoch_ns: u64,
     /// Each service's `host:port` and name, so a message's `to` can name the service it goes to.

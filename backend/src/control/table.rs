@@ -51,8 +51,13 @@ impl ServiceTable {
     ) -> Option<Health> {
         self.update(name, |row| {
             let before = row.health;
-            row.health = health;
             row.last_check_ms = Some(at_ms);
+            // A process that ended stays down: a check that began before its death and answered
+            // after it is stale (it would show a dead process up, and erase how it ended).
+            if row.pid.is_none() && row.detail.as_deref().is_some_and(ended) {
+                return None;
+            }
+            row.health = health;
             // A process that has ended keeps saying why; otherwise show the check's reason.
             if row.pid.is_some() || health == Health::Up {
                 row.detail = detail;
@@ -61,6 +66,11 @@ impl ServiceTable {
         })
         .flatten()
     }
+}
+
+/// Whether a row's detail is the supervisor's word that its process ended.
+fn ended(detail: &str) -> bool {
+    detail.starts_with("process ended") || detail.starts_with("process lost")
 }
 
 #[cfg(test)]
@@ -105,5 +115,20 @@ mod tests {
         );
         assert_eq!(table.get("a").unwrap().detail.as_deref(), Some("refused"));
         assert_eq!(table.record_health("nobody", Health::Up, None, 4), None);
+    }
+
+    #[test]
+    fn a_check_answered_after_the_process_ended_leaves_it_down() {
+        let table = ServiceTable::default();
+        let how = "process ended: signal: 9 (SIGKILL)";
+        let dead =
+            ServiceStatus { pid: None, health: Health::Down, detail: Some(how.into()), ..row("a") };
+        table.upsert(dead);
+        assert_eq!(table.record_health("a", Health::Up, None, 5), None);
+        let a = table.get("a").unwrap();
+        assert_eq!(
+            (a.health, a.detail.as_deref(), a.last_check_ms),
+            (Health::Down, Some(how), Some(5))
+        );
     }
 }

@@ -21,9 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use shared::history::{Event, Message, Note, RecordedEvents, RecordingStart};
 
@@ -358,15 +358,23 @@ fn default_limit() -> u32 {
 #[utoipa::path(put, path = "/admin/recording", tag = "recording", request_body = RecordingStart,
     responses(
         (status = 200, description = "Recording", body = RecordedEvents),
+        (status = 400, description = "An epoch past 2^53 - 1", body = shared::ErrorBody),
     ))]
 pub(super) async fn start(
     State(recorder): State<Recorder>,
     super::ApiJson(start): super::ApiJson<RecordingStart>,
-) -> super::ApiJson<RecordedEvents> {
+) -> Response {
+    if start.epoch_ns > MAX_EXACT {
+        let why = format!("epochNs must be at most 2^53 - 1, got {}", start.epoch_ns);
+        return super::error_response(StatusCode::BAD_REQUEST, why);
+    }
     tracing::info!(recording = %start.id, "recording started");
     recorder.start(start);
-    super::ApiJson(recorder.fetch(0, 0))
+    super::ApiJson(recorder.fetch(0, 0)).into_response()
 }
+
+/// The largest whole number every JSON client holds exactly (2^53 - 1).
+const MAX_EXACT: u64 = (1 << 53) - 1;
 
 /// Stop recording (what is buffered can still be fetched).
 #[utoipa::path(delete, path = "/admin/recording", tag = "recording",
@@ -383,15 +391,25 @@ pub(super) async fn stop(State(recorder): State<Recorder>) -> super::ApiJson<Rec
 #[utoipa::path(get, path = "/admin/recording/events", tag = "recording", params(Fetch),
     responses(
         (status = 200, body = RecordedEvents),
-        (status = 400, description = "A bad query", body = shared::ErrorBody),
+        (status = 400, description = "A limit outside 1 to 50,000, or an `after` past 2^53 - 1", body = shared::ErrorBody),
     ))]
 pub(super) async fn events(
     State(recorder): State<Recorder>,
     super::ApiQuery(fetch): super::ApiQuery<Fetch>,
-) -> super::ApiJson<RecordedEvents> {
-    let limit = fetch.limit.clamp(1, 50_000) as usize;
-    super::ApiJson(recorder.fetch(fetch.after, limit))
+) -> Response {
+    if !(1..=MAX_FETCH).contains(&fetch.limit) {
+        let why = format!("limit must be between 1 and {MAX_FETCH}, got {}", fetch.limit);
+        return super::error_response(StatusCode::BAD_REQUEST, why);
+    }
+    if fetch.after > MAX_EXACT {
+        let why = format!("after must be at most 2^53 - 1, got {}", fetch.after);
+        return super::error_response(StatusCode::BAD_REQUEST, why);
+    }
+    super::ApiJson(recorder.fetch(fetch.after, fetch.limit as usize)).into_response()
 }
+
+/// The most events one fetch answers.
+const MAX_FETCH: u32 = 50_000;
 
 #[cfg(test)]
 mod tests {

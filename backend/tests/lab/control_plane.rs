@@ -185,6 +185,7 @@ async fn the_shop_failover_scenario_measures_no_failed_order() {
     lab.wait_registry_ready().await;
     let (status, verdict) = lab.post("/api/scenarios/shop-failover").await;
     assert_eq!(status, 200, "{verdict}");
+    checked_by(&lab, &verdict, "set").await;
     let measured = measurements(&verdict);
     assert_eq!(measured["failed"], "0", "{verdict}");
     // One client, one order at a time: at most the order in flight at the kill is unknown.
@@ -208,6 +209,7 @@ async fn the_registry_partition_scenario_takes_a_out_and_back_without_a_failed_o
     let (status, verdict) = lab.post("/api/scenarios/registry-partition").await;
     assert_eq!(status, 200, "{verdict}");
     assert_eq!(verdict["passed"], true, "{verdict}");
+    checked_by(&lab, &verdict, "set").await;
     let measured = measurements(&verdict);
     assert_eq!(measured["failed"], "0", "{verdict}");
     assert!(measured["cut → A out of rotation"].ends_with(" ms"), "{verdict}");

@@ -53,7 +53,7 @@ static SCENARIOS: [Scenario; 6] = [
         name: "shop-failover",
         question: "Kill shop server A (SIGKILL) while a client places orders: how many requests fail, and how long until the system has recovered?",
         run: |state| Box::pin(shop_failover::run(state)),
-        model: None,
+        model: Some(Model::Set),
     },
     Scenario {
         name: "dishonest-model",
@@ -83,7 +83,7 @@ static SCENARIOS: [Scenario; 6] = [
         name: "registry-partition",
         question: "Cut the registry off from shop server A (A itself stays up): how long until clients stop being sent to A, and until A is back after the link heals?",
         run: |state| Box::pin(registry_partition::run(state)),
-        model: None,
+        model: Some(Model::Set),
     },
 ];
 

@@ -11,7 +11,8 @@ use super::{within, Finding};
 use crate::control::{change_link, ControlError, ControlState};
 
 pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
-    let (registry, a_address, stop, load) = start_orders(state).await?;
+    let orders = start_orders(state).await?;
+    let (registry, a_address) = (orders.registry.clone(), orders.a_address.clone());
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     change_link(state, "registry", "shop-a", LinkFault { cut: true, ..LinkFault::default() })
@@ -21,7 +22,7 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     change_link(state, "registry", "shop-a", LinkFault::default()).await?;
     let back = wait_for_state(state, &registry, &a_address, ServerState::Up).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let load = finish_orders(stop, load).await?;
+    let load = finish_orders(state, orders).await?;
 
     let (out_in, back_in) = (within(out), within(back));
     Ok(Finding {

@@ -11,7 +11,8 @@ use super::{ms, within, Finding};
 use crate::control::{ControlError, ControlState};
 
 pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
-    let (registry, a_address, stop, load) = start_orders(state).await?;
+    let orders = start_orders(state).await?;
+    let (registry, a_address) = (orders.registry.clone(), orders.a_address.clone());
 
     tokio::time::sleep(Duration::from_millis(800)).await;
     state.supervisor.act("shop-a", ProcessAction::Kill).await?;
@@ -22,7 +23,7 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     let restarted = Instant::now();
     let back = wait_for_state(state, &registry, &a_address, ServerState::Up).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let load = finish_orders(stop, load).await?;
+    let load = finish_orders(state, orders).await?;
 
     let (detected, back_in) = (within(detected), within(back));
     let passed = load.failed.is_empty() && back.is_some();
