@@ -34,7 +34,10 @@ use crate::service::recorder::unix_ns;
 pub const POLL: Duration = Duration::from_millis(200);
 
 /// How long a service may take to answer the collector (a paused one does not answer).
-const FETCH_TIMEOUT: Duration = Duration::from_millis(800);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a recording's start waits for every running service to take part.
+const JOIN_WITHIN: Duration = Duration::from_secs(5);
 
 /// Events fetched from one service per request.
 const FETCH_LIMIT: u32 = 20_000;
@@ -229,7 +232,28 @@ impl Recordings {
         };
         self.save_run(&run)?;
         self.runs().insert(id.clone(), run.clone());
-        self.collect().await;
+        // Answer once every running service takes part (what it does before it has been asked
+        // is not recorded); one that does not within [`JOIN_WITHIN`] is named in the history.
+        let joined = tokio::time::Instant::now();
+        let mut missing = self.not_taking_part();
+        while !missing.is_empty() && joined.elapsed() < JOIN_WITHIN {
+            self.collect().await;
+            missing = self.not_taking_part();
+            if !missing.is_empty() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        if !missing.is_empty() {
+            tracing::warn!(recording = %id, ?missing, "services not taking part in the recording");
+            self.record(|time| {
+                Event::Note(Note {
+                    service: "control".into(),
+                    f: "not-recording".into(),
+                    value: json!(missing),
+                    time,
+                })
+            });
+        }
         tokio::spawn(self.clone().collect_while(id.clone()));
         tracing::info!(recording = %id, "recording started");
         Ok(run)
@@ -362,6 +386,19 @@ impl Recordings {
             (!report.bugs.is_empty()).then(|| (row.name.clone(), report.bugs))
         });
         futures::future::join_all(asks).await.into_iter().flatten().collect()
+    }
+
+    /// The running services (not paused) that have not taken part in the recording under way
+    /// since their process started.
+    fn not_taking_part(&self) -> Vec<String> {
+        let active = self.active();
+        let Some(active) = active.as_ref() else { return Vec::new() };
+        self.running_services()
+            .into_iter()
+            .filter(|row| !row.paused)
+            .filter(|row| active.fetched.get(&row.name).is_none_or(|(_, pid)| *pid != row.pid))
+            .map(|row| row.name)
+            .collect()
     }
 
     /// Collect every [`POLL`] while recording `id`.
