@@ -649,11 +649,12 @@ mod tests {
 pub struct RecordingStart {
     /// The recording's id (the control plane's).
     pub id: String,
-    /// When the recording began, in nanoseconds since the Unix epoch: every service of the lab
-    /// runs on one machine, so its clock is the control plane's, and `time` is measured from here.
+    /// When the recording began, in microseconds since the Unix epoch (a whole number every
+    /// JSON client holds exactly until the year 2255): every service of the lab runs on one
+    /// machine, so its clock is the control plane's, and `time` is measured from here.
     #[serde(deserialize_with = "crate::whole::number")]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 9007199254740991_u64))]
-    pub epoch_ns: u64,
+    pub epoch_us: u64,
     /// Each service's `host:port` and name, so a message's `to` can name the service it goes to.
     #[serde(default)]
     pub services: BTreeMap<String, String>,

@@ -189,7 +189,8 @@ impl Recordings {
         name: &str,
         test: Option<TestSpec>,
     ) -> Result<RunInfo, RecordingError> {
-        let epoch_ns = unix_ns();
+        // Whole microseconds: the epoch services are handed (`epochUs`) is exactly this one.
+        let epoch_ns = unix_ns() / 1000 * 1000;
         let started_ms = epoch_ns / 1_000_000;
         let id = self.fresh_id(&format!("{}-{}", stamp(started_ms), slug(name)));
         {
@@ -430,7 +431,11 @@ impl Recordings {
             .collect();
         let fetches = services.iter().filter(|row| !row.paused).map(|row| {
             let (after, pid) = fetched.get(&row.name).copied().unwrap_or((0, None));
-            let start = RecordingStart { id: id.clone(), epoch_ns, services: directory.clone() };
+            let start = RecordingStart {
+                id: id.clone(),
+                epoch_us: epoch_ns / 1000,
+                services: directory.clone(),
+            };
             let id = id.as_str();
             async move {
                 let client = &self.inner.client;

@@ -12,7 +12,7 @@
 //! - notes about itself (a new leader, a mode switch, a role change): [`Recorder::note`].
 //!
 //! So no call site has to remember to log. Times are nanoseconds since the recording's epoch,
-//! which the control plane hands over with [`RecordingStart`]: the lab runs on one machine, so
+//! (in microseconds) which the control plane hands over with [`RecordingStart`]: the lab runs on one machine, so
 //! every process reads the same system clock. Off, recording costs one atomic load per request.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -118,7 +118,7 @@ impl Recorder {
         *state = Buffer {
             recording: Some(Recording {
                 id: start.id,
-                epoch_ns: start.epoch_ns,
+                epoch_ns: start.epoch_us * 1000,
                 names: start.services.into_iter().collect(),
             }),
             // Message ids stay unique across recordings of the same process.
@@ -364,8 +364,8 @@ pub(super) async fn start(
     State(recorder): State<Recorder>,
     super::ApiJson(start): super::ApiJson<RecordingStart>,
 ) -> Response {
-    if start.epoch_ns > MAX_EXACT {
-        let why = format!("epochNs must be at most 2^53 - 1, got {}", start.epoch_ns);
+    if start.epoch_us > MAX_EXACT {
+        let why = format!("epochUs must be at most 2^53 - 1, got {}", start.epoch_us);
         return super::error_response(StatusCode::BAD_REQUEST, why);
     }
     tracing::info!(recording = %start.id, "recording started");
@@ -418,7 +418,7 @@ mod tests {
     fn start(recorder: &Recorder) {
         recorder.start(RecordingStart {
             id: "r1".into(),
-            epoch_ns: unix_ns(),
+            epoch_us: unix_ns() / 1000,
             services: [("127.0.0.1:2".to_owned(), "b".to_owned())].into(),
         });
     }
