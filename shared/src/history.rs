@@ -87,6 +87,8 @@ pub struct OpEvent {
 /// A message between two services, with the sender's vector clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// Named apart in OpenAPI documents: a sync node's document also has its Paxos `Message`.
+#[cfg_attr(feature = "openapi", schema(as = HistoryMessage))]
 pub struct Message {
     /// The sending service's name in the lab (`node-1`).
     pub from: String,
@@ -355,6 +357,8 @@ pub fn operations(events: &[Event]) -> Result<Vec<Operation>, HistoryError> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+// Named apart in OpenAPI documents: the control plane's also has a scenario's `Verdict`.
+#[cfg_attr(feature = "openapi", schema(as = CheckVerdict))]
 pub struct Verdict {
     /// Whether the history is valid under the model: `true`, `false` or `"unknown"`.
     pub valid: Validity,
