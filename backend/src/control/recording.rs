@@ -18,12 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use shared::bugs::Bug;
 use shared::control::{RunInfo, RunState, TestSpec};
-use shared::history::{
-    write_history, Event, Fault, FaultKind, Note, OpEvent, RecordedEvents, RecordingStart,
-};
+use shared::history::{Event, Fault, FaultKind, Note, OpEvent, RecordingStart};
 use shared::ServiceStatus;
 
 use super::table::ServiceTable;
@@ -62,7 +61,10 @@ struct Inner {
 struct Active {
     id: String,
     epoch_ns: u64,
-    events: Vec<Event>,
+    /// Each event's time and JSON text: the services' events are kept as they sent them, read
+    /// only for their time (parsing tens of thousands of events a second into [`Event`]s would
+    /// cost the lab's throughput more than recording them did).
+    events: Vec<(u64, Box<RawValue>)>,
     /// Per service: the `next` to fetch from, and its pid when it was asked to record.
     fetched: HashMap<String, (u64, Option<u32>)>,
     dropped: HashMap<String, u64>,
@@ -153,7 +155,9 @@ impl Recordings {
         let mut active = self.active();
         if let Some(active) = active.as_mut() {
             let time = unix_ns().saturating_sub(active.epoch_ns);
-            active.events.push(event(time));
+            // An enum of plain structs with string keys always serializes.
+            let text = serde_json::value::to_raw_value(&event(time)).expect("an event serializes");
+            active.events.push((time, text));
         }
     }
 
@@ -300,10 +304,10 @@ impl Recordings {
         let Some(mut active) = self.active().take().filter(|a| a.id == id) else {
             return Err(RecordingError::Conflict(format!("run {id} was stopped meanwhile")));
         };
-        active.events.sort_by_key(Event::time);
+        active.events.sort_by_key(|(time, _)| *time);
         let duration_ms = unix_ns().saturating_sub(active.epoch_ns) / 1_000_000;
         let dropped: u64 = active.dropped.values().sum();
-        std::fs::write(self.history_path(id), write_history(&active.events))?;
+        std::fs::write(self.history_path(id), lines(&active.events))?;
         let run = self.update(id, |run| {
             run.duration_ms = duration_ms;
             run.events = active.events.len() as u64;
@@ -338,8 +342,8 @@ impl Recordings {
     pub fn history(&self, id: &str) -> Result<String, RecordingError> {
         if let Some(active) = self.active().as_ref().filter(|a| a.id == id) {
             let mut events = active.events.clone();
-            events.sort_by_key(Event::time);
-            return Ok(write_history(&events));
+            events.sort_by_key(|(time, _)| *time);
+            return Ok(lines(&events));
         }
         if !self.runs().contains_key(id) {
             return Err(RecordingError::NotFound(format!("no run {id:?}")));
@@ -456,7 +460,7 @@ impl Recordings {
                 let url =
                     format!("{}/admin/recording/events?after={after}&limit={FETCH_LIMIT}", row.url);
                 let answer = client.get(url).timeout(FETCH_TIMEOUT).send().await.ok()?;
-                let events: RecordedEvents = match answer.json().await {
+                let events: RawEvents = match answer.json().await {
                     Ok(events) => events,
                     Err(err) => {
                         tracing::warn!(service = %row.name, %err, "unreadable recorded events");
@@ -477,12 +481,44 @@ impl Recordings {
         let mut came = 0;
         for (name, pid, events) in answers.into_iter().flatten() {
             came += events.events.len();
-            active.events.extend(events.events);
+            for text in events.events {
+                match serde_json::from_str::<Stamp>(text.get()) {
+                    Ok(stamp) => active.events.push((stamp.time, text)),
+                    Err(err) => {
+                        tracing::warn!(service = %name, %err, "a recorded event without a time, skipped")
+                    }
+                }
+            }
             active.dropped.insert(name.clone(), events.dropped);
             active.fetched.insert(name, (events.next, pid));
         }
         came
     }
+}
+
+/// [`shared::history::RecordedEvents`] as the control plane reads it: each event left as its JSON text.
+#[derive(Debug, serde::Deserialize)]
+struct RawEvents {
+    recording: Option<String>,
+    events: Vec<Box<RawValue>>,
+    next: u64,
+    dropped: u64,
+}
+
+/// Of an event, only its time (the rest is skipped unparsed).
+#[derive(Debug, serde::Deserialize)]
+struct Stamp {
+    time: u64,
+}
+
+/// A history's JSON lines, each ending in a newline.
+fn lines(events: &[(u64, Box<RawValue>)]) -> String {
+    let mut text = String::with_capacity(events.iter().map(|(_, e)| e.get().len() + 1).sum());
+    for (_, event) in events {
+        text.push_str(event.get());
+        text.push('\n');
+    }
+    text
 }
 
 /// An operation event's type.

@@ -69,7 +69,8 @@ struct Buffer {
     /// Events per service this one has seen (its own included), merged from what it received.
     clock: BTreeMap<String, u64>,
     next_message: u64,
-    buffer: VecDeque<(u64, Event)>,
+    /// Shared with fetches, which serialize them after letting go of the lock.
+    buffer: VecDeque<(u64, Arc<Event>)>,
     next_seq: u64,
     dropped: u64,
 }
@@ -137,20 +138,31 @@ impl Recorder {
     /// The events after `after` (up to `limit`); those up to `after` are forgotten, since the
     /// control plane has them.
     pub fn fetch(&self, after: u64, limit: usize) -> RecordedEvents {
+        let (recording, events, next, dropped) = self.take_after(after, limit);
+        let events = events.iter().map(|event| Event::clone(event)).collect();
+        RecordedEvents { recording, events, next, dropped }
+    }
+
+    /// [`Recorder::fetch`] as its JSON text, made after the lock is let go: the service's
+    /// requests are not held up while thousands of events are written out.
+    pub fn fetch_json(&self, after: u64, limit: usize) -> String {
+        let (recording, events, next, dropped) = self.take_after(after, limit);
+        let answer = RawAnswer { recording, events: EventList(&events), next, dropped };
+        serde_json::to_string(&answer).expect("events serialize")
+    }
+
+    /// Forget the events before `after`; the next `limit` (shared, not copied), and the rest of
+    /// an answer.
+    fn take_after(&self, after: u64, limit: usize) -> (Option<String>, Vec<Arc<Event>>, u64, u64) {
         let mut state = self.state();
         while state.buffer.front().is_some_and(|(seq, _)| *seq < after) {
             state.buffer.pop_front();
         }
-        let events: Vec<Event> =
-            state.buffer.iter().take(limit).map(|(_, event)| event.clone()).collect();
+        let events: Vec<Arc<Event>> =
+            state.buffer.iter().take(limit).map(|(_, event)| Arc::clone(event)).collect();
         let next =
             state.buffer.front().map_or(state.next_seq, |(seq, _)| *seq) + events.len() as u64;
-        RecordedEvents {
-            recording: state.recording.as_ref().map(|r| r.id.clone()),
-            events,
-            next,
-            dropped: state.dropped,
-        }
+        (state.recording.as_ref().map(|r| r.id.clone()), events, next, state.dropped)
     }
 
     /// Record that this service sends a `kind` message to `url`, with `fields` (computed only
@@ -261,6 +273,23 @@ impl Recorder {
     }
 }
 
+/// [`RecordedEvents`], written from shared events.
+#[derive(serde::Serialize)]
+struct RawAnswer<'a> {
+    recording: Option<String>,
+    events: EventList<'a>,
+    next: u64,
+    dropped: u64,
+}
+
+struct EventList<'a>(&'a [Arc<Event>]);
+
+impl serde::Serialize for EventList<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|event| &**event))
+    }
+}
+
 fn push(state: &mut Buffer, event: Event) {
     if state.buffer.len() == BUFFER {
         state.buffer.pop_front();
@@ -268,7 +297,7 @@ fn push(state: &mut Buffer, event: Event) {
     }
     let seq = state.next_seq;
     state.next_seq += 1;
-    state.buffer.push_back((seq, event));
+    state.buffer.push_back((seq, Arc::new(event)));
 }
 
 fn parse_msg(text: &str) -> Option<(u64, &str, &str)> {
@@ -405,7 +434,8 @@ pub(super) async fn events(
         let why = format!("after must be at most 2^53 - 1, got {}", fetch.after);
         return super::error_response(StatusCode::BAD_REQUEST, why);
     }
-    super::ApiJson(recorder.fetch(fetch.after, fetch.limit as usize)).into_response()
+    let json = recorder.fetch_json(fetch.after, fetch.limit as usize);
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 
 /// The most events one fetch answers.
@@ -463,6 +493,19 @@ mod tests {
         );
         assert!(matches!(&at_b[2], Event::Send(m) if m.to == "a" && m.fields["status"] == 200));
         assert_ne!(stamp.id, reply.id);
+    }
+
+    #[test]
+    fn the_fetch_routes_json_is_the_fetch() {
+        let a = Recorder::new("a");
+        start(&a);
+        a.note("leader", || Value::from("a"));
+        a.sent("http://127.0.0.1:2/paxos", "prepare", || {
+            Map::from_iter([("body".into(), Value::from(1))])
+        });
+        let json: RecordedEvents = serde_json::from_str(&a.fetch_json(0, 10)).unwrap();
+        assert_eq!(json, a.fetch(0, 10));
+        assert_eq!(json.events.len(), 2);
     }
 
     #[test]
