@@ -234,46 +234,15 @@ pub enum ReadPath {
     Linearizable,
 }
 
-macro_rules! kebab_names {
-    ($type:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
-        impl $type {
-            /// Every value, in order.
-            pub const ALL: &'static [$type] = &[$($type::$variant),+];
-
-            /// Its name on the wire and on the command line.
-            pub fn as_str(self) -> &'static str {
-                match self { $($type::$variant => $name),+ }
-            }
-        }
-
-        impl std::fmt::Display for $type {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl std::str::FromStr for $type {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
-                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                    format!("no {} {s:?} (one of: {})", stringify!($type).to_lowercase(), names.join(", "))
-                })
-            }
-        }
-    };
-}
-
-kebab_names!(Workload {
+named!(Workload {
     PaxosRegister => "paxos-register",
     CrdtSet => "crdt-set",
     MirrorSync => "mirror-sync",
     MirrorAsync => "mirror-async",
     ShopOrders => "shop-orders",
 });
-kebab_names!(Nemesis { Partition => "partition", Kill => "kill", Pause => "pause" });
-kebab_names!(ReadPath { Local => "local", Linearizable => "linearizable" });
+named!(Nemesis { Partition => "partition", Kill => "kill", Pause => "pause" });
+named!(ReadPath { Local => "local", Linearizable => "linearizable" });
 
 /// A test run (`POST /api/tests`, `lab test`): a workload, a nemesis, for a time, seeded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

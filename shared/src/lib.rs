@@ -6,6 +6,9 @@
 //! feature the backend turns on).
 #![deny(missing_docs)]
 
+#[macro_use]
+mod named;
+
 pub mod bugs;
 pub mod control;
 pub mod error;

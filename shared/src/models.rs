@@ -206,34 +206,6 @@ pub enum LedgerKind {
     Withdraw,
 }
 
-macro_rules! named {
-    ($type:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
-        impl $type {
-            /// The name on the wire and in the ledger's database.
-            pub fn as_str(self) -> &'static str {
-                match self { $($type::$variant => $name),+ }
-            }
-        }
-
-        impl std::fmt::Display for $type {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl std::str::FromStr for $type {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($name => Ok($type::$variant),)+
-                    other => Err(format!("unknown {} {other:?}", stringify!($type))),
-                }
-            }
-        }
-    };
-}
-
 named!(ModelState { Active => "active", Ejected => "ejected", Withdrawn => "withdrawn" });
 named!(LedgerKind {
     Deposit => "deposit",

@@ -161,6 +161,13 @@ impl Recordings {
         }
     }
 
+    /// Record a note in `service`'s name (what the control plane read from it, e.g. a front's
+    /// lag).
+    pub fn note(&self, service: &str, f: &str, value: Value) {
+        let (service, f) = (service.to_owned(), f.to_owned());
+        self.record(|time| Event::Note(Note { service, f, value, time }));
+    }
+
     /// Record a fault the control plane injected or healed.
     pub fn fault(&self, f: FaultKind, target: Value, fields: serde_json::Map<String, Value>) {
         self.record(|time| Event::Nemesis(Fault { f, target, time, fields }));
@@ -307,7 +314,8 @@ impl Recordings {
         active.events.sort_by_key(|(time, _)| *time);
         let duration_ms = unix_ns().saturating_sub(active.epoch_ns) / 1_000_000;
         let dropped: u64 = active.dropped.values().sum();
-        std::fs::write(self.history_path(id), lines(&active.events))?;
+        // Off the async threads: a long recording's history is many megabytes.
+        tokio::fs::write(self.history_path(id), lines(&active.events)).await?;
         let run = self.update(id, |run| {
             run.duration_ms = duration_ms;
             run.events = active.events.len() as u64;

@@ -50,6 +50,8 @@ pub struct Recorder {
 #[derive(Debug)]
 struct Inner {
     service: String,
+    /// The top bits of this service's message ids (see [`Recorder::message_id`]).
+    tag: u64,
     /// Checked before anything else: off costs this load.
     on: AtomicBool,
     state: Mutex<Buffer>,
@@ -92,9 +94,13 @@ pub fn unix_ns() -> u64 {
 
 impl Recorder {
     pub fn new(service: impl Into<String>) -> Self {
+        let service: String = service.into();
+        let hash =
+            service.bytes().fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
         Self {
             inner: Arc::new(Inner {
-                service: service.into(),
+                tag: (hash % 4095 + 1) << 40,
+                service,
                 on: AtomicBool::new(false),
                 state: Mutex::new(Buffer::default()),
             }),
@@ -178,11 +184,8 @@ impl Recorder {
         }
         let mut state = self.state();
         let recording = state.recording.as_ref()?;
-        let to = recording
-            .names
-            .get(&super::links::peer_key(url))
-            .cloned()
-            .unwrap_or_else(|| super::links::peer_key(url));
+        let peer = super::links::peer_key(url);
+        let to = recording.names.get(&peer).cloned().unwrap_or(peer);
         let time = unix_ns().saturating_sub(recording.epoch_ns);
         let id = self.message_id(&mut state);
         let clock = self.tick(&mut state);
@@ -249,13 +252,8 @@ impl Recorder {
     /// Ids unique across the lab and below 2^53 (a browser reads them exactly): 12 bits of the
     /// service's name, 40 of a counter.
     fn message_id(&self, state: &mut Buffer) -> u64 {
-        let tag = self
-            .inner
-            .service
-            .bytes()
-            .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
         state.next_message = (state.next_message + 1) & ((1 << 40) - 1);
-        ((tag % 4095 + 1) << 40) | state.next_message
+        self.inner.tag | state.next_message
     }
 
     fn tick(&self, state: &mut Buffer) -> BTreeMap<String, u64> {

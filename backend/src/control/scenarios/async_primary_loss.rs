@@ -8,8 +8,6 @@ use serde_json::{json, Value};
 use shared::control::ProcessAction;
 use shared::replication::{FailoverReport, ReplicationStatus};
 
-use shared::history::{Event, Note};
-
 use super::{get_json, ms, recorded, wait_until, Finding};
 use crate::control::{row, ControlError, ControlState};
 
@@ -49,12 +47,12 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     // with the lag before the kill and the failover as notes, for the mirror checker.
     let _ = state.client.post(format!("{}/sync", front.url)).send().await;
     let prefix = format!("scenario write {} ", crate::service::now_ms());
-    note(state, "mode", json!("async"));
+    state.recordings.note("replication", "mode", json!("async"));
     for i in 0..30 {
         write(state, &front.url, &format!("{prefix}{i}")).await;
     }
     let before = get_status().await?;
-    note(state, "lag", json!(before.lag_entries));
+    state.recordings.note("replication", "lag", json!(before.lag_entries));
     state.supervisor.act(victim, ProcessAction::Kill).await?;
     let killed = Instant::now();
     let report: FailoverReport = state
@@ -125,11 +123,4 @@ async fn write(state: &ControlState, front: &str, key: &str) -> bool {
         }
     };
     recorded(state, 0, "write", json!(key), true, |_| Some(json!(key)), sent).await.is_ok()
-}
-
-/// A note in the replication front's name (the scenario read it from the front).
-fn note(state: &ControlState, f: &str, value: Value) {
-    state.recordings.record(|time| {
-        Event::Note(Note { service: "replication".into(), f: f.into(), value, time })
-    });
 }

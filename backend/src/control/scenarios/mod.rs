@@ -170,7 +170,7 @@ async fn recorded<T>(
 /// ends the wait with its error: the scenario cannot go on. A probe under way when the time is
 /// up is let finish (cut off midway, a request could leave its work half done), so the wait
 /// lasts at most `limit` and one probe.
-async fn wait_until<F>(
+pub(crate) async fn wait_until<F>(
     what: &str,
     limit: Duration,
     interval: Duration,
@@ -187,7 +187,7 @@ where
         }
         tokio::time::sleep(interval).await;
     }
-    tracing::warn!(what, ?limit, "a scenario waited in vain");
+    tracing::warn!(what, ?limit, "waited in vain");
     Ok(None)
 }
 

@@ -11,6 +11,7 @@ use shared::registry::{RegistryStatus, ServerState};
 
 use super::{get_json, wait_until, REACTION_LIMIT};
 use crate::control::recording::{OpKind, Recordings};
+use crate::control::workload::orders::elements;
 use crate::control::{row, ControlError, ControlState};
 use crate::shop_client::ShopClient;
 
@@ -134,11 +135,7 @@ async fn read_orders(
             .map_err(|e| ControlError::Upstream(format!("unreadable orders: {e}")))
     };
     let elements = |orders: &Vec<Value>| {
-        let lines = orders.iter().flat_map(|o| o["items"].as_array().cloned().unwrap_or_default());
-        let seen: Vec<Value> = lines
-            .filter_map(|l| l["quantity"].as_u64())
-            .map(|q| json!(format!("u{user}-q{q}")))
-            .collect();
+        let seen: Vec<Value> = orders.iter().flat_map(|order| elements(user, order)).collect();
         Some(json!(seen))
     };
     super::recorded(state, READER, "read", Value::Null, false, elements, read).await.map(|_| ())

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 use shared::control::{LinkFault, Nemesis, ProcessAction, Workload};
-use shared::history::{Event, Note};
 use shared::replication::{FailoverReport, ReplicationStatus};
 
 use super::{answer_json, settle, Done, Run};
@@ -55,7 +54,7 @@ pub(super) async fn run(run: &Run<'_>) -> Result<(), ControlError> {
             victim = name;
         }
     }
-    note(run, front, "mode", json!(mode));
+    run.state.recordings.note(front, "mode", json!(mode));
     let prefix = format!("{}-", run.id);
     let writing = AtomicBool::new(true);
     let writers = (0..PROCESSES).map(|p| writer(run, p, &front_url, &prefix));
@@ -135,7 +134,7 @@ async fn watch_lag(run: &Run<'_>, front: &str, url: &str, writing: &AtomicBool) 
         if let Ok(status) = replication(run, url).await {
             if status.primary_up && last != Some(status.lag_entries) {
                 last = Some(status.lag_entries);
-                note(run, front, "lag", json!(status.lag_entries));
+                run.state.recordings.note(front, "lag", json!(status.lag_entries));
             }
         }
         tokio::time::sleep(LAG_EVERY).await;
@@ -164,11 +163,4 @@ async fn replication(run: &Run<'_>, front: &str) -> Result<ReplicationStatus, Co
     answer_json(sent, false)
         .await
         .map_err(|done| ControlError::Upstream(format!("{front}/replication: {done:?}")))
-}
-
-/// A note in the front's name (the control plane read it from the front).
-fn note(run: &Run<'_>, service: &str, f: &str, value: Value) {
-    run.state.recordings.record(|time| {
-        Event::Note(Note { service: service.to_owned(), f: f.to_owned(), value, time })
-    });
 }

@@ -14,7 +14,7 @@
 
 mod mirror;
 pub mod nemesis;
-mod orders;
+pub(crate) mod orders;
 mod register;
 mod set;
 
@@ -255,18 +255,19 @@ pub async fn answer_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Wait (bounded) until `probe` says the lab settled; how long it took, `None` if it never did.
+/// Wait (bounded) until `probe` says the lab settled; how long it took, `None` if it never did
+/// (the scenarios' [`wait_until`](crate::control::scenarios::wait_until), asked every 200 ms).
 pub async fn settle<F, Fut>(limit: Duration, mut probe: F) -> Option<Duration>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let started = tokio::time::Instant::now();
-    while started.elapsed() < limit {
-        if probe().await {
-            return Some(started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    None
+    let interval = Duration::from_millis(200);
+    let probe = || {
+        let settled = probe();
+        async move { Ok(settled.await) }
+    };
+    crate::control::scenarios::wait_until("the lab to settle", limit, interval, probe)
+        .await
+        .unwrap_or(None)
 }

@@ -81,8 +81,9 @@ pub(super) async fn run(run: &Run<'_>) -> Result<(), ControlError> {
     Ok(())
 }
 
-/// What an order reads back as: one element per line of it (`u<user>-q<quantity>`).
-fn elements(user: u64, order: &Value) -> Vec<Value> {
+/// What an order reads back as: one element per line of it (`u<user>-q<quantity>`); the
+/// shop scenarios read their orders the same way.
+pub(crate) fn elements(user: u64, order: &Value) -> Vec<Value> {
     let lines = order.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
     lines
         .iter()
