@@ -257,6 +257,22 @@ pub async fn runs() -> Result<Vec<RunInfo>, ApiError> {
     get_json("/api/recordings").await
 }
 
+/// One recording or test run.
+pub async fn run(id: &str) -> Result<RunInfo, ApiError> {
+    get_json(&format!("/api/recordings/{id}")).await
+}
+
+/// A run's history: `history.jsonl`, one event per line (so far, while it records).
+pub async fn history(id: &str) -> Result<String, ApiError> {
+    let url = format!("/api/recordings/{id}/history.jsonl");
+    let what = format!("GET {url}");
+    let response = answer(&what, Request::get(&url), Ok(None)).await?;
+    if !response.ok() {
+        return read::<String>(&what, response).await;
+    }
+    response.text().await.map_err(|e| ApiError(format!("{what}: {e}")))
+}
+
 /// Start recording everything the lab does.
 pub async fn start_recording(name: &str) -> Result<RunInfo, ApiError> {
     let start = StartRecording { name: Some(name.to_owned()) };

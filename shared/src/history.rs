@@ -218,6 +218,19 @@ pub enum Outcome {
     Info,
 }
 
+named!(Outcome { Ok => "ok", Fail => "fail", Info => "info" });
+named!(FaultKind {
+    Kill => "kill",
+    Pause => "pause",
+    Resume => "resume",
+    Restart => "restart",
+    Cut => "cut",
+    Heal => "heal",
+    Slow => "slow",
+    Loss => "loss",
+    Stop => "stop",
+});
+
 /// A client operation: its invoke and completion, paired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -77,6 +77,24 @@ impl Sequential for MaxRegister {
     }
 }
 
+/// At most this many linearization points go into a valid verdict's detail (a chart draws
+/// them; more would only make the verdict heavy).
+const MAX_POINTS: usize = 20_000;
+
+/// A moment for each linearized call, in the search's order: the earliest that order allows
+/// (its invoke, or the previous point if that is later). Since the order respects real time,
+/// every point falls between its call's invoke and completion.
+fn linearization_points<O>(calls: &[Call<O>], order: &[usize]) -> Vec<(usize, u64)> {
+    let mut at = 0;
+    order
+        .iter()
+        .map(|&call| {
+            at = calls[call].invoke.max(at);
+            (call, at)
+        })
+        .collect()
+}
+
 /// The operations the search judges, and where each came from in the history.
 #[derive(Debug)]
 struct Judged {
@@ -102,9 +120,15 @@ pub(crate) fn check(ops: &[OperationRef<'_>], budget: Budget) -> Judgement {
 
     let mut meter = Meter::new(budget);
     match search(&MaxRegister, calls, &mut meter) {
-        Search::Linearizable(_) => {
+        Search::Linearizable(order) => {
             debug_assert!(shown.is_empty(), "a witness in a linearizable history: {shown:?}");
-            Judgement::from_findings(vec![], vec![], Value::Null)
+            let points = linearization_points(calls, &order);
+            let detail: Vec<Value> = points
+                .iter()
+                .take(MAX_POINTS)
+                .map(|&(call, at)| json!({"index": ops[judged.origin[call]].index, "at": at}))
+                .collect();
+            Judgement::from_findings(vec![], vec![], json!({ "linearization": detail }))
         }
         Search::Violation { stuck } => {
             let end = calls[stuck].complete.expect("the search is stuck at a completion");
@@ -808,6 +832,19 @@ pub(crate) mod tests {
             let events = simulate(&steps, slots);
             let verdict = judge(Model::MaxRegister, &events, Budget::default());
             prop_assert_eq!(verdict.valid, Validity::True, "{:?}", verdict.anomalies);
+            // Its linearization points replay as a register, each within its operation.
+            let ops = shared::history::operations(&events).unwrap();
+            let (mut held, mut last) = (None::<u64>, 0);
+            for point in verdict.detail["linearization"].as_array().unwrap() {
+                let at = point["at"].as_u64().unwrap();
+                let op = ops.iter().find(|o| o.index as u64 == point["index"].as_u64().unwrap()).unwrap();
+                prop_assert!(op.invoke <= at && last <= at && (op.outcome != Outcome::Ok || op.complete.is_some_and(|c| at <= c)), "{point} {op:?}");
+                last = at;
+                match op.f.as_str() {
+                    "raise" => held = held.max(op.value.as_u64()),
+                    _ => prop_assert_eq!(op.result.as_u64(), held, "{}", point),
+                }
+            }
         }
 
         #[test]

@@ -89,7 +89,7 @@ impl Outgoing {
             url,
             timeout: None,
             kind: None,
-            fields: None,
+            body: None,
         }
     }
 
@@ -112,16 +112,27 @@ pub struct Call {
     timeout: Option<Duration>,
     /// The message's kind in the history (default: the URL's path).
     kind: Option<String>,
-    /// The JSON body, kept for the history while recording.
-    fields: Option<serde_json::Value>,
+    /// The JSON body as sent, kept for the history while recording.
+    body: Option<Box<serde_json::value::RawValue>>,
 }
 
 impl Call {
     pub fn json<T: serde::Serialize + ?Sized>(mut self, body: &T) -> Self {
-        if self.recorder.is_on() {
-            self.fields = serde_json::to_value(body).ok();
+        if !self.recorder.is_on() {
+            self.request = self.request.json(body);
+            return self;
         }
-        self.request = self.request.json(body);
+        // Recording: the body is written once, sent, and kept as the text that was sent.
+        match serde_json::to_string(body) {
+            Ok(text) => {
+                self.request = self
+                    .request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(text.clone());
+                self.body = serde_json::value::RawValue::from_string(text).ok();
+            }
+            Err(_) => self.request = self.request.json(body),
+        }
         self
     }
 
@@ -154,15 +165,11 @@ impl Call {
     /// Record the call (while recording), pass the link, send it; record the reply's receipt.
     /// A call the link drops stays a `send` with no `recv`, as a lost message should.
     pub async fn send(self) -> Result<reqwest::Response, CallError> {
-        let Call { links, recorder, mut request, url, timeout, kind, fields } = self;
+        let Call { links, recorder, mut request, url, timeout, kind, body } = self;
         if recorder.is_on() {
-            let kind = kind.unwrap_or_else(|| path_of(&url).to_owned());
+            let kind = kind.as_deref().unwrap_or_else(|| path_of(&url));
             // Under `body`: a body's own `from` or `id` must not pose as the message's.
-            let fields = || match fields {
-                Some(body) => serde_json::Map::from_iter([("body".to_owned(), body)]),
-                None => serde_json::Map::new(),
-            };
-            if let Some(stamp) = recorder.sent(&url, &kind, fields) {
+            if let Some(stamp) = recorder.sent(&url, kind, body) {
                 request = request.header(MSG_HEADER, stamp.msg).header(CLOCK_HEADER, stamp.clock);
             }
         }

@@ -15,7 +15,8 @@
 //! (in microseconds) which the control plane hands over with [`RecordingStart`]: the lab runs on one machine, so
 //! every process reads the same system clock. Off, recording costs one atomic load per request.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,8 +25,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
-use shared::history::{Event, Message, Note, RecordedEvents, RecordingStart};
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use shared::history::{Event, Note, RecordedEvents, RecordingStart};
 
 /// `{id} {kind} {from}`: which message a request (or its reply) is, in the history.
 pub const MSG_HEADER: &str = "x-lab-msg";
@@ -49,7 +52,7 @@ pub struct Recorder {
 
 #[derive(Debug)]
 struct Inner {
-    service: String,
+    service: Arc<str>,
     /// The top bits of this service's message ids (see [`Recorder::message_id`]).
     tag: u64,
     /// Checked before anything else: off costs this load.
@@ -62,19 +65,103 @@ struct Recording {
     id: String,
     epoch_ns: u64,
     /// `host:port` → service name.
-    names: HashMap<String, String>,
+    names: HashMap<String, Arc<str>>,
 }
+
+/// A vector clock: events per service, sorted by name (what [`CLOCK_HEADER`] carries).
+type Clock = Vec<(Arc<str>, u64)>;
 
 #[derive(Debug, Default)]
 struct Buffer {
     recording: Option<Recording>,
     /// Events per service this one has seen (its own included), merged from what it received.
-    clock: BTreeMap<String, u64>,
+    clock: Clock,
+    /// Every service name and message kind seen, kept once: an event shares them.
+    words: HashSet<Arc<str>>,
     next_message: u64,
     /// Shared with fetches, which serialize them after letting go of the lock.
-    buffer: VecDeque<(u64, Arc<Event>)>,
+    buffer: VecDeque<(u64, Arc<Kept>)>,
     next_seq: u64,
     dropped: u64,
+}
+
+impl Buffer {
+    /// `word`, shared with every event that has it.
+    fn word(&mut self, word: &str) -> Arc<str> {
+        if let Some(kept) = self.words.get(word) {
+            return Arc::clone(kept);
+        }
+        let kept: Arc<str> = Arc::from(word);
+        self.words.insert(Arc::clone(&kept));
+        kept
+    }
+
+    /// `service`'s count in the clock (found, or added at 0).
+    fn count(&mut self, service: &str) -> &mut u64 {
+        let at = match self.clock.binary_search_by(|(s, _)| (**s).cmp(service)) {
+            Ok(at) => at,
+            Err(at) => {
+                let name = self.word(service);
+                self.clock.insert(at, (name, 0));
+                at
+            }
+        };
+        &mut self.clock[at].1
+    }
+}
+
+/// An event as a recorder keeps it: a [`Message`](shared::history::Message) with its names
+/// shared and its body kept as the JSON text it was sent as, or a [`Note`]. It is written out
+/// exactly as the [`Event`] it stands for.
+#[derive(Debug)]
+enum Kept {
+    Message {
+        send: bool,
+        from: Arc<str>,
+        to: Arc<str>,
+        msg: Arc<str>,
+        id: u64,
+        clock: Box<[(Arc<str>, u64)]>,
+        time: u64,
+        /// A reply's HTTP status.
+        status: Option<u16>,
+        /// A request's JSON body.
+        body: Option<Box<RawValue>>,
+    },
+    Note(Note),
+}
+
+impl serde::Serialize for Kept {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Kept::Note(note) => Event::Note(note.clone()).serialize(serializer),
+            Kept::Message { send, from, to, msg, id, clock, time, status, body } => {
+                let mut map = serializer.serialize_map(None)?;
+                map.serialize_entry("type", if *send { "send" } else { "recv" })?;
+                map.serialize_entry("from", &**from)?;
+                map.serialize_entry("to", &**to)?;
+                map.serialize_entry("msg", &**msg)?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("clock", &ClockMap(clock))?;
+                map.serialize_entry("time", time)?;
+                if let Some(status) = status {
+                    map.serialize_entry("status", status)?;
+                }
+                if let Some(body) = body {
+                    map.serialize_entry("body", body)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+struct ClockMap<'a>(&'a [(Arc<str>, u64)]);
+
+impl serde::Serialize for ClockMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(service, count)| (&**service, count)))
+    }
 }
 
 /// What [`Recorder::sent`] stamped on a message, to send in its headers.
@@ -92,6 +179,18 @@ pub fn unix_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// A message as [`Recorder::message`] records it.
+struct Outline<'a> {
+    send: bool,
+    /// The other end: the receiver of a send, the sender of a receipt.
+    peer: Arc<str>,
+    msg: &'a str,
+    /// `None`: a new id (a send); a receipt has its sender's.
+    id: Option<u64>,
+    status: Option<u16>,
+    body: Option<Box<RawValue>>,
+}
+
 impl Recorder {
     pub fn new(service: impl Into<String>) -> Self {
         let service: String = service.into();
@@ -100,7 +199,7 @@ impl Recorder {
         Self {
             inner: Arc::new(Inner {
                 tag: (hash % 4095 + 1) << 40,
-                service,
+                service: Arc::from(service),
                 on: AtomicBool::new(false),
                 state: Mutex::new(Buffer::default()),
             }),
@@ -122,16 +221,15 @@ impl Recorder {
     /// Take part in a recording (replacing any other): the buffer and the clock start afresh.
     pub fn start(&self, start: RecordingStart) {
         let mut state = self.state();
-        *state = Buffer {
-            recording: Some(Recording {
-                id: start.id,
-                epoch_ns: start.epoch_us * 1000,
-                names: start.services.into_iter().collect(),
-            }),
+        let mut fresh = Buffer {
             // Message ids stay unique across recordings of the same process.
             next_message: state.next_message,
             ..Buffer::default()
         };
+        let names = start.services.into_iter().map(|(at, name)| (at, fresh.word(&name))).collect();
+        fresh.recording =
+            Some(Recording { id: start.id, epoch_ns: start.epoch_us * 1000, names });
+        *state = fresh;
         self.inner.on.store(true, Ordering::Relaxed);
     }
 
@@ -144,9 +242,7 @@ impl Recorder {
     /// The events after `after` (up to `limit`); those up to `after` are forgotten, since the
     /// control plane has them.
     pub fn fetch(&self, after: u64, limit: usize) -> RecordedEvents {
-        let (recording, events, next, dropped) = self.take_after(after, limit);
-        let events = events.iter().map(|event| Event::clone(event)).collect();
-        RecordedEvents { recording, events, next, dropped }
+        serde_json::from_str(&self.fetch_json(after, limit)).expect("recorded events read back")
     }
 
     /// [`Recorder::fetch`] as its JSON text, made after the lock is let go: the service's
@@ -159,81 +255,61 @@ impl Recorder {
 
     /// Forget the events before `after`; the next `limit` (shared, not copied), and the rest of
     /// an answer.
-    fn take_after(&self, after: u64, limit: usize) -> (Option<String>, Vec<Arc<Event>>, u64, u64) {
+    fn take_after(&self, after: u64, limit: usize) -> (Option<String>, Vec<Arc<Kept>>, u64, u64) {
         let mut state = self.state();
         while state.buffer.front().is_some_and(|(seq, _)| *seq < after) {
             state.buffer.pop_front();
         }
-        let events: Vec<Arc<Event>> =
+        let events: Vec<Arc<Kept>> =
             state.buffer.iter().take(limit).map(|(_, event)| Arc::clone(event)).collect();
         let next =
             state.buffer.front().map_or(state.next_seq, |(seq, _)| *seq) + events.len() as u64;
         (state.recording.as_ref().map(|r| r.id.clone()), events, next, state.dropped)
     }
 
-    /// Record that this service sends a `kind` message to `url`, with `fields` (computed only
-    /// when recording). `None` when not recording.
-    pub fn sent(
-        &self,
-        url: &str,
-        kind: &str,
-        fields: impl FnOnce() -> Map<String, Value>,
-    ) -> Option<Stamp> {
+    /// Record that this service sends a `kind` message to `url`, with its JSON `body` (made
+    /// only when recording). `None` when not recording.
+    pub fn sent(&self, url: &str, kind: &str, body: Option<Box<RawValue>>) -> Option<Stamp> {
         if !self.is_on() {
             return None;
         }
         let mut state = self.state();
         let recording = state.recording.as_ref()?;
         let peer = super::links::peer_key(url);
-        let to = recording.names.get(&peer).cloned().unwrap_or(peer);
-        let time = unix_ns().saturating_sub(recording.epoch_ns);
-        let id = self.message_id(&mut state);
-        let clock = self.tick(&mut state);
-        let stamp = self.stamp(id, kind, &clock)?;
-        let message = Message {
-            from: self.inner.service.clone(),
-            to,
-            msg: kind.to_owned(),
-            id,
-            clock,
-            time,
-            fields: fields(),
+        let to = match recording.names.get(&peer) {
+            Some(name) => Arc::clone(name),
+            None => state.word(&peer),
         };
-        push(&mut state, Event::Send(message));
-        Some(stamp)
+        let outline = Outline { send: true, peer: to, msg: kind, id: None, status: None, body };
+        self.message(&mut state, outline)
     }
 
     /// Record the receipt of a message stamped with `headers` (nothing when it carries no
     /// stamp, or when not recording). Returns the message's kind and sender.
-    pub fn received(&self, headers: &HeaderMap) -> Option<(String, String)> {
+    pub fn received(&self, headers: &HeaderMap) -> Option<(Arc<str>, Arc<str>)> {
         if !self.is_on() {
             return None;
         }
         let (id, kind, from) = parse_msg(headers.get(MSG_HEADER)?.to_str().ok()?)?;
-        let theirs = headers
-            .get(CLOCK_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(parse_clock)
-            .unwrap_or_default();
         let mut state = self.state();
-        let epoch = state.recording.as_ref()?.epoch_ns;
-        for (service, count) in theirs {
-            let mine = state.clock.entry(service).or_default();
+        state.recording.as_ref()?;
+        let theirs = headers.get(CLOCK_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        for (service, count) in clock_pairs(theirs) {
+            let mine = state.count(service);
             *mine = (*mine).max(count);
         }
-        let clock = self.tick(&mut state);
-        let time = unix_ns().saturating_sub(epoch);
-        let message = Message {
-            from: from.to_owned(),
-            to: self.inner.service.clone(),
-            msg: kind.to_owned(),
-            id,
-            clock,
-            time,
-            fields: Map::new(),
+        let from = state.word(from);
+        let kind = state.word(kind);
+        let outline = Outline {
+            send: false,
+            peer: Arc::clone(&from),
+            msg: &kind,
+            id: Some(id),
+            status: None,
+            body: None,
         };
-        push(&mut state, Event::Recv(message));
-        Some((kind.to_owned(), from.to_owned()))
+        self.message(&mut state, outline);
+        Some((kind, from))
     }
 
     /// Record a note about this service (`leader`, `mode`, `role`, ...).
@@ -245,8 +321,46 @@ impl Recorder {
         let Some(recording) = state.recording.as_ref() else { return };
         let time = unix_ns().saturating_sub(recording.epoch_ns);
         let note =
-            Note { service: self.inner.service.clone(), f: f.to_owned(), value: value(), time };
-        push(&mut state, Event::Note(note));
+            Note { service: self.inner.service.to_string(), f: f.to_owned(), value: value(), time };
+        push(&mut state, Kept::Note(note));
+    }
+
+    /// Record the reply this service sends `to` the sender of the message it just received
+    /// (the caller's `Outgoing` records its receipt from the response's stamp).
+    fn reply(&self, to: Arc<str>, kind: &str, status: u16) -> Option<Stamp> {
+        let mut state = self.state();
+        state.recording.as_ref()?;
+        let outline =
+            Outline { send: true, peer: to, msg: kind, id: None, status: Some(status), body: None };
+        self.message(&mut state, outline)
+    }
+
+    /// Tick the clock and keep the message; a sent one's stamp.
+    fn message(&self, state: &mut Buffer, outline: Outline<'_>) -> Option<Stamp> {
+        let epoch = state.recording.as_ref()?.epoch_ns;
+        let time = unix_ns().saturating_sub(epoch);
+        let id = match outline.id {
+            Some(id) => id,
+            None => self.message_id(state),
+        };
+        *state.count(&self.inner.service) += 1;
+        let msg = state.word(outline.msg);
+        let stamp = if outline.send { self.stamp(id, &msg, &state.clock) } else { None };
+        let me = Arc::clone(&self.inner.service);
+        let (from, to) = if outline.send { (me, outline.peer) } else { (outline.peer, me) };
+        let kept = Kept::Message {
+            send: outline.send,
+            from,
+            to,
+            msg,
+            id,
+            clock: state.clock.as_slice().into(),
+            time,
+            status: outline.status,
+            body: outline.body,
+        };
+        push(state, kept);
+        stamp
     }
 
     /// Ids unique across the lab and below 2^53 (a browser reads them exactly): 12 bits of the
@@ -256,18 +370,16 @@ impl Recorder {
         self.inner.tag | state.next_message
     }
 
-    fn tick(&self, state: &mut Buffer) -> BTreeMap<String, u64> {
-        *state.clock.entry(self.inner.service.clone()).or_default() += 1;
-        state.clock.clone()
-    }
-
-    fn stamp(&self, id: u64, kind: &str, clock: &BTreeMap<String, u64>) -> Option<Stamp> {
-        let clock = clock.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(",");
-        Some(Stamp {
-            id,
-            msg: HeaderValue::from_str(&format!("{id} {kind} {}", self.inner.service)).ok()?,
-            clock: HeaderValue::from_str(&clock).ok()?,
-        })
+    fn stamp(&self, id: u64, kind: &str, clock: &Clock) -> Option<Stamp> {
+        let mut text = String::with_capacity(16 * clock.len());
+        for (i, (service, count)) in clock.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            let _ = write!(text, "{comma}{service}={count}");
+        }
+        let clock = HeaderValue::from_str(&text).ok()?;
+        text.clear();
+        let _ = write!(text, "{id} {kind} {}", self.inner.service);
+        Some(Stamp { id, msg: HeaderValue::from_str(&text).ok()?, clock })
     }
 }
 
@@ -280,15 +392,15 @@ struct RawAnswer<'a> {
     dropped: u64,
 }
 
-struct EventList<'a>(&'a [Arc<Event>]);
+struct EventList<'a>(&'a [Arc<Kept>]);
 
 impl serde::Serialize for EventList<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.0.iter().map(|event| &**event))
     }
 }
 
-fn push(state: &mut Buffer, event: Event) {
+fn push(state: &mut Buffer, event: Kept) {
     if state.buffer.len() == BUFFER {
         state.buffer.pop_front();
         state.dropped += 1;
@@ -304,13 +416,12 @@ fn parse_msg(text: &str) -> Option<(u64, &str, &str)> {
     Some((id, parts.next()?, parts.next()?))
 }
 
-fn parse_clock(text: &str) -> BTreeMap<String, u64> {
-    text.split(',')
-        .filter_map(|pair| {
-            let (service, count) = pair.split_once('=')?;
-            Some((service.to_owned(), count.parse().ok()?))
-        })
-        .collect()
+/// The `service=count` pairs of a [`CLOCK_HEADER`] (malformed ones skipped).
+fn clock_pairs(text: &str) -> impl Iterator<Item = (&str, u64)> {
+    text.split(',').filter_map(|pair| {
+        let (service, count) = pair.split_once('=')?;
+        Some((service, count.parse().ok()?))
+    })
 }
 
 /// Middleware on every route of a service: records the messages peers send it (and its
@@ -324,42 +435,16 @@ pub async fn observe(State(recorder): State<Recorder>, request: Request, next: N
         return next.run(request).await;
     };
     let mut response = next.run(request).await;
-    let reply = response
-        .extensions()
-        .get::<ReplyKind>()
-        .map_or_else(|| format!("{kind}-reply"), |k| k.0.clone());
     let status = response.status().as_u16();
-    if let Some(stamp) = recorder.reply(&from, &reply, status) {
+    let stamp = match response.extensions().get::<ReplyKind>() {
+        Some(reply) => recorder.reply(from, &reply.0, status),
+        None => recorder.reply(from, &format!("{kind}-reply"), status),
+    };
+    if let Some(stamp) = stamp {
         response.headers_mut().insert(MSG_HEADER, stamp.msg);
         response.headers_mut().insert(CLOCK_HEADER, stamp.clock);
     }
     response
-}
-
-impl Recorder {
-    /// Record the reply this service sends `to` the sender of the message it just received
-    /// (the caller's `Outgoing` records its receipt from the response's stamp).
-    fn reply(&self, to: &str, kind: &str, status: u16) -> Option<Stamp> {
-        let mut state = self.state();
-        let epoch = state.recording.as_ref()?.epoch_ns;
-        let time = unix_ns().saturating_sub(epoch);
-        let id = self.message_id(&mut state);
-        let clock = self.tick(&mut state);
-        let stamp = self.stamp(id, kind, &clock)?;
-        let mut fields = Map::new();
-        fields.insert("status".into(), status.into());
-        let message = Message {
-            from: self.inner.service.clone(),
-            to: to.to_owned(),
-            msg: kind.to_owned(),
-            id,
-            clock,
-            time,
-            fields,
-        };
-        push(&mut state, Event::Send(message));
-        Some(stamp)
-    }
 }
 
 /// Which events `GET /admin/recording/events` answers.
@@ -454,7 +539,7 @@ mod tests {
     #[test]
     fn off_records_nothing() {
         let a = Recorder::new("a");
-        assert!(a.sent("http://127.0.0.1:2/paxos", "paxos", Map::new).is_none());
+        assert!(a.sent("http://127.0.0.1:2/paxos", "paxos", None).is_none());
         a.note("leader", || Value::from("a"));
         assert_eq!(a.fetch(0, 100).events, vec![]);
         assert_eq!(a.fetch(0, 100).recording, None);
@@ -466,12 +551,13 @@ mod tests {
         start(&a);
         start(&b);
         b.note("leader", || Value::from("b"));
-        let stamp = a.sent("http://localhost:2/paxos", "prepare", Map::new).unwrap();
+        let stamp = a.sent("http://localhost:2/paxos", "prepare", None).unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(MSG_HEADER, stamp.msg);
         headers.insert(CLOCK_HEADER, stamp.clock);
-        assert_eq!(b.received(&headers), Some(("prepare".to_owned(), "a".to_owned())));
-        let reply = b.reply("a", "promise", 200).unwrap();
+        let (kind, from) = b.received(&headers).unwrap();
+        assert_eq!((&*kind, &*from), ("prepare", "a"));
+        let reply = b.reply(from, "promise", 200).unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(MSG_HEADER, reply.msg);
         headers.insert(CLOCK_HEADER, reply.clock);
@@ -498,12 +584,14 @@ mod tests {
         let a = Recorder::new("a");
         start(&a);
         a.note("leader", || Value::from("a"));
-        a.sent("http://127.0.0.1:2/paxos", "prepare", || {
-            Map::from_iter([("body".into(), Value::from(1))])
-        });
+        let body = RawValue::from_string(r#"{"ballot": [1, "a"]}"#.into()).unwrap();
+        a.sent("http://127.0.0.1:2/paxos", "prepare", Some(body));
         let json: RecordedEvents = serde_json::from_str(&a.fetch_json(0, 10)).unwrap();
         assert_eq!(json, a.fetch(0, 10));
         assert_eq!(json.events.len(), 2);
+        let Event::Send(sent) = &json.events[1] else { panic!("{json:?}") };
+        assert_eq!(sent.fields["body"], serde_json::json!({"ballot": [1, "a"]}));
+        assert_eq!((sent.to.as_str(), sent.msg.as_str()), ("b", "prepare"));
     }
 
     #[test]
@@ -522,7 +610,7 @@ mod tests {
         for _ in 0..BUFFER + 3 {
             push(
                 &mut state,
-                Event::Note(Note {
+                Kept::Note(Note {
                     service: "a".into(),
                     f: "n".into(),
                     value: Value::Null,

@@ -205,9 +205,15 @@ fn run_table(props: &RunTableProps) -> Html {
                         <td>{ format!("{:.1} s, {} events", run.duration_ms as f64 / 1000.0, run.events) }
                             { (run.dropped > 0).then(|| format!(" ({} dropped)", run.dropped)) }</td>
                         <td>{ verdict(run) }</td>
-                        <td><a href={format!("/api/recordings/{}/history.jsonl", run.id)} download="">
-                            { "history.jsonl" }<span class="visually-hidden">{ format!(" of {}", run.id) }</span>
-                        </a></td>
+                        <td>
+                            <a class="open-run" href={format!("/debugger/?run={}", run.id)}>
+                                { "debugger" }<span class="visually-hidden">{ format!(" of {}", run.id) }</span>
+                            </a>
+                            { " · " }
+                            <a href={format!("/api/recordings/{}/history.jsonl", run.id)} download="">
+                                { "history.jsonl" }<span class="visually-hidden">{ format!(" of {}", run.id) }</span>
+                            </a>
+                        </td>
                     </tr>
                 }) }
             </tbody>

@@ -1,6 +1,7 @@
 //! Page state as pure reducers: no I/O, tested natively with `cargo test`. Nothing here depends
 //! on a page or a component (they depend on it): what a chart plots is [`series::Series`], here.
 
+pub mod history;
 pub mod models;
 pub mod replication;
 pub mod series;
@@ -16,7 +17,7 @@ mod tests {
     fn state_depends_on_nothing_above_it() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/state");
         let above: Vec<String> =
-            ["app", "pages", "components", "hooks"].iter().map(|m| format!("crate::{m}")).collect();
+            ["app", "pages", "components", "hooks", "debugger"].iter().map(|m| format!("crate::{m}")).collect();
         let mut checked = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

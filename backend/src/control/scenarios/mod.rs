@@ -36,8 +36,8 @@ struct Scenario {
     /// The workshop's question it answers, listed and repeated in its verdict.
     question: &'static str,
     run: for<'a> fn(&'a ControlState) -> BoxFuture<'a, Result<Finding, ControlError>>,
-    /// The model that judges the client operations the scenario records, if one does.
-    model: Option<Model>,
+    /// The model that judges the client operations the scenario records.
+    model: Model,
 }
 
 /// What a scenario found: its [`Verdict`] but for the name and question [`SCENARIOS`] gives it.
@@ -53,37 +53,37 @@ static SCENARIOS: [Scenario; 6] = [
         name: "shop-failover",
         question: "Kill shop server A (SIGKILL) while a client places orders: how many requests fail, and how long until the system has recovered?",
         run: |state| Box::pin(shop_failover::run(state)),
-        model: Some(Model::Set),
+        model: Model::Set,
     },
     Scenario {
         name: "dishonest-model",
         question: "Make model C answer wrong on purpose (inverted): how many answers until the meta-model ejects it, and does the consensus stay right meanwhile?",
         run: |state| Box::pin(dishonest_model::run(state)),
-        model: None,
+        model: Model::Ledger,
     },
     Scenario {
         name: "async-primary-loss",
         question: "Kill the primary store under asynchronous replication, then fail over: how many acknowledged writes are lost, compared with the lag shown just before — and how long until writes work again?",
         run: |state| Box::pin(async_primary_loss::run(state)),
-        model: Some(Model::Mirror),
+        model: Model::Mirror,
     },
     Scenario {
         name: "node-partition",
         question: "Partition sync node 3 from nodes 1 and 2, add a person on node 1 and another on node 3, heal: how long until all three hold the same persons and the same highest number?",
         run: |state| Box::pin(node_partition::run(state)),
-        model: Some(Model::Set),
+        model: Model::Set,
     },
     Scenario {
         name: "paxos-leader-loss",
         question: "Kill the Paxos leader (SIGKILL) and add a number on another node: how long until the survivors agree on it under a new leader, what does the next number cost, and does the old leader come back as a follower?",
         run: |state| Box::pin(paxos_leader_loss::run(state)),
-        model: Some(Model::MaxRegister),
+        model: Model::MaxRegister,
     },
     Scenario {
         name: "registry-partition",
         question: "Cut the registry off from shop server A (A itself stays up): how long until clients stop being sent to A, and until A is back after the link heals?",
         run: |state| Box::pin(registry_partition::run(state)),
-        model: Some(Model::Set),
+        model: Model::Set,
     },
 ];
 
@@ -111,8 +111,9 @@ pub async fn run(name: &str, state: &ControlState) -> Result<Verdict, ControlErr
         state.recordings.stop(id).await?;
     }
     let mut found = found?;
-    let check = match (&own, scenario.model) {
-        (Some(id), Some(model)) => {
+    let model = scenario.model;
+    let check = match &own {
+        Some(id) => {
             let verdict = crate::control::runs::judge(state, id, model).await?;
             state.recordings.update(id, |run| run.verdict = Some(verdict.clone()))?;
             found.measurements.push((
@@ -122,7 +123,7 @@ pub async fn run(name: &str, state: &ControlState) -> Result<Verdict, ControlErr
             found.passed &= verdict.valid == Validity::True;
             Some(verdict)
         }
-        _ => None,
+        None => None,
     };
     Ok(Verdict {
         scenario: scenario.name.into(),
