@@ -122,14 +122,14 @@ impl Call {
             self.request = self.request.json(body);
             return self;
         }
-        // Recording: the body is written once, sent, and kept as the text that was sent.
-        match serde_json::to_string(body) {
-            Ok(text) => {
+        // Recording: the body is written once, kept as the text that was sent, and sent.
+        match serde_json::value::to_raw_value(body) {
+            Ok(raw) => {
                 self.request = self
                     .request
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(text.clone());
-                self.body = serde_json::value::RawValue::from_string(text).ok();
+                    .body(raw.get().to_owned());
+                self.body = Some(raw);
             }
             Err(_) => self.request = self.request.json(body),
         }
