@@ -287,6 +287,12 @@ async fn the_dishonest_model_scenario_ejects_c_and_restores_it() {
     let (status, verdict) = lab.post("/api/scenarios/dishonest-model").await;
     assert_eq!(status, 200, "{verdict}");
     assert_eq!(verdict["passed"], true, "{verdict}");
+    // The stake ledger, read back, is judged: every balance explained by its events, the
+    // money conserved (the registrations' deposits, the rewards and slashes since, the
+    // withdrawal and the fresh deposit of C).
+    checked_by(&lab, &verdict, "ledger").await;
+    let audited = &measurements(&verdict)["ledger events read back for the checker"];
+    assert!(audited.parse::<u32>().unwrap() > 10, "{verdict}");
     let meta = lab.service("meta-model").await.url;
     let models: Vec<shared::models::ModelEntry> =
         support::get_json(&format!("{meta}/models")).await;
