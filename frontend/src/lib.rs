@@ -23,4 +23,3 @@ pub mod hooks;
 pub mod pages;
 pub mod route;
 pub mod state;
-

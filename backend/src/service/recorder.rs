@@ -227,8 +227,7 @@ impl Recorder {
             ..Buffer::default()
         };
         let names = start.services.into_iter().map(|(at, name)| (at, fresh.word(&name))).collect();
-        fresh.recording =
-            Some(Recording { id: start.id, epoch_ns: start.epoch_us * 1000, names });
+        fresh.recording = Some(Recording { id: start.id, epoch_ns: start.epoch_us * 1000, names });
         *state = fresh;
         self.inner.on.store(true, Ordering::Relaxed);
     }

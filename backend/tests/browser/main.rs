@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod debugger;
 mod models;
 mod overview;
 mod replication;

@@ -29,8 +29,11 @@ async fn a_recording_and_a_test_started_from_the_page_show_their_verdicts() {
     browser.wait_for_text(&format!("{row} td:nth-child(2)"), |t| t == "recording").await;
     browser.click("#recording-toggle").await;
     browser.wait_for_text(&format!("{row} td:nth-child(2)"), |t| t == "done").await;
-    let link = browser.wait_for_text(&format!("{row} a"), |t| t.starts_with("history.jsonl")).await;
+    let link = browser
+        .wait_for_text(&format!("{row} a[download]"), |t| t.starts_with("history.jsonl"))
+        .await;
     assert!(link.starts_with("history.jsonl"));
+    browser.wait_for_text(&format!("{row} a.open-run"), |t| t.starts_with("debugger")).await;
 
     // A 3-second crdt-set run with node merges that drop remote adds: the checker says invalid.
     browser.click("#test-workload option[value='crdt-set']").await;

@@ -161,6 +161,32 @@ impl Browser {
         }
     }
 
+    /// Run `script` in the page (its `arguments` are `args`); what it returns.
+    pub async fn eval(&self, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
+        self.client.execute(script, args).await.unwrap_or_else(|e| panic!("running {script}: {e}"))
+    }
+
+    /// Run `script` in the page until it calls its last argument (the callback) with a value.
+    pub async fn eval_async(
+        &self,
+        script: &str,
+        args: Vec<serde_json::Value>,
+    ) -> serde_json::Value {
+        self.client
+            .execute_async(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("running {script}: {e}"))
+    }
+
+    /// Save what the window shows, `height` pixels tall, as a PNG at `path` (the README's
+    /// screenshots are taken this way, by the tests, so they stay current).
+    pub async fn screenshot(&self, path: &std::path::Path, height: u32) {
+        self.client.set_window_size(1280, height).await.expect("resizing the window");
+        let png = self.client.screenshot().await.expect("a screenshot");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    }
+
     /// End the WebDriver session and chromedriver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

@@ -43,11 +43,8 @@ pub fn linearization(props: &Props) -> Html {
         let onselect = props.onselect.clone();
         Callback::from(move |_: MouseEvent| onselect.emit(event))
     };
-    let in_view: Vec<_> = t
-        .bars
-        .iter()
-        .filter(|b| window.overlaps(b.invoke, b.complete.unwrap_or(t.end)))
-        .collect();
+    let in_view: Vec<_> =
+        t.bars.iter().filter(|b| window.overlaps(b.invoke, b.complete.unwrap_or(t.end))).collect();
     let flagged_in_view = in_view.iter().filter(|b| view.flagged.contains(&b.event)).count();
     let row_labels = rows.iter().map(|(p, &row)| {
         let y = TOP + row as f64 * ROW + ROW * 0.65;

@@ -1,6 +1,7 @@
-//! The run debugger (`/debugger/?run=<id>`): one recorded history as a space-time diagram, a
-//! linearization chart and a state panel, all moved by one time cursor — a slider, step
-//! buttons and replay at 1× to 50×; a run still recording is followed live.
+//! The run debugger (`/debugger/?run=<id>`, `&event=<index>` to open at an event): one
+//! recorded history as a space-time diagram, a linearization chart and a state panel, all
+//! moved by one time cursor — a slider, step buttons and replay at 1× to 50×; a run still
+//! recording is followed live.
 //!
 //! Its own wasm bundle (`src/bin/debugger.rs`): the dashboard's first load does not carry it.
 //! Everything drawn is computed from the history ([`crate::state::history`]) and the run's
@@ -70,6 +71,8 @@ struct Cursor {
     index: usize,
     /// Its time (between events while replaying).
     time: u64,
+    /// The lanes a run is not about, hidden when its timeline first loads.
+    hidden_lanes: Rc<BTreeSet<usize>>,
 }
 
 enum Move {
@@ -89,6 +92,9 @@ impl Reducible for Cursor {
         let mut next = (*self).clone();
         match action {
             Move::Load(timeline, follow) => {
+                if next.timeline.is_none() {
+                    next.hidden_lanes = Rc::new(timeline.quiet_lanes());
+                }
                 if follow || next.timeline.is_none() {
                     next.index = if follow { last(&timeline) } else { 0 };
                     next.time = timeline.time_of(next.index);
@@ -116,14 +122,14 @@ impl Reducible for Cursor {
     }
 }
 
-/// `?run=<id>` of the page's address.
-fn run_id() -> Option<String> {
+/// Parameter `name` of the page's address (`?run=<id>&event=<index>`).
+fn param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
     search
         .trim_start_matches('?')
         .split('&')
-        .find_map(|pair| pair.strip_prefix("run="))
-        .filter(|id| !id.is_empty())
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+        .filter(|value| !value.is_empty())
         .map(str::to_owned)
 }
 
@@ -150,7 +156,12 @@ fn load(
         match loaded.await {
             Ok((info, timeline)) => {
                 run.set(Some(info));
+                let first = cursor.timeline.is_none();
                 cursor.dispatch(Move::Load(Rc::new(timeline), follow));
+                // A link to a moment of the run: `&event=<index>`.
+                if let Some(event) = param("event").and_then(|e| e.parse().ok()).filter(|_| first) {
+                    cursor.dispatch(Move::Seek(event));
+                }
                 error.set(None);
             }
             Err(err) => error.set(Some(err.to_string())),
@@ -160,14 +171,15 @@ fn load(
 
 #[function_component(Debugger)]
 pub fn debugger() -> Html {
-    let id = use_memo((), |()| run_id());
+    let id = use_memo((), |()| param("run"));
     let run = use_state(|| None::<RunInfo>);
     let cursor = use_reducer(Cursor::default);
     let error = use_state(|| None::<String>);
     let span = use_state(|| 1_000_000_000u64);
     let speed = use_state(|| None::<u64>);
     let hidden_kinds = use_state(|| Rc::new(BTreeSet::<String>::new()));
-    let hidden_lanes = use_state(|| Rc::new(BTreeSet::<usize>::new()));
+    // `None` until someone picks lanes: the run's quiet lanes are hidden at first.
+    let hidden_lanes = use_state(|| None::<Rc<BTreeSet<usize>>>);
     let selected = use_state(|| None::<usize>);
     let live = run.as_ref().is_some_and(|r| r.state == RunState::Recording);
     {
@@ -198,7 +210,9 @@ pub fn debugger() -> Html {
     }
 
     let Some(id) = (*id).clone() else {
-        return page(html! { <p class="error" role="alert">{ "No run named: open a run from the Runs page (/debugger/?run=<id>)." }</p> });
+        return page(
+            html! { <p class="error" role="alert">{ "No run named: open a run from the Runs page (/debugger/?run=<id>)." }</p> },
+        );
     };
     let (Some(Shared(timeline)), Some(info)) = (cursor.timeline.clone(), (*run).clone()) else {
         return page(html! {
@@ -221,12 +235,13 @@ pub fn debugger() -> Html {
         .iter()
         .filter_map(|p| Some((p.get("index")?.as_u64()? as usize, p.get("at")?.as_u64()?)))
         .collect();
+    let lanes_hidden = (*hidden_lanes).clone().unwrap_or_else(|| cursor.hidden_lanes.clone());
     let whole = if *span == 0 { timeline.end.max(1) } else { *span };
     let view = View {
         window: Window::around(cursor.time, whole, timeline.end),
         time: cursor.time,
         hidden_kinds: (*hidden_kinds).clone(),
-        hidden_lanes: (*hidden_lanes).clone(),
+        hidden_lanes: lanes_hidden.clone(),
         flagged: Rc::new(flagged),
         points: Rc::new(points),
     };
@@ -256,9 +271,9 @@ pub fn debugger() -> Html {
             <h2>{ "State at the cursor" }</h2>
             <panel::StatePanel timeline={shared.clone()} index={cursor.index} />
             <h2>{ "Space-time diagram" }</h2>
-            <Filters timeline={shared.clone()} hidden_kinds={(*hidden_kinds).clone()} hidden_lanes={(*hidden_lanes).clone()}
+            <Filters timeline={shared.clone()} hidden_kinds={(*hidden_kinds).clone()} hidden_lanes={lanes_hidden}
                 onkinds={Callback::from(move |k| hidden_kinds.set(k))}
-                onlanes={Callback::from(move |l| hidden_lanes.set(l))} />
+                onlanes={Callback::from(move |l| hidden_lanes.set(Some(l)))} />
             <spacetime::SpaceTime timeline={shared.clone()} view={view.clone()} onselect={onselect.clone()} />
             if is_register {
                 <h2>{ "Linearization chart (max-register)" }</h2>
@@ -284,7 +299,9 @@ fn page(body: Html) -> Html {
 }
 
 fn verdict_badge(run: &RunInfo) -> Html {
-    let Some(v) = &run.verdict else { return html! { <span class="badge unknown">{ "not checked" }</span> } };
+    let Some(v) = &run.verdict else {
+        return html! { <span class="badge unknown">{ "not checked" }</span> };
+    };
     let (class, word) = match v.valid {
         Validity::True => ("up", "valid"),
         Validity::False => ("down", "invalid"),
@@ -329,7 +346,9 @@ fn scrubber(props: &ScrubberProps) -> Html {
     };
     let toggle = {
         let (onplay, playing) = (props.onplay.clone(), props.playing);
-        Callback::from(move |_: MouseEvent| onplay.emit(if playing.is_some() { None } else { Some(1) }))
+        Callback::from(move |_: MouseEvent| {
+            onplay.emit(if playing.is_some() { None } else { Some(1) })
+        })
     };
     let speed = {
         let onplay = props.onplay.clone();
@@ -376,14 +395,23 @@ fn scrubber(props: &ScrubberProps) -> Html {
 /// One event in words.
 pub fn describe(event: &HistoryEvent) -> String {
     match event {
-        HistoryEvent::Invoke(op) => format!("client {} invokes {} {}", op.process, op.f, history::brief(&op.value)),
-        HistoryEvent::Ok(op) => format!("client {} ok {} {}", op.process, op.f, history::brief(&op.value)),
+        HistoryEvent::Invoke(op) => {
+            format!("client {} invokes {} {}", op.process, op.f, history::brief(&op.value))
+                .replace(" none", "")
+        }
+        HistoryEvent::Ok(op) => {
+            format!("client {} ok {} {}", op.process, op.f, history::brief(&op.value))
+        }
         HistoryEvent::Fail(op) => format!("client {} fail {}", op.process, op.f),
-        HistoryEvent::Info(op) => format!("client {} info {} (may have happened)", op.process, op.f),
+        HistoryEvent::Info(op) => {
+            format!("client {} info {} (may have happened)", op.process, op.f)
+        }
         HistoryEvent::Send(m) => format!("{} sends {} to {}", m.from, m.msg, m.to),
         HistoryEvent::Recv(m) => format!("{} receives {} from {}", m.to, m.msg, m.from),
         HistoryEvent::Nemesis(f) => format!("nemesis: {} {}", f.f, history::brief(&f.target)),
-        HistoryEvent::Note(n) => format!("{} notes {}: {}", n.service, n.f, history::brief(&n.value)),
+        HistoryEvent::Note(n) => {
+            format!("{} notes {}: {}", n.service, n.f, history::brief(&n.value))
+        }
     }
 }
 
@@ -454,8 +482,14 @@ struct TableProps {
 fn event_table(props: &TableProps) -> Html {
     let t = &props.timeline.0;
     let from = t.events.partition_point(|e| e.time() < props.window.from);
-    let rows: Vec<(usize, &HistoryEvent)> = t.events.iter().enumerate().skip(from)
-        .take_while(|(_, e)| e.time() <= props.window.to).take(TABLE_ROWS).collect();
+    let rows: Vec<(usize, &HistoryEvent)> = t
+        .events
+        .iter()
+        .enumerate()
+        .skip(from)
+        .take_while(|(_, e)| e.time() <= props.window.to)
+        .take(TABLE_ROWS)
+        .collect();
     html! {
         <details class="table-behind">
             <summary>{ format!("The events in the window, as a table (first {} of them)", rows.len()) }</summary>

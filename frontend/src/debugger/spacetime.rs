@@ -14,7 +14,7 @@ use crate::state::history::visible_arrows;
 
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 640.0;
-const TOP: f64 = 40.0;
+const TOP: f64 = 90.0;
 const SIDE: f64 = 50.0;
 /// Arrows whose sends fall within this many pixels (of one kind, between two lanes) are one.
 const BURST_PX: f64 = 3.0;
@@ -52,6 +52,8 @@ pub fn space_time(props: &Props) -> Html {
         Callback::from(move |_: MouseEvent| onselect.emit(event))
     };
 
+    // Lanes closer than a label's width: labels slant, so none overlaps its neighbour's.
+    let crowded = gap < 80.0;
     let lanes = shown.iter().map(|&lane| {
         let x = x_of[&lane];
         let name = &t.lanes[lane].name;
@@ -59,7 +61,11 @@ pub fn space_time(props: &Props) -> Html {
             <g class="lane" data-lane={name.clone()}>
                 <line x1={x.to_string()} y1={(TOP - 8.0).to_string()} x2={x.to_string()} y2={(TOP + HEIGHT).to_string()}
                     stroke={if t.lanes[lane].client { "#999" } else { "#555" }} stroke-dasharray={t.lanes[lane].client.then_some("2 3")} />
-                <text x={x.to_string()} y={(TOP - 14.0).to_string()} text-anchor="middle" class="lane-name">{ name.clone() }</text>
+                if crowded {
+                    <text x={x.to_string()} y={(TOP - 10.0).to_string()} transform={format!("rotate(-35 {x} {})", TOP - 10.0)} class="lane-name">{ name.clone() }</text>
+                } else {
+                    <text x={x.to_string()} y={(TOP - 14.0).to_string()} text-anchor="middle" class="lane-name">{ name.clone() }</text>
+                }
             </g>
         }
     });
@@ -83,12 +89,13 @@ pub fn space_time(props: &Props) -> Html {
                 <line x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()}
                     stroke={colour(&a.msg)} stroke-width={if *count > 1 { "2.5" } else { "1.2" }} marker-end={(!lost).then_some("url(#head)")} />
                 if lost { <text x={x2.to_string()} y={(y2 + 4.0).to_string()} class="lost-mark" text-anchor="middle">{ "×" }</text> }
-                if *count > 1 { <text x={((x1 + x2) / 2.0).to_string()} y={((y1 + y2) / 2.0 - 2.0).to_string()} class="burst">{ format!("×{count}") }</text> }
+                if *count > 1 && (x2 - x1).abs() > 60.0 { <text x={((x1 + x2) / 2.0).to_string()} y={((y1 + y2) / 2.0 - 2.0).to_string()} class="burst">{ format!("×{count}") }</text> }
             </g>
         }
     });
     let bars = t.bars.iter().filter(|b| {
-        !view.hidden_lanes.contains(&b.lane) && window.overlaps(b.invoke, b.complete.unwrap_or(t.end))
+        !view.hidden_lanes.contains(&b.lane)
+            && window.overlaps(b.invoke, b.complete.unwrap_or(t.end))
     });
     let bars = bars.map(|b| {
         let x = x_of[&b.lane];
@@ -142,7 +149,7 @@ pub fn space_time(props: &Props) -> Html {
             <svg id="spacetime" role="img" aria-label={summary.clone()} viewBox={format!("0 0 {WIDTH} {}", TOP + HEIGHT + 20.0)}
                 data-messages={drawn_messages.to_string()} xmlns="http://www.w3.org/2000/svg">
                 <defs>
-                    <marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+                    <marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
                         <path d="M 0 0 L 10 5 L 0 10 z" fill="#333" />
                     </marker>
                 </defs>

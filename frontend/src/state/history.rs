@@ -92,9 +92,7 @@ pub fn parse(text: &str) -> Result<Vec<Event>, String> {
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| {
-            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))
-        })
+        .map(|(n, line)| serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1)))
         .collect()
 }
 
@@ -110,11 +108,12 @@ fn targets(target: &Value) -> Vec<String> {
     }
 }
 
-/// Short text of a JSON value: strings bare, the rest as JSON, cut at 40 characters.
+/// Short text of a JSON value: strings bare, `none` for null, the rest as JSON, cut at 40
+/// characters.
 pub fn brief(value: &Value) -> String {
     let text = match value {
         Value::String(s) => s.clone(),
-        Value::Null => String::new(),
+        Value::Null => "none".to_owned(),
         other => other.to_string(),
     };
     if text.chars().count() > 40 {
@@ -194,7 +193,10 @@ impl Timeline {
                         complete: None,
                         outcome: None,
                         node: node_of(op),
-                        text: format!("{} {}", op.f, brief(&op.value)).trim_end().to_owned(),
+                        text: match &op.value {
+                            Value::Null => op.f.clone(),
+                            value => format!("{} {}", op.f, brief(value)),
+                        },
                     };
                     open.insert(op.process, timeline.bars.len());
                     timeline.bars.push(bar);
@@ -209,7 +211,8 @@ impl Timeline {
                     let bar = &mut timeline.bars[b];
                     bar.complete = Some(op.time);
                     bar.outcome = Some(outcome);
-                    let result = if outcome == Outcome::Ok { brief(&op.value) } else { String::new() };
+                    let result =
+                        if outcome == Outcome::Ok { brief(&op.value) } else { String::new() };
                     bar.text = format!("{} → {outcome} {result}", bar.text).trim_end().to_owned();
                 }
                 Event::Nemesis(fault) => {
@@ -234,6 +237,39 @@ impl Timeline {
         timeline.kinds = kinds.into_iter().collect();
         timeline.events = events;
         timeline
+    }
+
+    /// The service lanes a run is not about, hidden at first: a run's focus is the services its
+    /// operations went to and its faults hit, with the services they message; the rest (other
+    /// subsystems' background traffic) only crowds the diagram. Nothing is hidden when a run
+    /// names no service.
+    pub fn quiet_lanes(&self) -> BTreeSet<usize> {
+        let mut focus = BTreeSet::new();
+        for event in &self.events {
+            match event {
+                Event::Invoke(op) => focus.extend(node_of(op)),
+                Event::Nemesis(fault) => focus.extend(targets(&fault.target)),
+                _ => {}
+            }
+        }
+        let index: HashMap<&str, usize> =
+            self.lanes.iter().enumerate().map(|(i, l)| (l.name.as_str(), i)).collect();
+        let mut shown: BTreeSet<usize> =
+            focus.iter().filter_map(|name| index.get(name.as_str()).copied()).collect();
+        if shown.is_empty() {
+            return BTreeSet::new();
+        }
+        let peers: Vec<usize> = self
+            .arrows
+            .iter()
+            .filter_map(|a| match (shown.contains(&a.from), shown.contains(&a.to)) {
+                (true, false) => Some(a.to),
+                (false, true) => Some(a.from),
+                _ => None,
+            })
+            .collect();
+        shown.extend(peers);
+        (0..self.lanes.len()).filter(|i| !self.lanes[*i].client && !shown.contains(i)).collect()
     }
 
     /// The index of the last event at or before `time` (0 when none is).
@@ -449,11 +485,17 @@ mod tests {
         assert_eq!(t.labels[0].text, "leader: node-1");
         assert_eq!(t.kinds, ["accept"]);
         assert_eq!(t.end, 75);
+        // The run is about node-1 and node-3 (operations, the cut) and node-2 (a fault, and
+        // their peer); node-9's one message has no send in the history: it is quiet.
+        assert_eq!(t.quiet_lanes(), BTreeSet::from([3]));
+        let nothing_named = Timeline::new(parse(HISTORY.lines().nth(2).unwrap()).unwrap());
+        assert_eq!(nothing_named.quiet_lanes(), BTreeSet::new());
     }
 
     #[test]
     fn a_line_that_is_not_an_event_is_named() {
-        let err = parse("{\"type\":\"note\",\"service\":\"a\",\"f\":\"x\",\"time\":1}\nnope").unwrap_err();
+        let err = parse("{\"type\":\"note\",\"service\":\"a\",\"f\":\"x\",\"time\":1}\nnope")
+            .unwrap_err();
         assert!(err.starts_with("line 2:"), "{err}");
     }
 

@@ -16,8 +16,10 @@ mod tests {
     #[test]
     fn state_depends_on_nothing_above_it() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/state");
-        let above: Vec<String> =
-            ["app", "pages", "components", "hooks", "debugger"].iter().map(|m| format!("crate::{m}")).collect();
+        let above: Vec<String> = ["app", "pages", "components", "hooks", "debugger"]
+            .iter()
+            .map(|m| format!("crate::{m}"))
+            .collect();
         let mut checked = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
