@@ -60,3 +60,49 @@ async fn a_service_killed_from_the_page_shows_down_and_comes_back_on_restart() {
     );
     browser.close().await;
 }
+
+/// The topology: all 17 services grouped by subsystem, no two labels overlapping in the real
+/// browser's layout, a cut link and a killed service drawn as such.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_topology_draws_every_service_by_subsystem_with_no_overlapping_labels() {
+    let lab = Lab::up();
+    let services = lab.wait_all_up().await;
+    assert_eq!(services.len(), 17, "the control plane and its 16 services");
+    let cut = reqwest::Client::new()
+        .put(lab.url("/api/links/node-1/node-2"))
+        .json(&serde_json::json!({"cut": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(cut.status().is_success(), "{}", cut.status());
+    let killed = lab.post("/api/services/model-b/kill").await;
+    assert_eq!(killed.0, 200, "{}", killed.1);
+
+    let browser = Browser::start().await;
+    browser.goto(&lab.url).await;
+    browser.wait_for_count("#topology .node", 17).await;
+    browser.wait_for_count("#topology .edge.cut[data-from='node-1'][data-to='node-2']", 1).await;
+    browser.wait_for_count("#topology .node.down[data-node='model-b']", 1).await;
+    let boxes = browser
+        .eval(
+            "return [...document.querySelectorAll('#topology .node .label')].map(t => { \
+               const r = t.getBoundingClientRect(); return [t.textContent, r.left, r.top, r.right, r.bottom]; })",
+            vec![],
+        )
+        .await;
+    let boxes: Vec<(String, f64, f64, f64, f64)> = serde_json::from_value(boxes).unwrap();
+    assert_eq!(boxes.len(), 17);
+    for (i, a) in boxes.iter().enumerate() {
+        assert!(a.3 > a.1 && a.4 > a.2, "{} is drawn", a.0);
+        for b in &boxes[i + 1..] {
+            let apart = a.3 <= b.1 || b.3 <= a.1 || a.4 <= b.2 || b.4 <= a.2;
+            assert!(apart, "labels {a:?} and {b:?} overlap");
+        }
+    }
+    let groups = browser.texts("#topology .group-name").await;
+    assert_eq!(groups.len(), 6, "{groups:?}");
+    browser
+        .screenshot(&crate::support::repo_root().join("docs/screenshots/overview.png"), 1400)
+        .await;
+    browser.close().await;
+}

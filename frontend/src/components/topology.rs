@@ -1,64 +1,107 @@
-//! The lab's topology as a picture: services as nodes coloured by state, links as arrows
-//! coloured by their fault.
+//! The lab's topology as a picture: services grouped by subsystem (the layout in
+//! [`crate::state::topology`], where no two labels can overlap), each coloured by its
+//! process's state, and the links between them coloured by their fault.
 
 use shared::{Health, ServiceStatus};
 use yew::prelude::*;
+
+use crate::state::topology::{layout, LABEL_X, RADIUS, TITLE};
 
 #[derive(Debug, Properties, PartialEq)]
 pub struct Props {
     pub services: Vec<ServiceStatus>,
 }
 
-const WIDTH: f64 = 520.0;
-const HEIGHT: f64 = 300.0;
-const RADIUS: f64 = 22.0;
+/// up / paused / down / unknown: the word drawn beside the colour (never colour alone).
+fn state_of(service: &ServiceStatus) -> &'static str {
+    if service.paused {
+        return "paused";
+    }
+    match (service.pid, service.health) {
+        (None, _) | (_, Health::Down) => "down",
+        (_, Health::Up) => "up",
+        (_, Health::Unknown) => "unknown",
+    }
+}
 
 #[function_component(Topology)]
 pub fn topology(props: &Props) -> Html {
-    let n = props.services.len().max(1) as f64;
-    // Nodes on an ellipse, the control plane first (at the top).
-    let position = |i: usize| {
-        let angle = -std::f64::consts::FRAC_PI_2 + 2.0 * std::f64::consts::PI * i as f64 / n;
-        (
-            WIDTH / 2.0 + (WIDTH / 2.0 - 70.0) * angle.cos(),
-            HEIGHT / 2.0 + (HEIGHT / 2.0 - 40.0) * angle.sin(),
-        )
+    let (placed, boxes, (width, height)) = layout(&props.services);
+    let at = |name: &str| {
+        let i = props.services.iter().position(|s| s.name == name)?;
+        placed.iter().find(|p| p.service == i)
     };
-    let index = |name: &str| props.services.iter().position(|s| s.name == name);
     let edges = props.services.iter().enumerate().flat_map(|(i, s)| {
-        s.links.iter().filter_map(move |l| index(&l.to).map(|j| (i, j, l.fault)))
+        let from = placed.iter().find(|p| p.service == i);
+        s.links.iter().filter_map(move |l| Some((from?, at(&l.to)?, &s.name, l)))
     });
+    let (mut cut, mut degraded) = (0, 0);
+    let edges: Vec<Html> = edges
+        .map(|(a, b, from, link)| {
+            let class = if link.fault.cut {
+                cut += 1;
+                "edge cut"
+            } else if link.fault.latency_ms > 0 {
+                degraded += 1;
+                "edge slow"
+            } else if link.fault.drop_rate > 0.0 {
+                degraded += 1;
+                "edge lossy"
+            } else {
+                "edge"
+            };
+            // Links within a group (all of the lab's) bow out to the left of its column, away
+            // from the labels; the two directions of a pair bow apart.
+            let bow = if b.y > a.y { 18.0 } else { 32.0 } + (b.y - a.y).abs() * 0.15;
+            let d = format!(
+                "M {} {} Q {} {} {} {}",
+                a.x - RADIUS,
+                a.y,
+                a.x.min(b.x) - bow,
+                (a.y + b.y) / 2.0,
+                b.x - RADIUS,
+                b.y
+            );
+            html! {
+                <path class={class} data-from={from.clone()} data-to={link.to.clone()} {d}>
+                    <title>{ format!("{from} → {}: {}", link.to, link.fault) }</title>
+                </path>
+            }
+        })
+        .collect();
+    let down = props.services.iter().filter(|s| state_of(s) != "up").count();
+    let summary = format!(
+        "The lab's {} services in {} subsystems: {} not up; links cut: {}, slow or lossy: {}.",
+        props.services.len(),
+        boxes.len(),
+        down,
+        cut,
+        degraded
+    );
     html! {
-        <svg id="topology" class="topology" viewBox={format!("0 0 {WIDTH} {HEIGHT}")} width={WIDTH.to_string()} height={HEIGHT.to_string()}>
-            <defs>
-                <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
-                    <path d="M 0 0 L 10 5 L 0 10 z" class="arrow-head" />
-                </marker>
-            </defs>
-            { for edges.map(|(i, j, fault)| {
-                let ((x1, y1), (x2, y2)) = (position(i), position(j));
-                let (dx, dy) = (x2 - x1, y2 - y1);
-                let len = (dx * dx + dy * dy).sqrt().max(1.0);
-                let (ux, uy) = (dx / len, dy / len);
-                let class = if fault.cut { "edge cut" } else if fault.is_healthy() { "edge" } else { "edge degraded" };
-                html! {
-                    <line class={class} marker-end="url(#arrow)"
-                        x1={(x1 + ux * RADIUS).to_string()} y1={(y1 + uy * RADIUS).to_string()}
-                        x2={(x2 - ux * RADIUS).to_string()} y2={(y2 - uy * RADIUS).to_string()} />
-                }
-            }) }
-            { for props.services.iter().enumerate().map(|(i, s)| {
-                let (x, y) = position(i);
-                let state = if s.paused { "paused" } else {
-                    match s.health { Health::Up => "up", Health::Down => "down", Health::Unknown => "unknown" }
-                };
-                html! {
-                    <g class={classes!("node", state)} data-node={s.name.clone()}>
-                        <circle cx={x.to_string()} cy={y.to_string()} r={RADIUS.to_string()} />
-                        <text x={x.to_string()} y={(y + RADIUS + 14.0).to_string()} text-anchor="middle">{ &s.name }</text>
+        <figure class="diagram">
+            <svg id="topology" class="topology" role="img" aria-label={summary.clone()}
+                viewBox={format!("0 0 {width} {height}")} width={width.to_string()} height={height.to_string()}>
+                { for boxes.iter().map(|g| html! {
+                    <g class="group">
+                        <rect x={g.x.to_string()} y={g.y.to_string()} width={g.width.to_string()} height={g.height.to_string()} rx="6" />
+                        <text class="group-name" x={(g.x + 8.0).to_string()} y={(g.y + TITLE - 7.0).to_string()}>{ g.name }</text>
                     </g>
-                }
-            }) }
-        </svg>
+                }) }
+                { for edges }
+                { for placed.iter().map(|p| {
+                    let service = &props.services[p.service];
+                    let state = state_of(service);
+                    html! {
+                        <g class={classes!("node", state)} data-node={service.name.clone()}>
+                            <title>{ format!("{}: {state}", service.name) }</title>
+                            <circle cx={p.x.to_string()} cy={p.y.to_string()} r={RADIUS.to_string()} />
+                            <text class="label" x={(p.x - RADIUS + LABEL_X).to_string()} y={(p.y + 4.0).to_string()}>{ p.label.clone() }</text>
+                        </g>
+                    }
+                }) }
+            </svg>
+            <figcaption>{ summary }</figcaption>
+        </figure>
     }
 }

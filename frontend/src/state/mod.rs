@@ -8,6 +8,7 @@ pub mod series;
 pub mod services;
 pub mod shop;
 pub mod sync;
+pub mod topology;
 
 #[cfg(test)]
 mod tests {
