@@ -69,6 +69,7 @@ fi
 versioned trunk "trunk --version" "trunk $TRUNK_VERSION" "cargo install trunk --version $TRUNK_VERSION --locked"
 versioned wasm-bindgen "wasm-bindgen --version" "wasm-bindgen $(wasm_bindgen_version)" "cargo install wasm-bindgen-cli --version $(wasm_bindgen_version) --locked"
 versioned wasm-opt "$LAB_TOOLS/node_modules/.bin/wasm-opt --version" "version $BINARYEN_VERSION" "npm binaryen@$BINARYEN_VERSION into $LAB_TOOLS"
+versioned axe-core "source scripts/lib.sh; [ -s \"\$LAB_AXE\" ] && echo axe-core \$(axe_version)" "axe-core $AXE_VERSION" "npm axe-core@$AXE_VERSION into $LAB_TOOLS"
 deb brotli brotli brotli "precompresses the dashboard at build time"
 
 step "tests"

@@ -1,6 +1,6 @@
 # Shared by the lab's scripts: progress output, and the environment for building the wasm app.
 
-# Tools the set-up installs outside cargo (wasm-opt from npm), kept outside the clone so a fresh
+# Tools the set-up installs outside cargo (wasm-opt and axe-core from npm), kept outside the clone so a fresh
 # clone on the same machine reuses them.
 LAB_TOOLS=${LAB_TOOLS:-$HOME/.cache/distlab/tools}
 export PATH="$HOME/.cargo/bin:$LAB_TOOLS/node_modules/.bin:$PATH"
@@ -10,11 +10,19 @@ export LAB_PYTHON="$LAB_TOOLS/venv/bin/python"
 # The versions set-up installs and the self-check insists on.
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132
+# axe-core: the accessibility engine the browser tests run in every page.
+AXE_VERSION=4.14.1
+export LAB_AXE="$LAB_TOOLS/node_modules/axe-core/axe.min.js"
 PYTHON_SOCKETIO_VERSION=5.18.1
 SCHEMATHESIS_VERSION=4.32.5
 PYTHON_CHECK="import socketio, websocket, requests, schemathesis, importlib.metadata as m; assert m.version('python-socketio') == '$PYTHON_SOCKETIO_VERSION'; assert m.version('schemathesis') == '$SCHEMATHESIS_VERSION'"
 # schemathesis's command, for the OpenAPI conformance test.
 export LAB_SCHEMATHESIS="$LAB_TOOLS/venv/bin/st"
+
+# The version of axe-core in $LAB_TOOLS (nothing when it is not there).
+axe_version() {
+  sed -n 's/^  "version": "\(.*\)",$/\1/p' "$LAB_TOOLS/node_modules/axe-core/package.json" 2>/dev/null | head -1
+}
 
 # The wasm-bindgen CLI must be exactly the crate's version in Cargo.lock.
 wasm_bindgen_version() {

@@ -64,13 +64,23 @@ else
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
 fi
 
-step "5/7 wasm-opt (npm binaryen@$BINARYEN_VERSION) into $LAB_TOOLS"
+step "5/7 from npm into $LAB_TOOLS: wasm-opt (binaryen@$BINARYEN_VERSION), axe-core@$AXE_VERSION (the browser tests' accessibility checks)"
+wanted=()
 if "$LAB_TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
   ok "wasm-opt $BINARYEN_VERSION"
 else
-  command -v npm >/dev/null || die "npm is needed for binaryen (Node 20 comes with this machine kind)"
+  wanted+=("binaryen@$BINARYEN_VERSION")
+fi
+if [ "$(axe_version)" = "$AXE_VERSION" ] && [ -s "$LAB_AXE" ]; then
+  ok "axe-core $AXE_VERSION"
+else
+  wanted+=("axe-core@$AXE_VERSION")
+fi
+if [ ${#wanted[@]} -gt 0 ]; then
+  command -v npm >/dev/null || die "npm is needed for ${wanted[*]} (Node 20 comes with this machine kind)"
   mkdir -p "$LAB_TOOLS"
-  npm install --prefix "$LAB_TOOLS" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
+  say "npm install ${wanted[*]}"
+  npm install --prefix "$LAB_TOOLS" --no-audit --no-fund --loglevel=error "${wanted[@]}"
 fi
 
 step "6/7 Python tools in $LAB_TOOLS/venv: python-socketio $PYTHON_SOCKETIO_VERSION, schemathesis $SCHEMATHESIS_VERSION"

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod accessibility;
 mod debugger;
 mod models;
 mod overview;

@@ -187,6 +187,20 @@ impl Browser {
         std::fs::write(path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     }
 
+    /// Run axe-core (installed by scripts/setup.sh, at `$LAB_AXE`) on the page against WCAG 2.1
+    /// A and AA and axe's best practices; every violation as `(rule, impact, how many elements, the first few)`.
+    pub async fn axe(&self) -> Vec<(String, String, usize, Vec<String>)> {
+        let path = std::env::var("LAB_AXE").unwrap_or_else(|_| {
+            let home = std::env::var("HOME").unwrap_or_default();
+            format!("{home}/.cache/distlab/tools/node_modules/axe-core/axe.min.js")
+        });
+        let engine = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("axe-core at {path} ({e}): run `make setup`"));
+        self.eval(&engine, vec![]).await;
+        let script = "const done = arguments[arguments.length - 1];             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})               .then(r => done(r.violations.map(v => [v.id, v.impact || '', v.nodes.length,                 v.nodes.slice(0, 4).map(n => n.target.join(' ') + ': ' + (n.failureSummary || '').split('\\n').slice(0, 2).join(' '))])))               .catch(e => done([['axe-failed', 'critical', 0, [String(e)]]]));";
+        serde_json::from_value(self.eval_async(script, vec![]).await).expect("axe's violations")
+    }
+
     /// End the WebDriver session and chromedriver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

@@ -17,9 +17,13 @@ const WIDTH: u32 = 420;
 pub fn bar_chart(props: &Props) -> Html {
     let max = props.bars.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
     let height = ROW * props.bars.len().max(1) as u32;
+    let summary: Vec<String> =
+        props.bars.iter().map(|(label, value)| format!("{label}: {value}")).collect();
+    let summary = summary.join(", ");
     html! {
         <svg id={props.id.clone()} class="chart" width={WIDTH.to_string()} height={height.to_string()}
-             viewBox={format!("0 0 {WIDTH} {height}")} role="img">
+             viewBox={format!("0 0 {WIDTH} {height}")} role="img" aria-label={summary.clone()}>
+            <title>{ summary }</title>
             { for props.bars.iter().enumerate().map(|(i, (label, value))| {
                 let y = i as u32 * ROW;
                 let w = (WIDTH - LABEL - 50) * value / max;

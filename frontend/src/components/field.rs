@@ -15,6 +15,9 @@ pub struct FieldProps {
     /// The input's id (for its label, the stylesheet and the browser tests; forms read the field
     /// through `node`, not by id).
     pub id: AttrValue,
+    /// What the field is, for people who cannot see the page: its accessible name
+    /// (`aria-label`). Required, so that no field goes unnamed.
+    pub label: AttrValue,
     /// The form's handle on the input, to read it at submit; a field nobody reads needs none.
     #[prop_or_default]
     pub node: Option<NodeRef>,
@@ -54,7 +57,7 @@ pub fn field(props: &FieldProps) -> Html {
     });
     let kind = if props.kind.is_empty() { AttrValue::Static("text") } else { props.kind.clone() };
     html! {
-        <input ref={node} id={props.id.clone()} type={kind} min={props.min.clone()} class={props.class.clone()}
+        <input ref={node} id={props.id.clone()} aria-label={props.label.clone()} type={kind} min={props.min.clone()} class={props.class.clone()}
             placeholder={props.placeholder.clone()} {onchange} />
     }
 }

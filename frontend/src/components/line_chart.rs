@@ -52,9 +52,21 @@ pub fn line_chart(props: &Props) -> Html {
     let (x0, x1, y0, y1) = bounds(&props.series, props.reference);
     let sx = move |x: f64| PAD + (x - x0) / (x1 - x0) * (WIDTH - 2.0 * PAD);
     let sy = move |y: f64| HEIGHT - PAD / 2.0 - (y - y0) / (y1 - y0) * (HEIGHT - PAD);
+    // The chart in words: each series' latest value, and the range shown.
+    let latest: Vec<String> = props
+        .series
+        .iter()
+        .map(|s| match s.points.last() {
+            Some((_, y)) => format!("{} {y:.1}", s.name),
+            None => format!("{} no data yet", s.name),
+        })
+        .collect();
+    let summary =
+        format!("{} over time, {y0:.0} to {y1:.0}; latest: {}", props.unit, latest.join(", "));
     html! {
         <svg id={props.id.clone()} class="chart line-chart" width={WIDTH.to_string()} height={HEIGHT.to_string()}
-             viewBox={format!("0 0 {WIDTH} {HEIGHT}")} role="img">
+             viewBox={format!("0 0 {WIDTH} {HEIGHT}")} role="img" aria-label={summary.clone()}>
+            <title>{ summary }</title>
             <line class="axis" x1={PAD.to_string()} y1={sy(y0).to_string()} x2={(WIDTH - PAD).to_string()} y2={sy(y0).to_string()} />
             <text class="chart-value" x="2" y={(sy(y1) + 4.0).to_string()}>{ format!("{y1:.0}") }</text>
             <text class="chart-value" x="2" y={(sy(y0) + 4.0).to_string()}>{ format!("{y0:.0}") }</text>

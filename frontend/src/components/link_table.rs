@@ -23,7 +23,7 @@ pub fn link_table(props: &Props) -> Html {
     }
     html! {
         <table id="links" class="table compact">
-            <thead><tr><th>{ "link" }</th><th>{ "state" }</th><th></th></tr></thead>
+            <thead><tr><th>{ "link" }</th><th>{ "state" }</th><th><span class="visually-hidden">{ "actions" }</span></th></tr></thead>
             <tbody>
                 { for links.into_iter().map(|(from, to, fault)| {
                     let button = |label: &'static str, fault: LinkFault, class: &'static str| {

@@ -97,11 +97,11 @@ pub fn product_form(props: &Props) -> Html {
 
     html! {
         <form id="product-form" class="form" {onsubmit}>
-            <h3>{ if editing { "Edit product" } else { "Add a product" } }</h3>
-            <Field id="product-name" placeholder="name" initial={initial(|p| p.name.clone())} node={fields.name} />
-            <Field id="product-price" placeholder="price, e.g. 299.99" initial={initial(|p| p.price.to_string())} node={fields.price} />
-            <Field id="product-category" placeholder="category" initial={initial(|p| p.category.clone())} node={fields.category} />
-            <Field id="product-description" placeholder="description" initial={initial(|p| p.description.clone())} node={fields.description} />
+            <h2>{ if editing { "Edit product" } else { "Add a product" } }</h2>
+            <Field id="product-name" label="product name" placeholder="name" initial={initial(|p| p.name.clone())} node={fields.name} />
+            <Field id="product-price" label="price" placeholder="price, e.g. 299.99" initial={initial(|p| p.price.to_string())} node={fields.price} />
+            <Field id="product-category" label="category" placeholder="category" initial={initial(|p| p.category.clone())} node={fields.category} />
+            <Field id="product-description" label="description" placeholder="description" initial={initial(|p| p.description.clone())} node={fields.description} />
             <label><input id="product-in-stock" ref={fields.in_stock} type="checkbox" checked={*in_stock} onchange={toggle_stock} />{ " in stock" }</label>
             <button id="product-submit" type="submit">{ if editing { "Save" } else { "Add" } }</button>
             if editing { <button type="button" onclick={cancel}>{ "Cancel" }</button> }

@@ -16,7 +16,7 @@ pub struct Props {
 pub fn product_table(props: &Props) -> Html {
     html! {
         <table id="products" class="table">
-            <thead><tr><th>{ "id" }</th><th>{ "name" }</th><th>{ "price" }</th><th>{ "category" }</th><th>{ "stock" }</th><th></th></tr></thead>
+            <thead><tr><th>{ "id" }</th><th>{ "name" }</th><th>{ "price" }</th><th>{ "category" }</th><th>{ "stock" }</th><th><span class="visually-hidden">{ "actions" }</span></th></tr></thead>
             <tbody>
                 { for props.products.iter().map(|p| {
                     let id = p.id;

@@ -18,7 +18,7 @@ pub fn service_table(props: &Props) -> Html {
     html! {
         <table id="services" class="table">
             <thead>
-                <tr><th>{ "service" }</th><th>{ "kind" }</th><th>{ "URL" }</th><th>{ "PID" }</th><th>{ "health" }</th><th>{ "detail" }</th><th></th></tr>
+                <tr><th>{ "service" }</th><th>{ "kind" }</th><th>{ "URL" }</th><th>{ "PID" }</th><th>{ "health" }</th><th>{ "detail" }</th><th><span class="visually-hidden">{ "actions" }</span></th></tr>
             </thead>
             <tbody>
                 { for props.services.iter().map(|s| {

@@ -179,11 +179,11 @@ pub fn models_page() -> Html {
             if let Some(error) = &state.error { <p id="models-error" class="error">{ error }</p> }
             if let Some(notice) = &state.notice { <p id="models-notice" class="notice">{ notice }</p> }
             <form id="predict-form" class="form" onsubmit={onpredict}>
-                <h3>{ "Measure an iris (cm)" }</h3>
-                { "sepal length " }<Field id="sl" class="narrow" initial="5.1" node={measures[0].clone()} />
-                { "sepal width " }<Field id="sw" class="narrow" initial="3.5" node={measures[1].clone()} />
-                { "petal length " }<Field id="pl" class="narrow" initial="1.4" node={measures[2].clone()} />
-                { "petal width " }<Field id="pw" class="narrow" initial="0.2" node={measures[3].clone()} />
+                <h2>{ "Measure an iris (cm)" }</h2>
+                { "sepal length " }<Field id="sl" label="sepal length (cm)" class="narrow" initial="5.1" node={measures[0].clone()} />
+                { "sepal width " }<Field id="sw" label="sepal width (cm)" class="narrow" initial="3.5" node={measures[1].clone()} />
+                { "petal length " }<Field id="pl" label="petal length (cm)" class="narrow" initial="1.4" node={measures[2].clone()} />
+                { "petal width " }<Field id="pw" label="petal width (cm)" class="narrow" initial="0.2" node={measures[3].clone()} />
                 <button id="predict" type="submit">{ "Predict" }</button>
             </form>
             if let Some(p) = &state.prediction {
@@ -191,7 +191,7 @@ pub fn models_page() -> Html {
                     { format!("Consensus: {} (class {}), backed by {:.0}% of the voting power", p.label, p.prediction, p.support * 100.0) }
                 </p>
                 <table id="votes" class="table compact">
-                    <thead><tr><th>{ "model" }</th><th>{ "answer" }</th><th>{ "probabilities" }</th><th>{ "weight" }</th><th>{ "balance" }</th><th>{ "power" }</th><th></th></tr></thead>
+                    <thead><tr><th>{ "model" }</th><th>{ "answer" }</th><th>{ "probabilities" }</th><th>{ "weight" }</th><th>{ "balance" }</th><th>{ "power" }</th><th><span class="visually-hidden">{ "agreed" }</span></th></tr></thead>
                     <tbody>
                         { for p.votes.iter().map(|v| html! {
                             <tr data-model={v.model.clone()}>
@@ -211,7 +211,7 @@ pub fn models_page() -> Html {
                 <div>
                     <h2>{ "Stake" }</h2>
                     <table id="stakes" class="table compact">
-                        <thead><tr><th>{ "model" }</th><th>{ "balance" }</th><th>{ "weight" }</th><th>{ "state" }</th><th></th></tr></thead>
+                        <thead><tr><th>{ "model" }</th><th>{ "balance" }</th><th>{ "weight" }</th><th>{ "state" }</th><th><span class="visually-hidden">{ "actions" }</span></th></tr></thead>
                         <tbody>
                             { for state.models.iter().map(|m| {
                                 let id = m.id;
@@ -232,9 +232,9 @@ pub fn models_page() -> Html {
                     </table>
                     <form id="register-form" class="form" onsubmit={onregister}>
                         <h3>{ "Register a model" }</h3>
-                        <Field id="register-name" placeholder="name" node={register_name} />
-                        <Field id="register-url" placeholder="http://host:port" node={register_url} />
-                        <Field id="register-deposit" class="narrow" initial="1000" node={register_deposit} />
+                        <Field id="register-name" label="model name" placeholder="name" node={register_name} />
+                        <Field id="register-url" label="model URL" placeholder="http://host:port" node={register_url} />
+                        <Field id="register-deposit" label="deposit" class="narrow" initial="1000" node={register_deposit} />
                         <button type="submit">{ "Register" }</button>
                     </form>
                 </div>
@@ -260,7 +260,7 @@ pub fn models_page() -> Html {
                                 <td>{ info.as_ref().map(|i| i.algorithm.clone()).unwrap_or_else(|| "unreachable".into()) }</td>
                                 <td>{ info.as_ref().map(|i| format!("{:.3}", i.accuracy)).unwrap_or_default() }</td>
                                 <td>
-                                    <select class="behavior" {onchange}>
+                                    <select class="behavior" aria-label={format!("behaviour of {name}")} {onchange}>
                                         { for Behavior::ALL.iter().map(|b| html! {
                                             <option value={b.as_str()} selected={*b == current}>{ b.as_str() }</option>
                                         }) }

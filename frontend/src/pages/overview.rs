@@ -129,7 +129,7 @@ pub fn overview() -> Html {
             <div class="columns">
                 <Topology services={state.services.clone()} />
                 <div>
-                    <h3>{ "Links" }</h3>
+                    <h2>{ "Links" }</h2>
                     <LinkTable services={state.services.clone()} {onfault} />
                 </div>
             </div>

@@ -184,8 +184,8 @@ fn side_panel(props: &SideProps) -> Html {
         <section id={id("side")} class="replica">
             <h2>{ title }{ props.front.as_deref().and_then(|u| u.rsplit_once(':')).map(|(_, port)| format!(" ({port})")).unwrap_or_default() }</h2>
             <form id={id("write")} class="form" onsubmit={onwrite}>
-                <Field id={id("name")} initial="Tablet" node={name_field} />
-                <Field id={id("price")} class="narrow" initial="9.99" node={price_field} />
+                <Field id={id("name")} label="product name" initial="Tablet" node={name_field} />
+                <Field id={id("price")} label="price" class="narrow" initial="9.99" node={price_field} />
                 <button type="submit">{ "Write" }</button>
             </form>
             if let Some(conflict) = side.status.as_ref().and_then(|s| s.conflict.as_ref()) {

@@ -287,7 +287,7 @@ pub fn shop_page() -> Html {
             <ProductTable products={state.products.clone()} {onedit} {ondelete} {oncart} {onorder} />
             <h2>
                 { "User " }
-                <Field id="user-id" class="narrow" kind="number" min="1" initial={user.to_string()} onchange={onuser} />
+                <Field id="user-id" label="user id" class="narrow" kind="number" min="1" initial={user.to_string()} onchange={onuser} />
             </h2>
             <CartPanel cart={state.cart.clone()} orders={state.orders.clone()} {onremove} />
             <div class="columns">

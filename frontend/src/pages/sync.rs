@@ -173,9 +173,9 @@ pub fn sync_page() -> Html {
             <h1>{ "Sync nodes" }</h1>
             <p class="summary">{ "Names converge through an add-wins OR-Set CRDT; the highest account number is agreed by Paxos — or by a max-register CRDT when a node is loaded past HIGH_REQUEST (or forced). The lists below update live over Socket.IO." }</p>
             <form id="person-form" class="form" {onsubmit}>
-                <Field id="person-name" placeholder="name" node={person_name} />
-                <Field id="person-number" class="narrow" placeholder="account number (optional)" node={person_number} />
-                <select id="person-node" ref={person_node}>
+                <Field id="person-name" label="person name" placeholder="name" node={person_name} />
+                <Field id="person-number" label="account number (optional)" class="narrow" placeholder="account number (optional)" node={person_number} />
+                <select id="person-node" ref={person_node} aria-label="the node to add on">
                     { for nodes.iter().enumerate().map(|(i, (n, _))| html! { <option value={i.to_string()}>{ n }</option> }) }
                 </select>
                 <button id="person-submit" type="submit">{ "Add" }</button>
@@ -222,7 +222,7 @@ pub fn sync_page() -> Html {
             <h2>{ "Paxos messages" }</h2>
             <p class="summary">{ "Multi-Paxos: a leader runs phase 1 (prepare → promise) once, for every later instance; after that each number costs one accept → accepted round to a majority. The other nodes forward their numbers to the leader; when it goes silent, one of them runs phase 1 with a higher ballot and takes over." }</p>
             <table id="paxos-log" class="table compact">
-                <thead><tr><th>{ "time" }</th><th>{ "from → to" }</th><th>{ "message" }</th><th>{ "instance" }</th><th>{ "ballot" }</th><th>{ "value" }</th><th>{ "" }</th></tr></thead>
+                <thead><tr><th>{ "time" }</th><th>{ "from → to" }</th><th>{ "message" }</th><th>{ "instance" }</th><th>{ "ballot" }</th><th>{ "value" }</th><th><span class="visually-hidden">{ "outcome" }</span></th></tr></thead>
                 <tbody>
                     { for state.log.iter().map(|e| html! {
                         <tr>
