@@ -78,7 +78,7 @@ async fn the_debugger_draws_a_partitioned_run_as_its_history_says_and_marks_what
     let lab = Lab::up();
     lab.wait_all_up().await;
     let spec = json!({"workload": "paxos-register", "nemesis": ["partition"], "timeS": 8,
-        "rate": 40, "seed": 1, "read": "local"});
+        "rate": 120, "seed": 1, "read": "local"});
     let run = finished(&lab, spec).await;
     let verdict = run.verdict.clone().expect("the run was checked");
     assert_eq!(verdict.valid, Validity::False, "local reads under a partition: {verdict:?}");
@@ -197,9 +197,23 @@ async fn the_debugger_draws_a_partitioned_run_as_its_history_says_and_marks_what
         sorted[sorted.len() - 1]
     );
 
+    // The export: one self-contained HTML file with the verdict, the diagram and the chart as
+    // drawn (the file the page offers is caught as it is made).
+    let script = "const done = arguments[arguments.length - 1]; const made = URL.createObjectURL; \
+        URL.createObjectURL = blob => { blob.text().then(done); return made(blob); }; \
+        document.getElementById('export').click();";
+    let exported = browser.eval_async(script, vec![]).await;
+    let exported = exported.as_str().expect("the exported file's text");
+    for part in
+        ["<svg id=\"spacetime\"", "<svg id=\"linearization\"", "id=\"verdict\"", "stale-read"]
+    {
+        assert!(exported.contains(part), "the export has {part}");
+    }
+    assert!(!exported.contains("<script") && !exported.contains("src=\"http"), "self-contained");
+
     // The README's screenshots, taken here so they stay current.
     let shots = support::repo_root().join("docs/screenshots");
-    browser.click("#span option[value='1000000000']").await;
+    browser.click("#span option[value='100000000']").await;
     seek(&browser, named.iter().next().copied().unwrap_or(0) as usize).await;
     browser.screenshot(&shots.join("debugger.png"), 2300).await;
     browser.close().await;

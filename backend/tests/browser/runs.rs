@@ -58,5 +58,6 @@ async fn a_recording_and_a_test_started_from_the_page_show_their_verdicts() {
     browser
         .wait_for_text(&format!("{row} td:nth-child(4)"), |t| t == "crdt-forget-remote-adds")
         .await;
+    browser.screenshot(&support::repo_root().join("docs/screenshots/runs.png"), 1100).await;
     browser.close().await;
 }

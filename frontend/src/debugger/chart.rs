@@ -19,11 +19,37 @@ const TOP: f64 = 20.0;
 pub struct Props {
     pub timeline: Shared,
     pub view: View,
+    /// The cursor's time.
+    pub time: u64,
     pub onselect: Callback<usize>,
 }
 
+/// The chart with the cursor on a layer above it (see the diagram's).
 #[function_component(Linearization)]
 pub fn linearization(props: &Props) -> Html {
+    let processes: std::collections::BTreeSet<u64> =
+        props.timeline.0.bars.iter().map(|b| b.process).collect();
+    let height = TOP + processes.len() as f64 * ROW + 20.0;
+    let x = LEFT + props.view.window.share(props.time).min(1.02) * (WIDTH - LEFT - 10.0);
+    html! {
+        <div class="layered">
+            <Chart timeline={props.timeline.clone()} view={props.view.clone()} onselect={props.onselect.clone()} />
+            <svg class="cursor-layer" aria-hidden="true" viewBox={format!("0 0 {WIDTH} {}", height + 10.0)}>
+                <line class="cursor" x1={x.to_string()} x2={x.to_string()} y1="0" y2={height.to_string()} stroke="#000" />
+            </svg>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ChartProps {
+    timeline: Shared,
+    view: View,
+    onselect: Callback<usize>,
+}
+
+#[function_component(Chart)]
+fn chart(props: &ChartProps) -> Html {
     let t = &props.timeline.0;
     let view = &props.view;
     let window = view.window;
@@ -93,7 +119,6 @@ pub fn linearization(props: &Props) -> Html {
             </g>
         }
     });
-    let cursor = x(view.time);
     let summary = format!(
         "Linearization chart from {} to {}: {} operations of {} clients in view, {} of them named by the checker.",
         ms(window.from), ms(window.to), in_view.len(), rows.len(), flagged_in_view
@@ -106,7 +131,6 @@ pub fn linearization(props: &Props) -> Html {
                 { for bars }
                 { for marks }
                 { for leaders }
-                <line class="cursor" x1={cursor.to_string()} x2={cursor.to_string()} y1="0" y2={height.to_string()} stroke="#000" />
             </svg>
             <figcaption>{ summary }</figcaption>
         </figure>

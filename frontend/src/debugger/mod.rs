@@ -49,12 +49,12 @@ impl PartialEq for Shared {
     }
 }
 
-/// What every view draws besides the timeline.
+/// What every view draws besides the timeline and the cursor: the drawings are redrawn only
+/// when this changes (the cursor is a layer of its own, so scrubbing a fixed window moves one
+/// line).
 #[derive(Debug, Clone, PartialEq)]
 pub struct View {
     pub window: Window,
-    /// The cursor's time.
-    pub time: u64,
     pub hidden_kinds: Rc<BTreeSet<String>>,
     pub hidden_lanes: Rc<BTreeSet<usize>>,
     /// The invokes (event indices) of the operations the checker names in its anomalies.
@@ -182,6 +182,14 @@ pub fn debugger() -> Html {
     let hidden_lanes = use_state(|| None::<Rc<BTreeSet<usize>>>);
     let selected = use_state(|| None::<usize>);
     let live = run.as_ref().is_some_and(|r| r.state == RunState::Recording);
+    // The same callback from render to render, so the drawings' props stay equal.
+    let onselect = {
+        let (selected, dispatch) = (selected.setter(), cursor.dispatcher());
+        use_callback((), move |event: usize, ()| {
+            selected.set(Some(event));
+            dispatch.dispatch(Move::Seek(event));
+        })
+    };
     {
         let (run, cursor, error) = (run.clone(), cursor.clone(), error.clone());
         use_effect_with(((*id).clone(), live), move |(id, live)| {
@@ -239,20 +247,13 @@ pub fn debugger() -> Html {
     let whole = if *span == 0 { timeline.end.max(1) } else { *span };
     let view = View {
         window: Window::around(cursor.time, whole, timeline.end),
-        time: cursor.time,
         hidden_kinds: (*hidden_kinds).clone(),
         hidden_lanes: lanes_hidden.clone(),
         flagged: Rc::new(flagged),
         points: Rc::new(points),
     };
     let shared = Shared(Rc::clone(&timeline));
-    let onselect = {
-        let (selected, cursor) = (selected.clone(), cursor.clone());
-        Callback::from(move |event: usize| {
-            selected.set(Some(event));
-            cursor.dispatch(Move::Seek(event));
-        })
-    };
+    let onselect_row = onselect.clone();
     let is_register = verdict.as_ref().is_some_and(|v| v.model == "max-register")
         || info.test.as_ref().is_some_and(|t| t.workload.as_str() == "paxos-register");
 
@@ -274,16 +275,16 @@ pub fn debugger() -> Html {
             <Filters timeline={shared.clone()} hidden_kinds={(*hidden_kinds).clone()} hidden_lanes={lanes_hidden}
                 onkinds={Callback::from(move |k| hidden_kinds.set(k))}
                 onlanes={Callback::from(move |l| hidden_lanes.set(Some(l)))} />
-            <spacetime::SpaceTime timeline={shared.clone()} view={view.clone()} onselect={onselect.clone()} />
+            <spacetime::SpaceTime timeline={shared.clone()} view={view.clone()} time={cursor.time} onselect={onselect.clone()} />
             if is_register {
                 <h2>{ "Linearization chart (max-register)" }</h2>
-                <chart::Linearization timeline={shared.clone()} view={view.clone()} onselect={onselect} />
+                <chart::Linearization timeline={shared.clone()} view={view.clone()} time={cursor.time} onselect={onselect} />
             }
             <h2>{ "Selected" }</h2>
             <pre id="selected" class="detail">{ selected.and_then(|i| timeline.events.get(i)).map_or_else(
                 || "Click an arrow, a bar or a mark (or step to an event) to see its fields.".to_owned(),
                 |e| serde_json::to_string_pretty(e).unwrap_or_default()) }</pre>
-            <EventTable timeline={shared} window={view.window} index={cursor.index} />
+            <EventTable timeline={shared} window={view.window} index={cursor.index} onselect={onselect_row} />
         </>
     })
 }
@@ -475,9 +476,11 @@ struct TableProps {
     timeline: Shared,
     window: Window,
     index: usize,
+    onselect: Callback<usize>,
 }
 
-/// The events behind the diagram, as a table (the window's, at most [`TABLE_ROWS`]).
+/// The events behind the diagram, as a table (the window's, at most [`TABLE_ROWS`]); each
+/// row's button selects its event (what clicking the diagram does, from the keyboard).
 #[function_component(EventTable)]
 fn event_table(props: &TableProps) -> Html {
     let t = &props.timeline.0;
@@ -497,10 +500,15 @@ fn event_table(props: &TableProps) -> Html {
                 <caption>{ format!("Events from {} to {}", ms(props.window.from), ms(props.window.to)) }</caption>
                 <thead><tr><th scope="col">{ "#" }</th><th scope="col">{ "time" }</th><th scope="col">{ "event" }</th></tr></thead>
                 <tbody>
-                    { for rows.into_iter().map(|(i, e)| html! {
-                        <tr class={classes!((i == props.index).then_some("current"))}>
-                            <td>{ i }</td><td>{ ms(e.time()) }</td><td>{ describe(e) }</td>
-                        </tr>
+                    { for rows.into_iter().map(|(i, e)| {
+                        let onselect = props.onselect.clone();
+                        html! {
+                            <tr class={classes!((i == props.index).then_some("current"))}>
+                                <td><button class="select-event" onclick={Callback::from(move |_: MouseEvent| onselect.emit(i))}
+                                    aria-label={format!("select event {i}")}>{ i }</button></td>
+                                <td>{ ms(e.time()) }</td><td>{ describe(e) }</td>
+                            </tr>
+                        }
                     }) }
                 </tbody>
             </table>

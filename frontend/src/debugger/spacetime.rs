@@ -31,11 +31,35 @@ pub fn colour(kind: &str) -> &'static str {
 pub struct Props {
     pub timeline: Shared,
     pub view: View,
+    /// The cursor's time.
+    pub time: u64,
     pub onselect: Callback<usize>,
 }
 
+/// The diagram with the cursor on a layer above it: moving the cursor over a fixed window
+/// redraws one line, not the diagram.
 #[function_component(SpaceTime)]
 pub fn space_time(props: &Props) -> Html {
+    let y = TOP + props.view.window.share(props.time).min(1.05) * HEIGHT;
+    html! {
+        <div class="layered">
+            <Drawing timeline={props.timeline.clone()} view={props.view.clone()} onselect={props.onselect.clone()} />
+            <svg class="cursor-layer" aria-hidden="true" viewBox={format!("0 0 {WIDTH} {}", TOP + HEIGHT + 20.0)}>
+                <line class="cursor" x1="0" x2={WIDTH.to_string()} y1={y.to_string()} y2={y.to_string()} stroke="#000" stroke-width="1" />
+            </svg>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct DrawingProps {
+    timeline: Shared,
+    view: View,
+    onselect: Callback<usize>,
+}
+
+#[function_component(Drawing)]
+fn drawing(props: &DrawingProps) -> Html {
     let t = &props.timeline.0;
     let view = &props.view;
     let window = view.window;
@@ -136,7 +160,6 @@ pub fn space_time(props: &Props) -> Html {
             </g>
         }
     });
-    let cursor = y(view.time);
     let summary = format!(
         "Space-time diagram from {} to {}: {} lanes, {} messages drawn as {} arrows, {} operations, {} faults, {} notes in view.",
         ms(window.from), ms(window.to), shown.len(), drawn_messages, arrows.len(),
@@ -158,7 +181,6 @@ pub fn space_time(props: &Props) -> Html {
                 { for bars }
                 { for marks }
                 { for labels }
-                <line class="cursor" x1="0" x2={WIDTH.to_string()} y1={cursor.to_string()} y2={cursor.to_string()} stroke="#000" stroke-width="1" />
             </svg>
             <figcaption>{ summary }</figcaption>
         </figure>
