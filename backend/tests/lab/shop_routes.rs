@@ -370,3 +370,24 @@ async fn a_cached_product_list_never_hides_a_write_made_by_the_other_server() {
         assert!(!names.contains(&json!("gone")), "round {round}: {names:?}");
     }
 }
+
+/// A database that fails under a request (its table dropped by another connection): the client
+/// gets a 500 `{code, message}` in the service's words, and SQLite's own text stays in the log.
+#[tokio::test]
+async fn a_failing_database_answers_in_the_services_words_not_sqlites() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.sqlite3");
+    let store = backend::shop::ShopStore::open(&db).await.unwrap();
+    let shop = Shop { app: backend::shop::router("shop-test", store), _dir: dir };
+    shop.ok("POST", "/products", Some(json!({"name": "Lamp", "price": 9.5}))).await;
+    let other = backend::sqlite::rusqlite::Connection::open(&db).unwrap();
+    other.execute_batch("DROP TABLE products").unwrap();
+    let (status, body) =
+        shop.call("POST", "/products", Some(r#"{"name": "Desk", "price": 120}"#)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["code"], 500, "{body}");
+    let text = body.to_string().to_lowercase();
+    for sqlite_words in ["no such table", "sqlite", "products"] {
+        assert!(!text.contains(sqlite_words), "{sqlite_words:?} reached the client: {body}");
+    }
+}
