@@ -2,7 +2,8 @@
 //! stale-allowed local reads, so the checker finds stale reads. The diagram must hold what the
 //! history holds (lanes, arrows counted against its messages, the partition's marks, the
 //! leader labels), the state panel must say at each moment what the history says, and the
-//! operations the checker names must be the highlighted ones.
+//! operations the checker names must be the highlighted ones — there, and in a `crdt-set` run
+//! with a deliberate bug on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -216,5 +217,25 @@ async fn the_debugger_draws_a_partitioned_run_as_its_history_says_and_marks_what
     browser.click("#span option[value='100000000']").await;
     seek(&browser, named.iter().next().copied().unwrap_or(0) as usize).await;
     browser.screenshot(&shots.join("debugger.png"), 2300).await;
+
+    // A run with a deliberate bug on (merges drop what a peer added): the adds the `set`
+    // checker finds lost are the highlighted bars.
+    let spec = json!({"workload": "crdt-set", "timeS": 4, "rate": 40, "seed": 7,
+        "bugs": ["crdt-forget-remote-adds"]});
+    let buggy = finished(&lab, spec).await;
+    let verdict = buggy.verdict.clone().expect("the run was checked");
+    assert_eq!(verdict.valid, Validity::False, "{verdict:?}");
+    let named: BTreeSet<u64> =
+        verdict.anomalies.iter().flat_map(|a| a.ops.iter().map(|op| op.index as u64)).collect();
+    assert!(!named.is_empty(), "the checker names the lost adds: {verdict:?}");
+    browser.goto(&lab.url(&format!("/debugger/?run={}", buggy.id))).await;
+    browser.wait_for_text("#verdict", |t| t.contains("set: invalid") && t.contains("lost")).await;
+    browser.click("#span option[value='0']").await;
+    browser
+        .wait_for_text("#spacetime + figcaption", |t| {
+            t.starts_with("Space-time diagram from 0.0 ms")
+        })
+        .await;
+    assert_eq!(flagged("#spacetime .bar.flagged").await, named);
     browser.close().await;
 }
