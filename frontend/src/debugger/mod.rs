@@ -92,12 +92,20 @@ impl Reducible for Cursor {
         let mut next = (*self).clone();
         match action {
             Move::Load(timeline, follow) => {
-                if next.timeline.is_none() {
+                let first = next.timeline.is_none();
+                if first {
                     next.hidden_lanes = Rc::new(timeline.quiet_lanes());
                 }
-                if follow || next.timeline.is_none() {
-                    next.index = if follow { last(&timeline) } else { 0 };
+                // Following a live run keeps the cursor at the end, unless someone moved it
+                // back to look at something.
+                let at_end =
+                    next.timeline.as_ref().is_none_or(|Shared(old)| next.index >= last(old));
+                if follow && at_end {
+                    next.index = last(&timeline);
                     next.time = timeline.time_of(next.index);
+                } else if first {
+                    next.index = 0;
+                    next.time = timeline.time_of(0);
                 }
                 next.index = next.index.min(last(&timeline));
                 next.timeline = Some(Shared(timeline));
@@ -518,3 +526,48 @@ fn event_table(props: &TableProps) -> Html {
 
 /// Rows the event table shows at most.
 const TABLE_ROWS: usize = 300;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeline(times: &[u64]) -> Rc<Timeline> {
+        let lines: String = times
+            .iter()
+            .map(|t| format!("{{\"type\":\"note\",\"service\":\"a\",\"f\":\"x\",\"time\":{t}}}\n"))
+            .collect();
+        Rc::new(Timeline::new(history::parse(&lines).unwrap()))
+    }
+
+    fn moved(cursor: &Rc<Cursor>, action: Move) -> Rc<Cursor> {
+        Rc::clone(cursor).reduce(action)
+    }
+
+    #[test]
+    fn the_cursor_seeks_steps_and_replays_within_the_run() {
+        let start = Rc::new(Cursor::default());
+        let c = moved(&start, Move::Load(timeline(&[0, 10, 20, 30]), false));
+        assert_eq!((c.index, c.time), (0, 0));
+        let c = moved(&c, Move::Step(2));
+        assert_eq!((c.index, c.time), (2, 20));
+        let c = moved(&c, Move::Step(-5));
+        assert_eq!(c.index, 0);
+        let c = moved(&c, Move::Seek(99));
+        assert_eq!((c.index, c.time), (3, 30));
+        let c = moved(&moved(&c, Move::Seek(0)), Move::Advance(15));
+        assert_eq!((c.index, c.time), (1, 15), "between events, on the last one passed");
+        let c = moved(&c, Move::Advance(1000));
+        assert_eq!((c.index, c.time), (3, 30), "replay stops at the end");
+    }
+
+    #[test]
+    fn a_live_run_is_followed_unless_the_cursor_was_moved_back() {
+        let start = Rc::new(Cursor::default());
+        let c = moved(&start, Move::Load(timeline(&[0, 10]), true));
+        assert_eq!(c.index, 1, "a live run opens at its end");
+        let c = moved(&c, Move::Load(timeline(&[0, 10, 20]), true));
+        assert_eq!((c.index, c.time), (2, 20), "and follows it");
+        let c = moved(&moved(&c, Move::Seek(0)), Move::Load(timeline(&[0, 10, 20, 30]), true));
+        assert_eq!(c.index, 0, "someone looking back is left where they are");
+    }
+}
