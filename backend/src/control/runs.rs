@@ -169,7 +169,7 @@ async fn start_test(
     let id = run.id.clone();
     let task_state = state.clone();
     tokio::spawn(async move {
-        let _one_at_a_time = lock;
+        let one_at_a_time = lock;
         let outcome = super::workload::run(&task_state, &id, &spec).await;
         let recordings = &task_state.recordings;
         if let Err(err) = &outcome {
@@ -178,6 +178,9 @@ async fn start_test(
                 let _ = recordings.stop(&id).await;
             }
         }
+        // The next test may start as soon as this one shows as over: free the slot first (a
+        // client that saw `done` and started another got a 409 in the moment between).
+        drop(one_at_a_time);
         let _ = recordings.update(&id, |run| match outcome {
             Ok(verdict) => {
                 run.state = RunState::Done;
