@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use shared::control::{RunInfo, RunState};
 
 use crate::support::browser::Browser;
 use crate::support::{self, Lab};
@@ -27,13 +26,7 @@ async fn every_page_passes_axe_with_no_violation() {
     lab.wait_all_up().await;
     // A run, for the Runs page's table and the debugger.
     let spec = json!({"workload": "crdt-set", "timeS": 2, "rate": 20, "seed": 3});
-    let run: RunInfo = support::post_json(&lab.url("/api/tests"), Some(&spec)).await;
-    support::wait_until("the run's verdict", Duration::from_secs(60), async || {
-        let now: RunInfo =
-            support::get_json(&lab.url(&format!("/api/recordings/{}", run.id))).await;
-        matches!(now.state, RunState::Done | RunState::Failed)
-    })
-    .await;
+    let run = support::test_run(&lab, spec).await;
 
     let browser = Browser::start().await;
     let debugger = format!("/debugger/?run={}", run.id);

@@ -6,35 +6,12 @@
 //! with a deliberate bug on.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use shared::control::{RunInfo, RunState};
 use shared::history::{Event, FaultKind, Validity};
 
 use crate::support::browser::Browser;
 use crate::support::{self, Lab};
-
-/// Start a test run and wait (bounded) until it is checked.
-async fn finished(lab: &Lab, spec: Value) -> RunInfo {
-    let started: RunInfo = support::post_json(&lab.url("/api/tests"), Some(&spec)).await;
-    let mut done = None;
-    support::wait_until("the test run's verdict", Duration::from_secs(90), async || {
-        let run: RunInfo =
-            support::get_json(&lab.url(&format!("/api/recordings/{}", started.id))).await;
-        let over = matches!(run.state, RunState::Done | RunState::Failed);
-        done = Some(run);
-        over
-    })
-    .await;
-    done.unwrap()
-}
-
-async fn history(lab: &Lab, id: &str) -> Vec<Event> {
-    let url = lab.url(&format!("/api/recordings/{id}/history.jsonl"));
-    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
-    text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
-}
 
 /// What the history says about `node` just after event `at`: the leader it last noted, and
 /// the highest number a client saw it acknowledge.
@@ -80,10 +57,10 @@ async fn the_debugger_draws_a_partitioned_run_as_its_history_says_and_marks_what
     lab.wait_all_up().await;
     let spec = json!({"workload": "paxos-register", "nemesis": ["partition"], "timeS": 8,
         "rate": 120, "seed": 1, "read": "local"});
-    let run = finished(&lab, spec).await;
+    let run = support::test_run(&lab, spec).await;
     let verdict = run.verdict.clone().expect("the run was checked");
     assert_eq!(verdict.valid, Validity::False, "local reads under a partition: {verdict:?}");
-    let events = history(&lab, &run.id).await;
+    let events = support::history(&lab, &run.id).await;
     let cut = events
         .iter()
         .position(|e| matches!(e, Event::Nemesis(f) if f.f == FaultKind::Cut))
@@ -222,7 +199,7 @@ async fn the_debugger_draws_a_partitioned_run_as_its_history_says_and_marks_what
     // checker finds lost are the highlighted bars.
     let spec = json!({"workload": "crdt-set", "timeS": 4, "rate": 40, "seed": 7,
         "bugs": ["crdt-forget-remote-adds"]});
-    let buggy = finished(&lab, spec).await;
+    let buggy = support::test_run(&lab, spec).await;
     let verdict = buggy.verdict.clone().expect("the run was checked");
     assert_eq!(verdict.valid, Validity::False, "{verdict:?}");
     let named: BTreeSet<u64> =

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use shared::control::{RunInfo, RunState};
-use shared::history::{parse_history, Event, FaultKind, Validity};
-use support::Lab;
+use shared::history::{Event, FaultKind, Validity};
+use support::{history, test_run, Lab};
 
 async fn send(lab: &Lab, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
     let mut request = reqwest::Client::new().request(method, lab.url(path));
@@ -20,16 +20,6 @@ async fn send(lab: &Lab, method: reqwest::Method, path: &str, body: Option<Value
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn history(lab: &Lab, id: &str) -> Vec<Event> {
-    let text = reqwest::get(lab.url(&format!("/api/recordings/{id}/history.jsonl")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    parse_history(&text).unwrap()
 }
 
 /// `a` happened before or is `b` in vector-clock order.
@@ -164,24 +154,6 @@ async fn a_recording_merges_every_services_messages_and_the_faults_on_one_clock(
         (stopped.events, Some(Validity::Unknown))
     );
     assert_eq!(history(&lab, &run.id).await.len(), events.len());
-}
-
-/// Start a test run and wait for its verdict.
-async fn test_run(lab: &Lab, spec: Value) -> RunInfo {
-    let (status, run) = send(lab, reqwest::Method::POST, "/api/tests", Some(spec.clone())).await;
-    assert_eq!(status, 202, "{run}");
-    let id = run["id"].as_str().unwrap().to_owned();
-    let mut done = None;
-    support::wait_until(&format!("the test run {spec}"), Duration::from_secs(90), async || {
-        let run: RunInfo = support::get_json(&lab.url(&format!("/api/recordings/{id}"))).await;
-        let over = matches!(run.state, RunState::Done | RunState::Failed);
-        done = Some(run);
-        over
-    })
-    .await;
-    let run = done.unwrap();
-    assert_eq!(run.state, RunState::Done, "{:?}", run.error);
-    run
 }
 
 fn anomalies(run: &RunInfo) -> Vec<String> {

@@ -322,6 +322,36 @@ fn ask_for_sigterm_when_this_process_ends(command: &mut Command) {
 }
 
 /// `GET url`, read as JSON (the test fails on a transport or decoding error).
+/// Start a test run (`POST /api/tests`) and wait, bounded, for its verdict; the run must end
+/// `done`.
+pub async fn test_run(lab: &Lab, spec: serde_json::Value) -> shared::control::RunInfo {
+    use shared::control::{RunInfo, RunState};
+    let response = reqwest::Client::new().post(lab.url("/api/tests")).json(&spec).send().await;
+    let response = response.unwrap_or_else(|e| panic!("POST /api/tests: {e}"));
+    let status = response.status().as_u16();
+    let run: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_owned();
+    let mut done = None;
+    wait_until(&format!("the test run {spec}"), Duration::from_secs(90), async || {
+        let run: RunInfo = get_json(&lab.url(&format!("/api/recordings/{id}"))).await;
+        let over = matches!(run.state, RunState::Done | RunState::Failed);
+        done = Some(run);
+        over
+    })
+    .await;
+    let run = done.unwrap();
+    assert_eq!(run.state, RunState::Done, "{:?}", run.error);
+    run
+}
+
+/// A run's recorded history, parsed.
+pub async fn history(lab: &Lab, id: &str) -> Vec<shared::history::Event> {
+    let url = lab.url(&format!("/api/recordings/{id}/history.jsonl"));
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    shared::history::parse_history(&text).unwrap()
+}
+
 pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
     let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     response.json().await.unwrap_or_else(|e| panic!("GET {url}: not the expected JSON: {e}"))

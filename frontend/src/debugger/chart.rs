@@ -8,25 +8,16 @@ use std::collections::BTreeMap;
 use shared::history::Outcome;
 use yew::prelude::*;
 
-use super::{ms, Shared, View};
+use super::{ms, select, DrawingProps, LayeredProps};
 
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 80.0;
 const ROW: f64 = 22.0;
 const TOP: f64 = 20.0;
 
-#[derive(Properties, PartialEq)]
-pub struct Props {
-    pub timeline: Shared,
-    pub view: View,
-    /// The cursor's time.
-    pub time: u64,
-    pub onselect: Callback<usize>,
-}
-
 /// The chart with the cursor on a layer above it (see the diagram's).
 #[function_component(Linearization)]
-pub fn linearization(props: &Props) -> Html {
+pub fn linearization(props: &LayeredProps) -> Html {
     let processes: std::collections::BTreeSet<u64> =
         props.timeline.0.bars.iter().map(|b| b.process).collect();
     let height = TOP + processes.len() as f64 * ROW + 20.0;
@@ -41,15 +32,8 @@ pub fn linearization(props: &Props) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct ChartProps {
-    timeline: Shared,
-    view: View,
-    onselect: Callback<usize>,
-}
-
 #[function_component(Chart)]
-fn chart(props: &ChartProps) -> Html {
+fn chart(props: &DrawingProps) -> Html {
     let t = &props.timeline.0;
     let view = &props.view;
     let window = view.window;
@@ -65,10 +49,6 @@ fn chart(props: &ChartProps) -> Html {
     let height = TOP + rows.len() as f64 * ROW + 20.0;
     let x = |time: u64| LEFT + window.share(time).min(1.02) * (WIDTH - LEFT - 10.0);
     let point_of: BTreeMap<usize, u64> = view.points.iter().copied().collect();
-    let select = |event: usize| {
-        let onselect = props.onselect.clone();
-        Callback::from(move |_: MouseEvent| onselect.emit(event))
-    };
     let in_view: Vec<_> =
         t.bars.iter().filter(|b| window.overlaps(b.invoke, b.complete.unwrap_or(t.end))).collect();
     let flagged_in_view = in_view.iter().filter(|b| view.flagged.contains(&b.event)).count();
@@ -81,14 +61,10 @@ fn chart(props: &ChartProps) -> Html {
         let y = TOP + row as f64 * ROW + 4.0;
         let (x1, x2) = (x(b.invoke), x(b.complete.unwrap_or(t.end)));
         let flagged = view.flagged.contains(&b.event);
-        let outcome = b.outcome.map_or("open", |o| match o {
-            Outcome::Ok => "ok",
-            Outcome::Fail => "fail",
-            Outcome::Info => "info",
-        });
+        let outcome = b.outcome.map_or("open", Outcome::as_str);
         let point = point_of.get(&b.event).map(|&at| x(at));
         html! {
-            <g class={classes!("op", outcome, flagged.then_some("flagged"))} data-event={b.event.to_string()} onclick={select(b.event)}>
+            <g class={classes!("op", outcome, flagged.then_some("flagged"))} data-event={b.event.to_string()} onclick={select(&props.onselect, b.event)}>
                 <title>{ format!("client {}: {} ({} to {}){}{}", b.process, b.text, ms(b.invoke),
                     b.complete.map_or_else(|| "never completed".to_owned(), ms),
                     point_of.get(&b.event).map_or_else(String::new, |&at| format!(", linearized at {}", ms(at))),

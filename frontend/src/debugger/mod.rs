@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
-use shared::control::{RunInfo, RunState};
-use shared::history::{Event as HistoryEvent, Validity};
+use shared::control::{RunInfo, RunState, Workload};
+use shared::history::Event as HistoryEvent;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
@@ -61,6 +61,30 @@ pub struct View {
     pub flagged: Rc<BTreeSet<usize>>,
     /// The checker's linearization points: (invoke's event index, time).
     pub points: Rc<Vec<(usize, u64)>>,
+}
+
+/// What both drawings (the diagram and the chart) take: they are redrawn only when it changes.
+#[derive(Debug, Properties, PartialEq)]
+pub struct DrawingProps {
+    pub timeline: Shared,
+    pub view: View,
+    pub onselect: Callback<usize>,
+}
+
+/// What a drawing with its cursor layer takes.
+#[derive(Debug, Properties, PartialEq)]
+pub struct LayeredProps {
+    pub timeline: Shared,
+    pub view: View,
+    /// The cursor's time.
+    pub time: u64,
+    pub onselect: Callback<usize>,
+}
+
+/// A click that selects `event`.
+pub fn select(onselect: &Callback<usize>, event: usize) -> Callback<MouseEvent> {
+    let onselect = onselect.clone();
+    Callback::from(move |_: MouseEvent| onselect.emit(event))
 }
 
 /// The cursor over a timeline.
@@ -263,7 +287,7 @@ pub fn debugger() -> Html {
     let shared = Shared(Rc::clone(&timeline));
     let onselect_row = onselect.clone();
     let is_register = verdict.as_ref().is_some_and(|v| v.model == "max-register")
-        || info.test.as_ref().is_some_and(|t| t.workload.as_str() == "paxos-register");
+        || info.test.as_ref().is_some_and(|t| t.workload == Workload::PaxosRegister);
 
     page(html! {
         <>
@@ -311,11 +335,7 @@ fn verdict_badge(run: &RunInfo) -> Html {
     let Some(v) = &run.verdict else {
         return html! { <span class="badge unknown">{ "not checked" }</span> };
     };
-    let (class, word) = match v.valid {
-        Validity::True => ("up", "valid"),
-        Validity::False => ("down", "invalid"),
-        Validity::Unknown => ("unknown", "unknown"),
-    };
+    let (class, word) = crate::pages::runs::validity_badge(v.valid);
     let kinds: BTreeSet<&str> = v.anomalies.iter().map(|a| a.kind.as_str()).collect();
     html! {
         <span id="verdict">
@@ -509,10 +529,9 @@ fn event_table(props: &TableProps) -> Html {
                 <thead><tr><th scope="col">{ "#" }</th><th scope="col">{ "time" }</th><th scope="col">{ "event" }</th></tr></thead>
                 <tbody>
                     { for rows.into_iter().map(|(i, e)| {
-                        let onselect = props.onselect.clone();
                         html! {
                             <tr class={classes!((i == props.index).then_some("current"))}>
-                                <td><button class="select-event" onclick={Callback::from(move |_: MouseEvent| onselect.emit(i))}
+                                <td><button class="select-event" onclick={select(&props.onselect, i)}
                                     aria-label={format!("select event {i}")}>{ i }</button></td>
                                 <td>{ ms(e.time()) }</td><td>{ describe(e) }</td>
                             </tr>

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use shared::history::Outcome;
 use yew::prelude::*;
 
-use super::{ms, Shared, View};
+use super::{ms, select, DrawingProps, LayeredProps};
 use crate::state::history::visible_arrows;
 
 const WIDTH: f64 = 960.0;
@@ -27,19 +27,10 @@ pub fn colour(kind: &str) -> &'static str {
     PALETTE[hash % PALETTE.len()]
 }
 
-#[derive(Properties, PartialEq)]
-pub struct Props {
-    pub timeline: Shared,
-    pub view: View,
-    /// The cursor's time.
-    pub time: u64,
-    pub onselect: Callback<usize>,
-}
-
 /// The diagram with the cursor on a layer above it: moving the cursor over a fixed window
 /// redraws one line, not the diagram.
 #[function_component(SpaceTime)]
-pub fn space_time(props: &Props) -> Html {
+pub fn space_time(props: &LayeredProps) -> Html {
     let y = TOP + props.view.window.share(props.time).min(1.05) * HEIGHT;
     html! {
         <div class="layered">
@@ -49,13 +40,6 @@ pub fn space_time(props: &Props) -> Html {
             </svg>
         </div>
     }
-}
-
-#[derive(Properties, PartialEq)]
-struct DrawingProps {
-    timeline: Shared,
-    view: View,
-    onselect: Callback<usize>,
 }
 
 #[function_component(Drawing)]
@@ -71,10 +55,6 @@ fn drawing(props: &DrawingProps) -> Html {
     let bucket = ((window.to - window.from) as f64 * BURST_PX / HEIGHT) as u64;
     let arrows = visible_arrows(t, window, &view.hidden_kinds, &view.hidden_lanes, bucket.max(1));
     let drawn_messages: usize = arrows.iter().map(|(_, n)| n).sum();
-    let select = |event: usize| {
-        let onselect = props.onselect.clone();
-        Callback::from(move |_: MouseEvent| onselect.emit(event))
-    };
 
     // Lanes closer than a label's width: labels slant, so none overlaps its neighbour's.
     let crowded = gap < 80.0;
@@ -108,7 +88,7 @@ fn drawing(props: &DrawingProps) -> Html {
             if *count > 1 { format!(" (and {} more like it)", count - 1) } else { String::new() }
         );
         html! {
-            <g class={classes!("arrow", lost.then_some("lost"))} data-kind={a.msg.clone()} data-count={count.to_string()} onclick={select(a.event)}>
+            <g class={classes!("arrow", lost.then_some("lost"))} data-kind={a.msg.clone()} data-count={count.to_string()} onclick={select(&props.onselect, a.event)}>
                 <title>{ title }</title>
                 <line x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()}
                     stroke={colour(&a.msg)} stroke-width={if *count > 1 { "2.5" } else { "1.2" }} marker-end={(!lost).then_some("url(#head)")} />
@@ -125,14 +105,10 @@ fn drawing(props: &DrawingProps) -> Html {
         let x = x_of[&b.lane];
         let (y1, y2) = (y(b.invoke), y(b.complete.unwrap_or(t.end)));
         let flagged = view.flagged.contains(&b.event);
-        let outcome = b.outcome.map_or("open", |o| match o {
-            Outcome::Ok => "ok",
-            Outcome::Fail => "fail",
-            Outcome::Info => "info",
-        });
+        let outcome = b.outcome.map_or("open", Outcome::as_str);
         html! {
             <rect class={classes!("bar", outcome, flagged.then_some("flagged"))} data-event={b.event.to_string()}
-                x={(x - 4.0).to_string()} y={y1.to_string()} width="8" height={(y2 - y1).max(2.0).to_string()} onclick={select(b.event)}>
+                x={(x - 4.0).to_string()} y={y1.to_string()} width="8" height={(y2 - y1).max(2.0).to_string()} onclick={select(&props.onselect, b.event)}>
                 <title>{ format!("client {}: {} ({} to {}){}", b.process, b.text, ms(b.invoke),
                     b.complete.map_or_else(|| "never completed".to_owned(), ms),
                     if flagged { " — named by the checker" } else { "" }) }</title>
@@ -145,7 +121,7 @@ fn drawing(props: &DrawingProps) -> Html {
         let (lo, hi) = if xs.is_empty() { (SIDE, WIDTH - SIDE) } else { (lo - 10.0, hi + 10.0) };
         let yy = y(m.time);
         html! {
-            <g class="fault" data-f={m.f.to_string()} onclick={select(m.event)}>
+            <g class="fault" data-f={m.f.to_string()} onclick={select(&props.onselect, m.event)}>
                 <title>{ format!("{} at {}", m.text, ms(m.time)) }</title>
                 <line x1={lo.to_string()} y1={yy.to_string()} x2={hi.to_string()} y2={yy.to_string()} stroke="#c62828" stroke-width="3" stroke-dasharray="6 3" />
                 <text x={(lo + 2.0).to_string()} y={(yy - 4.0).to_string()} class="fault-text">{ m.text.clone() }</text>
@@ -154,7 +130,7 @@ fn drawing(props: &DrawingProps) -> Html {
     });
     let labels = t.labels.iter().filter(|l| window.overlaps(l.time, l.time) && x_of.contains_key(&l.lane)).map(|l| {
         html! {
-            <g class="note" data-f={l.f.clone()} onclick={select(l.event)}>
+            <g class="note" data-f={l.f.clone()} onclick={select(&props.onselect, l.event)}>
                 <circle cx={x_of[&l.lane].to_string()} cy={y(l.time).to_string()} r="4" fill="#6a1b9a" />
                 <text x={(x_of[&l.lane] + 6.0).to_string()} y={(y(l.time) + 4.0).to_string()} class="note-text">{ l.text.clone() }</text>
             </g>

@@ -251,14 +251,19 @@ fn bugs(run: &RunInfo) -> String {
     }
 }
 
-/// The verdict as a coloured word (never colour alone), with the anomalies' kinds.
-fn verdict(run: &RunInfo) -> Html {
-    let Some(v) = &run.verdict else { return html! { <span class="summary">{ "—" }</span> } };
-    let (class, word) = match v.valid {
+/// A verdict's badge: its class (the colour) and its word (never colour alone).
+pub fn validity_badge(valid: Validity) -> (&'static str, &'static str) {
+    match valid {
         Validity::True => ("up", "valid"),
         Validity::False => ("down", "invalid"),
         Validity::Unknown => ("unknown", "unknown"),
-    };
+    }
+}
+
+/// The verdict as a coloured word (never colour alone), with the anomalies' kinds.
+fn verdict(run: &RunInfo) -> Html {
+    let Some(v) = &run.verdict else { return html! { <span class="summary">{ "—" }</span> } };
+    let (class, word) = validity_badge(v.valid);
     let mut kinds: Vec<&str> = v.anomalies.iter().map(|a| a.kind.as_str()).collect();
     kinds.dedup();
     html! {
