@@ -1,6 +1,8 @@
 //! Paxos tests: the protocol's steps (citing *Paxos Made Simple*), and a deterministic simulated
 //! network — message loss, duplication, reordering, partitions, crashes and restarts — over
-//! 1,000 seeds, checking safety after every step and progress with one node down.
+//! 1,000 seeds, checking safety after every step, the persist-before-send rule at every send
+//! (against what the sender's disk holds), and progress with one node down. The simulation acts
+//! on the node's own [`Paxos::ready`], so a break of the rule in the real code fails it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -422,6 +424,30 @@ fn an_answer_to_a_request_of_an_earlier_life_is_ignored() {
     assert!(sent.iter().any(|(_, m)| matches!(m, Message::ReadIndex { .. })), "{sent:?}");
 }
 
+/// What `message` states about its sender that the sender must never forget, if `disk` does
+/// not hold it yet: a promise (or the promise a refusal names), an acceptance, a ballot round.
+/// Written apart from [`Message::needs_persisted_state`], so that breaking the node's rule there
+/// or in [`Paxos::ready`] shows here.
+fn unwritten_claim(disk: &Durable, message: &Message) -> Option<String> {
+    match message {
+        Message::Promise { ballot, .. } | Message::Nack { promised: ballot, .. }
+            if disk.promised < Some(*ballot) =>
+        {
+            Some(format!("its promise of ballot {ballot}"))
+        }
+        Message::Accepted { instance, ballot, value } => match disk.accepted.get(instance) {
+            Some((b, v)) if b > ballot || (b == ballot && v == value) => None,
+            _ => {
+                Some(format!("its acceptance of {value} in instance {instance} at ballot {ballot}"))
+            }
+        },
+        Message::Prepare { ballot, .. } if disk.max_round < ballot.round => {
+            Some(format!("ballot round {}", ballot.round))
+        }
+        _ => None,
+    }
+}
+
 /// The simulated network of one run.
 struct Sim {
     rng: StdRng,
@@ -442,10 +468,17 @@ struct Sim {
     learned: BTreeMap<u64, Value>,
     /// Whether a node may crash between sending its early messages and persisting.
     crash_mid_write: bool,
+    /// A node that crashes at its next step with something to write, after its early messages
+    /// left (the scenario tests' way of placing that crash exactly).
+    crash_next: Option<NodeId>,
     seed: u64,
     /// The first safety violation seen (two values learned for one instance, a value never
     /// proposed), checked after every step.
     violation: Option<String>,
+    /// The first message that left a node stating what its disk did not hold yet (a promise,
+    /// an acceptance, a ballot round): the persist-before-send rule broken, checked at every
+    /// send whether or not a crash follows.
+    unwritten_sent: Option<String>,
     /// The deliberate bugs every node runs with (none in the safety runs).
     bugs: PaxosBugs,
     /// How often a step starts a linearizable read on a live node (0: the runs without reads
@@ -479,8 +512,10 @@ impl Sim {
             proposed: BTreeSet::new(),
             learned: BTreeMap::new(),
             crash_mid_write: true,
+            crash_next: None,
             seed,
             violation: None,
+            unwritten_sent: None,
             bugs: PaxosBugs::default(),
             read_rate: 0.0,
             reads: BTreeMap::new(),
@@ -518,12 +553,34 @@ impl Sim {
 
     /// After a node's step, do what the node's loop does with [`Paxos::ready`]: send what may
     /// leave at once, write the acceptor's changes (decisions ride along), then send the rest and
-    /// step what it sent itself. Now and then the node crashes before the write (it is lost, and
-    /// so are the decisions not yet written). Safety is checked after every step.
+    /// step what it sent itself. Now and then the node crashes before the write, after what may
+    /// leave at once has left (the write is lost, and so are the decisions not yet written).
+    /// Safety is checked after every step, and every message against the sender's disk as it
+    /// leaves.
     fn after_step(&mut self, id: NodeId) {
-        let crash = self.crash_mid_write && self.rng.random_bool(0.01);
+        let random_crash = self.crash_mid_write && self.rng.random_bool(0.01);
         let Some(node) = self.nodes.get_mut(&id).and_then(Option::as_mut) else { return };
         let ready = node.ready();
+        let placed_crash = self.crash_next == Some(id) && ready.write.is_some();
+        if placed_crash {
+            self.crash_next = None;
+        }
+        let crash = random_crash || placed_crash;
+        let disk = self.disks.get(&id).cloned().unwrap_or_default();
+        let early = ready
+            .stepped_here
+            .iter()
+            .map(|m| (id, m))
+            .chain(ready.send_now.iter().map(|(to, m)| (*to, m)));
+        for (to, message) in early {
+            if let Some(claim) = unwritten_claim(&disk, message) {
+                let why = format!(
+                    "node {id} sent {} to node {to} before its disk held {claim}",
+                    message.kind()
+                );
+                self.unwritten_sent.get_or_insert(why);
+            }
+        }
         self.flying.extend(ready.send_now.into_iter().map(|(to, m)| (id, to, m)));
         // Answers leave before the write (the node tells its readers at once): checked even if
         // the node crashes next. A read must see every number learned anywhere before it began,
@@ -565,8 +622,16 @@ impl Sim {
                 self.violation.get_or_insert(format!("{value} was never proposed"));
             }
         }
+        let disk = self.disks.get(&id).cloned().unwrap_or_default();
         let mut stepped = false;
         for (to, message) in ready.send_after_write {
+            if let Some(claim) = unwritten_claim(&disk, &message) {
+                let why = format!(
+                    "node {id} sent {} to node {to} before its disk held {claim}",
+                    message.kind()
+                );
+                self.unwritten_sent.get_or_insert(why);
+            }
             if to == id {
                 node.step(id, message);
                 stepped = true;
@@ -732,6 +797,7 @@ fn a_thousand_seeded_runs_never_learn_two_values_for_one_instance() {
         let mut sim = Sim::new(seed);
         sim.chaos(700);
         assert_eq!(sim.violation, None, "seed {seed}");
+        assert_eq!(sim.unwritten_sent, None, "seed {seed}");
 
         // Progress with one of three nodes down: node 3 stays crashed, the network heals.
         sim.cut.clear();
@@ -781,6 +847,55 @@ fn a_thousand_seeded_runs_never_learn_two_values_for_one_instance() {
         decided += node.decisions().len();
     }
     assert!(decided > 1_000, "the runs decided things ({decided} instances)");
+}
+
+#[test]
+fn an_acceptor_that_crashes_before_writing_its_acceptance_has_not_answered() {
+    // The persist-before-send rule by its consequence. Node 2 accepts 20 in instance 2 and
+    // crashes before its write. Had its answer left first, node 1 would learn 20 chosen (its own
+    // acceptance and node 2's); node 3, leading once node 1 is gone, would find no trace of 20 in
+    // restarted node 2's promise and choose its own value in instance 2.
+    let mut sim = Sim::new(0);
+    sim.crash_mid_write = false;
+    let settle = |sim: &mut Sim| {
+        while !sim.flying.is_empty() {
+            sim.deliver_one(false);
+        }
+    };
+    let propose = |sim: &mut Sim, id: NodeId, value: Value, prepare: bool| {
+        sim.proposed.insert(value);
+        let node = sim.nodes.get_mut(&id).and_then(Option::as_mut).expect("node up");
+        if prepare {
+            node.prepare();
+        }
+        node.propose(value);
+        sim.after_step(id);
+    };
+    propose(&mut sim, 1, 10, false);
+    settle(&mut sim);
+    assert_eq!(sim.learned, BTreeMap::from([(1, 10)]), "node 1 leads, 10 decided");
+
+    sim.crash(3);
+    sim.crash_next = Some(2);
+    propose(&mut sim, 1, 20, false);
+    settle(&mut sim);
+    assert!(sim.nodes[&2].is_none(), "node 2 crashed at its acceptance");
+
+    sim.crash(1);
+    sim.restart(2);
+    sim.restart(3);
+    propose(&mut sim, 3, 30, true);
+    for _ in 0..200 {
+        settle(&mut sim);
+        if sim.nodes[&3].as_ref().is_some_and(|n| n.decisions().contains_key(&2)) {
+            break;
+        }
+        sim.tick_all();
+    }
+    assert_eq!(sim.violation, None);
+    let third = sim.nodes[&3].as_ref().expect("node 3 up");
+    assert_eq!(third.decisions().get(&2), Some(&30), "node 3 chose its value in instance 2");
+    assert_eq!(sim.unwritten_sent, None);
 }
 
 /// The seeds of a run that shows a deliberate bug: the first of `seeds` whose run breaks safety.
@@ -853,6 +968,7 @@ fn a_thousand_seeded_runs_read_every_number_decided_before_the_read_and_only_tho
     for seed in 0..1_000 {
         let sim = run_with_reads(seed, PaxosBugs::default());
         assert_eq!(sim.violation, None, "seed {seed}");
+        assert_eq!(sim.unwritten_sent, None, "seed {seed}");
         answered += sim.reads_answered;
     }
     assert!(answered > 8_000, "the runs answered reads ({answered})");
