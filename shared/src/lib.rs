@@ -26,3 +26,4 @@ pub mod shop;
 pub mod socketio;
 pub mod sync;
 pub mod whole;
+pub mod workshop;

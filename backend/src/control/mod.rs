@@ -16,6 +16,7 @@ pub mod scenarios;
 pub mod supervisor;
 pub mod table;
 pub mod workload;
+pub mod workshop;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -67,6 +68,8 @@ pub struct ControlState {
     pub scenario: Arc<tokio::sync::Mutex<()>>,
     /// The recording under way and the runs saved.
     pub recordings: Recordings,
+    /// The workshop's step results.
+    pub workshop: workshop::Notebook,
 }
 
 /// Why a control request failed.
@@ -84,6 +87,9 @@ pub enum ControlError {
     BadRequest(String),
     #[error(transparent)]
     Recording(#[from] RecordingError),
+    /// The workshop's results could not be written.
+    #[error("{0}")]
+    Notebook(std::io::Error),
 }
 
 impl IntoResponse for ControlError {
@@ -100,6 +106,13 @@ impl IntoResponse for ControlError {
             ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ControlError::Recording(RecordingError::NotFound(_)) => StatusCode::NOT_FOUND,
             ControlError::Recording(RecordingError::Conflict(_)) => StatusCode::CONFLICT,
+            ControlError::Notebook(err) => {
+                tracing::error!(%err, "saving the workshop's results");
+                return error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the workshop's results could not be saved (see the control plane's log)",
+                );
+            }
             ControlError::Recording(RecordingError::Io(err)) => {
                 tracing::error!(%err, "saving a recording");
                 return error_response(
@@ -117,7 +130,8 @@ pub fn router(service: Service, state: ControlState, dist: &Path) -> Router {
     let open = OpenApiRouter::new()
         .routes(routes!(list_services))
         .routes(routes!(list_scenarios))
-        .merge(runs::open_routes());
+        .merge(runs::open_routes())
+        .merge(workshop::open_routes());
     let admin = service::guarded(
         OpenApiRouter::new()
             .routes(routes!(process_action))
@@ -125,7 +139,8 @@ pub fn router(service: Service, state: ControlState, dist: &Path) -> Router {
             .routes(routes!(run_scenario))
             .routes(routes!(forward_admin))
             .merge(runs::admin_routes()),
-    );
+    )
+    .merge(workshop::admin_routes());
     service.fallback(dashboard(dist)).into_router(open.merge(admin).with_state(state))
 }
 
@@ -442,6 +457,7 @@ pub async fn up(config: UpConfig) -> anyhow::Result<()> {
         client: client.clone(),
         scenario: Arc::default(),
         recordings,
+        workshop: workshop::Notebook::open(&config.data.join("workshop.json")),
     };
     let app = router(service, state, &config.dist);
     let dashboard_url = match config.bind {

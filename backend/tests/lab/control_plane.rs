@@ -305,7 +305,7 @@ async fn the_dishonest_model_scenario_ejects_c_and_restores_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_async_primary_loss_scenario_loses_exactly_the_lag_shown() {
+async fn the_primary_loss_scenarios_lose_exactly_the_lag_shown_and_nothing_when_mirrored() {
     let lab = Lab::up();
     lab.wait_all_up().await;
     let (status, verdict) = lab.post("/api/scenarios/async-primary-loss").await;
@@ -324,6 +324,15 @@ async fn the_async_primary_loss_scenario_loses_exactly_the_lag_shown() {
     let measured = measurements(&verdict);
     assert_eq!(measured["primary killed"], "store-async-mirror");
     assert_eq!(measured["entries lost (RPO)"], measured["lag shown before (entries)"]);
+    // Synchronous mirroring (3010): the same kill loses nothing, as the mirror checker agrees.
+    let (status, verdict) = lab.post("/api/scenarios/sync-primary-loss").await;
+    assert_eq!(status, 200, "{verdict}");
+    assert_eq!(verdict["passed"], true, "{verdict}");
+    checked_by(&lab, &verdict, "mirror").await;
+    let measured = measurements(&verdict);
+    assert_eq!(measured["primary killed"], "store-sync-primary");
+    assert_eq!(measured["lag shown before (entries)"], "0");
+    assert_eq!(measured["entries lost (RPO)"], "0");
 }
 
 #[tokio::test(flavor = "multi_thread")]

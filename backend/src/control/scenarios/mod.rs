@@ -6,11 +6,11 @@
 //! scenario waits for the lab to react, and the sync nodes' helpers — or in [`orders`], the
 //! client that places orders while a shop server is broken.
 
-mod async_primary_loss;
 mod dishonest_model;
 mod node_partition;
 mod orders;
 mod paxos_leader_loss;
+mod primary_loss;
 mod registry_partition;
 mod shop_failover;
 
@@ -48,7 +48,7 @@ struct Finding {
 }
 
 /// Every scenario, in the order the dashboard lists them.
-static SCENARIOS: [Scenario; 6] = [
+static SCENARIOS: [Scenario; 7] = [
     Scenario {
         name: "shop-failover",
         question: "Kill shop server A (SIGKILL) while a client places orders: how many requests fail, and how long until the system has recovered?",
@@ -64,7 +64,13 @@ static SCENARIOS: [Scenario; 6] = [
     Scenario {
         name: "async-primary-loss",
         question: "Kill the primary store under asynchronous replication, then fail over: how many acknowledged writes are lost, compared with the lag shown just before — and how long until writes work again?",
-        run: |state| Box::pin(async_primary_loss::run(state)),
+        run: |state| Box::pin(primary_loss::run(state, &primary_loss::ASYNC)),
+        model: Model::Mirror,
+    },
+    Scenario {
+        name: "sync-primary-loss",
+        question: "Kill the primary store under synchronous mirroring, then fail over: is any acknowledged write lost — and how long until writes work again?",
+        run: |state| Box::pin(primary_loss::run(state, &primary_loss::SYNC)),
         model: Model::Mirror,
     },
     Scenario {
@@ -259,6 +265,7 @@ mod tests {
                 "shop-failover",
                 "dishonest-model",
                 "async-primary-loss",
+                "sync-primary-loss",
                 "node-partition",
                 "paxos-leader-loss",
                 "registry-partition"

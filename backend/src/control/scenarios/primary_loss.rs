@@ -1,6 +1,6 @@
-//! Kill the primary store under asynchronous replication, then fail over: how many
-//! acknowledged writes are lost, compared with the lag shown just before — and how long until
-//! writes work again?
+//! Kill the primary store behind a front — asynchronous replication (3020) or synchronous
+//! mirroring (3010) — then fail over: how many acknowledged writes are lost, compared with the lag
+//! shown just before — and how long until writes work again?
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +14,30 @@ use crate::control::{row, ControlError, ControlState};
 /// How long the restarted store gets to come up and be rebuilt as the mirror.
 const REBUILD_LIMIT: Duration = Duration::from_secs(5);
 
-pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
-    let front = row(state, "replication")?;
-    for needed in ["replication", "store-async-primary", "store-async-mirror"] {
+/// A front and the two stores behind it.
+pub(super) struct Pair {
+    /// The front's service name (`replication`, `mirroring`).
+    pub front: &'static str,
+    /// Its stores' service names, the one started as the primary first.
+    pub stores: [&'static str; 2],
+    /// `async` or `sync`, as the mirror checker reads it.
+    pub mode: &'static str,
+}
+
+/// Asynchronous replication (3020).
+pub(super) const ASYNC: Pair = Pair {
+    front: "replication",
+    stores: ["store-async-primary", "store-async-mirror"],
+    mode: "async",
+};
+
+/// Synchronous mirroring (3010).
+pub(super) const SYNC: Pair =
+    Pair { front: "mirroring", stores: ["store-sync-primary", "store-sync-mirror"], mode: "sync" };
+
+pub(super) async fn run(state: &ControlState, pair: &Pair) -> Result<Finding, ControlError> {
+    let front = row(state, pair.front)?;
+    for needed in [pair.front, pair.stores[0], pair.stores[1]] {
         if row(state, needed)?.pid.is_none() {
             return Err(ControlError::Conflict(format!(
                 "{needed} must be running (restart it first)"
@@ -37,8 +58,8 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     }
     // The primary is whichever store says so (after a failover, the one started as the mirror).
     let key = crate::service::links::peer_key;
-    let mut victim = "store-async-primary";
-    for name in ["store-async-primary", "store-async-mirror"] {
+    let mut victim = pair.stores[0];
+    for name in pair.stores {
         if key(&row(state, name)?.url) == key(&roles.primary) {
             victim = name;
         }
@@ -47,12 +68,12 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
     // with the lag before the kill and the failover as notes, for the mirror checker.
     let _ = state.client.post(format!("{}/sync", front.url)).send().await;
     let prefix = format!("scenario write {} ", crate::service::now_ms());
-    state.recordings.note("replication", "mode", json!("async"));
+    state.recordings.note(pair.front, "mode", json!(pair.mode));
     for i in 0..30 {
         write(state, &front.url, &format!("{prefix}{i}")).await;
     }
     let before = get_status().await?;
-    state.recordings.note("replication", "lag", json!(before.lag_entries));
+    state.recordings.note(pair.front, "lag", json!(before.lag_entries));
     state.supervisor.act(victim, ProcessAction::Kill).await?;
     let killed = Instant::now();
     let report: FailoverReport = state
