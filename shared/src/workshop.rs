@@ -14,6 +14,8 @@ pub struct Workshop {
     pub steps: Vec<Step>,
     /// How many steps have a result that passed.
     pub passed: usize,
+    /// The step whose action is running now (one runs at a time), if any.
+    pub running: Option<String>,
 }
 
 /// One question of the workshop and what answers it.

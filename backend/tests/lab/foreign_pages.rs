@@ -22,6 +22,7 @@ async fn attempts(lab: &Lab) -> Vec<(Method, String, Option<Value>)> {
     vec![
         post(format!("{control}/api/services/model-b/kill")),
         post(format!("{control}/api/scenarios/dishonest-model")),
+        post(format!("{control}/api/workshop/steps/b6/shop-failover")),
         (Method::PUT, format!("{control}/api/links/registry/shop-a"), Some(json!({"cut": true}))),
         (
             Method::PUT,

@@ -29,4 +29,5 @@ mod shop_routes;
 #[cfg(feature = "e2e")]
 mod socketio_compat;
 mod sync_nodes;
+mod workshop;
 mod workshop_shapes;

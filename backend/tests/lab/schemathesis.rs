@@ -50,10 +50,17 @@ async fn every_openapi_document_describes_its_service() {
     );
     passes.extend(others.iter().map(|s| (*s, "", seconds, main.clone())));
     passes.extend(others.iter().map(|s| (*s, " admin", admin_seconds, admin.clone())));
-    // The control plane's own routes (scenarios and test runs aside: each runs for many seconds,
-    // breaking the lab and waiting for the effect; control_plane.rs runs each scenario and
-    // recording.rs test runs).
-    let scenarios = vec!["--exclude-path", "/api/scenarios/{name}", "--exclude-path", "/api/tests"];
+    // The control plane's own routes (scenarios, test runs and workshop steps aside: each runs
+    // for many seconds, breaking the lab and waiting for the effect; control_plane.rs runs each
+    // scenario, recording.rs test runs and the workshop's browser test every step).
+    let scenarios = vec![
+        "--exclude-path",
+        "/api/scenarios/{name}",
+        "--exclude-path",
+        "/api/tests",
+        "--exclude-path",
+        "/api/workshop/steps/{step}/{action}",
+    ];
     passes.extend(control.iter().map(|s| (*s, "", seconds, scenarios.clone())));
     let mut failed = Vec::new();
     // schemathesis keeps a cache of what failed in `.schemathesis/` of its working directory:

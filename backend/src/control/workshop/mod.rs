@@ -41,6 +41,8 @@ struct NotebookInner {
     path: PathBuf,
     /// The latest result of each step, by step id.
     results: Mutex<BTreeMap<String, StepResult>>,
+    /// The step whose action runs now.
+    running: Mutex<Option<String>>,
 }
 
 impl Notebook {
@@ -57,7 +59,11 @@ impl Notebook {
             Err(_) => BTreeMap::new(),
         };
         Notebook {
-            inner: Arc::new(NotebookInner { path: path.to_owned(), results: Mutex::new(results) }),
+            inner: Arc::new(NotebookInner {
+                path: path.to_owned(),
+                results: Mutex::new(results),
+                running: Mutex::new(None),
+            }),
         }
     }
 
@@ -84,7 +90,14 @@ impl Notebook {
             })
             .collect();
         let passed = steps.iter().filter(|s| s.result.as_ref().is_some_and(|r| r.passed)).count();
-        Workshop { steps, passed }
+        let running = self.inner.running.lock().expect("notebook lock").clone();
+        Workshop { steps, passed, running }
+    }
+
+    /// Mark `step` as running until the guard this returns is dropped.
+    fn running(&self, step: &str) -> impl Drop + '_ {
+        *self.inner.running.lock().expect("notebook lock") = Some(step.to_owned());
+        Running(self)
     }
 
     /// Keep `result` as its step's latest, on disk before this returns (written whole, then
@@ -98,6 +111,15 @@ impl Notebook {
         let tmp = self.inner.path.with_extension("json.tmp");
         tokio::fs::write(&tmp, text).await?;
         tokio::fs::rename(&tmp, &self.inner.path).await
+    }
+}
+
+/// Clears [`Workshop::running`] when the step ends, however it ends.
+struct Running<'a>(&'a Notebook);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        *self.0.inner.running.lock().expect("notebook lock") = None;
     }
 }
 
@@ -146,6 +168,7 @@ async fn run_step(
     let _one_at_a_time = state.scenario.try_lock().map_err(|_| {
         ControlError::Conflict("another workshop step, scenario or test is running".into())
     })?;
+    let _running = state.workshop.running(&step);
     state.events.emit(EventKind::Scenario, format!("workshop {step}: {} started", act.label));
     let started = Instant::now();
     let mut probe = steps::Probe::new(state.clone());
@@ -212,7 +235,9 @@ struct ReportQuery {
 /// chart, the verdict and when.
 #[utoipa::path(get, path = "/api/workshop/report", tag = "workshop", params(ReportQuery),
     responses(
-        (status = 200, description = "The report, as an attachment", content_type = "text/html", body = String),
+        (status = 200, description = "The report, as an attachment", content(
+            (String = "text/html"), (String = "text/markdown"), (Vec<u8> = "application/x-tar"),
+        )),
         (status = 400, description = "An unknown format", body = ErrorBody),
     ))]
 async fn report(

@@ -167,7 +167,11 @@ fn action_label<'a>(step: &'a Step, result: &'a StepResult) -> &'a str {
 }
 
 fn seconds(ms: u64) -> String {
-    format!("{:.1} s", ms as f64 / 1000.0)
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
 }
 
 /// A table cell's text: no line breaks, no column separators.
@@ -244,7 +248,11 @@ mod tests {
             }),
             recording: Some("r1".into()),
         };
-        Workshop { steps: vec![step("b12", Some(result)), step("b5", None)], passed: 1 }
+        Workshop {
+            steps: vec![step("b12", Some(result)), step("b5", None)],
+            passed: 1,
+            running: None,
+        }
     }
 
     const ORIGIN: Origin = Origin { lab: "http://localhost:8080", at_ms: 1_796_684_600_000 };

@@ -10,6 +10,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use shared::models::{Balance, Evaluation, LedgerEvent, MetaPrediction, ModelInfo, Prediction};
+use shared::registry::{RegistryStatus, ServerState};
 use shared::replication::ReplicationStatus;
 use shared::workshop::{Bar, Chart, Exchange, Line};
 
@@ -496,7 +497,7 @@ async fn dishonest_model(p: &mut Probe) -> Result<Evidence, ControlError> {
 
 async fn round_robin(p: &mut Probe) -> Result<Evidence, ControlError> {
     let registry = p.url("registry")?;
-    let status: Value = p.get(format!("{registry}/servers")).await?;
+    let status: RegistryStatus = p.get(format!("{registry}/servers")).await?;
     let mut handed: BTreeMap<String, u32> = BTreeMap::new();
     let mut order = Vec::new();
     for asked in 0..12 {
@@ -509,14 +510,12 @@ async fn round_robin(p: &mut Probe) -> Result<Evidence, ControlError> {
         *handed.entry(server.clone()).or_default() += 1;
         order.push(server);
     }
-    let healthy = status["servers"]
-        .as_array()
-        .map_or(0, |s| s.iter().filter(|s| s["healthy"] == true).count());
+    let healthy = status.servers.iter().filter(|s| s.state == ServerState::Up).count();
     let most = handed.values().max().copied().unwrap_or(0);
     let least = handed.values().min().copied().unwrap_or(0);
     let passed = handed.len() >= 2 && most - least <= 1;
     let mut measurements = vec![
-        ("healthy servers (GET /servers)".into(), healthy.to_string()),
+        ("servers up (GET /servers)".into(), healthy.to_string()),
         ("answers in order".into(), order.join(", ")),
     ];
     measurements
@@ -647,7 +646,7 @@ async fn front_end(p: &mut Probe) -> Result<Evidence, ControlError> {
     Ok(Evidence {
         passed,
         verdict: format!(
-            "The shop page is served ({status}, {} bytes{}) and the shop answers a page from {origin} with {count} products, Access-Control-Allow-Origin: {allowed}.",
+            "GET /shop answered {status} ({} bytes{}) and the shop answers a page from {origin} with {count} products, Access-Control-Allow-Origin: {allowed}.",
             page.len(),
             if loads_app { ", loading the app" } else { ", WITHOUT the app" }
         ),
