@@ -27,6 +27,14 @@
 //! [`Paxos::restore`] rebuilds a node from it; the node persists what [`Paxos::take_changed`]
 //! reports before it sends the messages that depend on it ([`Message::needs_persisted_state`]).
 //! The highest number is the largest value decided in any instance.
+//!
+//! The log is compacted (raft-rs's snapshot, omnipaxos's trim): once a node has seen
+//! [`Paxos::set_compaction`]'s `keep` instances decided beyond its [`Snapshot`] twice over, the
+//! decided prefix but the last `keep` becomes a new snapshot — the agreed state up to an instance
+//! (the highest number in it) — and its instances are trimmed, decisions and acceptances alike.
+//! A node asking for decisions below a peer's snapshot gets the snapshot ([`Message::Snapshot`]);
+//! a promise from below it carries the snapshot, so a new leader never proposes in a trimmed
+//! instance; an accept below it is answered with the snapshot, not accepted.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -70,12 +78,15 @@ pub enum Message {
         from: u64,
     },
     /// Phase 1b: the promise, with what this acceptor accepted (instance, ballot, value) and what
-    /// it knows decided (instance, value) from `from` on.
+    /// it knows decided (instance, value) from `from` on — and its snapshot, when `from` is at or
+    /// below it (the instances it trimmed are decided).
     Promise {
         ballot: Ballot,
         from: u64,
         accepted: Vec<(u64, Ballot, Value)>,
         decided: Vec<(u64, Value)>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<Snapshot>,
     },
     /// Phase 2a.
     Accept {
@@ -130,6 +141,11 @@ pub enum Message {
         request: u64,
         index: u64,
     },
+    /// Every instance up to the snapshot's index is decided, and this is the agreed state there:
+    /// the answer to a catch-up request or an accept below the sender's snapshot.
+    Snapshot {
+        snapshot: Snapshot,
+    },
 }
 
 impl Message {
@@ -148,6 +164,7 @@ impl Message {
             Message::ConfirmLeader { .. } => "confirm-leader",
             Message::LeaderConfirmed { .. } => "leader-confirmed",
             Message::ReadIndexed { .. } => "read-indexed",
+            Message::Snapshot { .. } => "snapshot",
         }
     }
 
@@ -188,6 +205,25 @@ impl Message {
     }
 }
 
+/// The agreed state up to an instance, standing for the decided instances it replaced.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+pub struct Snapshot {
+    /// Every instance up to this one is decided (0: no snapshot yet).
+    pub index: u64,
+    /// The largest value decided in them, the max register's state.
+    pub highest: Value,
+    /// The instance it was decided in.
+    pub highest_instance: u64,
+    /// How many of them hold a no-op.
+    pub noops: u64,
+}
+
+/// Instances a node keeps decided beyond its snapshot: a peer that is this far behind catches up
+/// from the decisions themselves; further behind, from the snapshot.
+pub const KEEP_DECIDED: u64 = 1_024;
+
 /// Everything that must survive a crash.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Durable {
@@ -198,6 +234,9 @@ pub struct Durable {
     pub decided: BTreeMap<u64, Value>,
     /// The highest round this node has used or seen, so its next ballots are new.
     pub max_round: u64,
+    /// The decided prefix the instances above were trimmed from.
+    #[serde(default)]
+    pub snapshot: Snapshot,
 }
 
 /// What changed in the durable state since the last [`Paxos::take_changed`].
@@ -217,6 +256,8 @@ pub struct AcceptorChanges {
     pub accepted: Vec<(u64, Ballot, Value)>,
     pub promised: Option<Ballot>,
     pub max_round: u64,
+    /// A new snapshot: the instances up to its index are trimmed.
+    pub snapshot: Option<Snapshot>,
 }
 
 impl Durable {
@@ -227,6 +268,17 @@ impl Durable {
         }
         self.promised = changes.promised;
         self.max_round = changes.max_round;
+        if let Some(snapshot) = changes.snapshot.filter(|s| s.index > self.snapshot.index) {
+            self.snapshot = snapshot;
+            self.accepted.retain(|i, _| *i > snapshot.index);
+            self.decided.retain(|i, _| *i > snapshot.index);
+        }
+    }
+
+    /// Decisions learned, written down (skipping those a snapshot already covers).
+    pub fn learn(&mut self, decided: impl IntoIterator<Item = (u64, Value)>) {
+        let index = self.snapshot.index;
+        self.decided.extend(decided.into_iter().filter(|(i, _)| *i > index));
     }
 }
 
@@ -342,6 +394,10 @@ pub struct Paxos {
     reads: reads::Reads,
     /// Deliberate bugs switched on (for the lesson that a checker catches them).
     bugs: PaxosBugs,
+    /// Decided instances kept beyond the snapshot (0: the log is never compacted).
+    keep: u64,
+    /// The snapshot changed since the last [`Paxos::take_changed`].
+    snapshot_changed: bool,
 }
 
 /// The deliberate Paxos bugs ([`shared::bugs::Bug`]): each breaks one rule of the protocol.
@@ -369,11 +425,13 @@ impl Paxos {
 
     /// A node restarted from what it had persisted (its role and in-flight values are forgotten).
     pub fn restore(id: NodeId, nodes: Vec<NodeId>, durable: Durable) -> Self {
+        let snapshot = durable.snapshot;
+        let trimmed = (snapshot.index > 0).then_some((snapshot.highest, snapshot.highest_instance));
         let mut paxos = Self {
             id,
             nodes,
-            highest: durable.decided.iter().map(|(i, v)| (*v, *i)).max(),
-            noops: durable.decided.values().filter(|v| **v == GAP).count() as u64,
+            highest: durable.decided.iter().map(|(i, v)| (*v, *i)).max().max(trimmed),
+            noops: snapshot.noops + durable.decided.values().filter(|v| **v == GAP).count() as u64,
             // A node restarted from its disk first hears whether somebody leads already.
             backoff: if durable == Durable::default() { 0 } else { RETRY_AFTER },
             durable,
@@ -385,12 +443,14 @@ impl Paxos {
             leader_hint: None,
             outbox: Vec::new(),
             ticks: 0,
-            contiguous: 1,
+            contiguous: snapshot.index + 1,
             changed: BTreeSet::new(),
             meta_changed: false,
             learned: Vec::new(),
             reads: reads::Reads::default(),
             bugs: PaxosBugs::default(),
+            keep: KEEP_DECIDED,
+            snapshot_changed: false,
         };
         paxos.advance_contiguous();
         paxos
@@ -412,8 +472,30 @@ impl Paxos {
         self.durable.decided.get(&instance).copied()
     }
 
+    /// The decisions kept (those above the snapshot).
     pub fn decisions(&self) -> &BTreeMap<u64, Value> {
         &self.durable.decided
+    }
+
+    /// The decided prefix the kept decisions start after.
+    pub fn snapshot(&self) -> Snapshot {
+        self.durable.snapshot
+    }
+
+    /// How many instances this node has seen decided, trimmed ones included.
+    pub fn decided_total(&self) -> u64 {
+        self.durable.snapshot.index + self.durable.decided.len() as u64
+    }
+
+    /// Whether `instance` is decided here (kept, or below the snapshot).
+    fn is_decided(&self, instance: u64) -> bool {
+        instance <= self.durable.snapshot.index || self.durable.decided.contains_key(&instance)
+    }
+
+    /// Keep `keep` decided instances beyond the snapshot, and snapshot the rest once there are
+    /// twice as many (0: never).
+    pub fn set_compaction(&mut self, keep: u64) {
+        self.keep = keep;
     }
 
     /// The largest value decided in any instance.
@@ -473,16 +555,22 @@ impl Paxos {
     /// What changed in the durable state since last asked (to persist — the acceptor's part
     /// before sending what depends on it).
     pub fn take_changed(&mut self) -> Changes {
-        let acceptor = (self.meta_changed || !self.changed.is_empty()).then(|| AcceptorChanges {
+        let changed = self.meta_changed || self.snapshot_changed || !self.changed.is_empty();
+        let acceptor = changed.then(|| AcceptorChanges {
             accepted: std::mem::take(&mut self.changed)
                 .into_iter()
                 .filter_map(|i| self.durable.accepted.get(&i).map(|(b, v)| (i, *b, *v)))
                 .collect(),
             promised: self.durable.promised,
             max_round: self.durable.max_round,
+            snapshot: self.snapshot_changed.then_some(self.durable.snapshot),
         });
         self.meta_changed = false;
-        Changes { acceptor, decided: std::mem::take(&mut self.learned) }
+        self.snapshot_changed = false;
+        let index = self.durable.snapshot.index;
+        let mut decided = std::mem::take(&mut self.learned);
+        decided.retain(|(i, _)| *i > index);
+        Changes { acceptor, decided }
     }
 
     pub fn take_messages(&mut self) -> Vec<(NodeId, Message)> {
@@ -535,7 +623,7 @@ impl Paxos {
             self.durable.accepted.keys().next_back(),
             self.proposals.keys().next_back(),
         ];
-        last.into_iter().flatten().max().map_or(1, |i| i + 1)
+        last.into_iter().flatten().copied().max().unwrap_or(0).max(self.durable.snapshot.index) + 1
     }
 
     fn advance_contiguous(&mut self) {
@@ -664,9 +752,13 @@ impl Paxos {
         }
         match message {
             Message::Prepare { ballot, from: start } => self.on_prepare(from, ballot, start),
-            Message::Promise { ballot, accepted, decided, .. } => {
+            Message::Promise { ballot, accepted, decided, snapshot, .. } => {
+                if let Some(snapshot) = snapshot {
+                    self.install(snapshot);
+                }
                 self.on_promise(from, ballot, accepted, decided)
             }
+            Message::Snapshot { snapshot } => self.install(snapshot),
             Message::Accept { instance, ballot, value } => {
                 self.on_accept(from, instance, ballot, value)
             }
@@ -688,6 +780,14 @@ impl Paxos {
                     let promised = self.durable.promised;
                     self.outbox.push((from, Message::Catchup { from: self.contiguous, promised }));
                 }
+                let snapshot = self.durable.snapshot;
+                let start = if start <= snapshot.index && snapshot.index > 0 {
+                    // Behind the trim point: the snapshot first, then what follows it.
+                    self.outbox.push((from, Message::Snapshot { snapshot }));
+                    snapshot.index + 1
+                } else {
+                    start
+                };
                 let mut known: Vec<(u64, Value)> = self
                     .durable
                     .decided
@@ -698,7 +798,9 @@ impl Paxos {
                 // The decision holding the highest number goes along whatever the gap: a node
                 // that missed thousands shows the right number after one exchange.
                 if let Some((value, instance)) = self.highest {
-                    if instance >= start && known.last().is_some_and(|(last, _)| *last < instance) {
+                    let kept = instance > snapshot.index;
+                    let beyond = known.last().is_some_and(|(last, _)| *last < instance);
+                    if kept && instance >= start && beyond {
                         known.push((instance, value));
                     }
                 }
@@ -726,11 +828,20 @@ impl Paxos {
             .map(|(i, (b, v))| (*i, *b, *v))
             .collect();
         let decided = decided.range(start..).map(|(i, v)| (*i, *v)).collect();
-        self.outbox.push((from, Message::Promise { ballot, from: start, accepted, decided }));
+        let snapshot = self.durable.snapshot;
+        let snapshot = (snapshot.index > 0 && start <= snapshot.index).then_some(snapshot);
+        let promise = Message::Promise { ballot, from: start, accepted, decided, snapshot };
+        self.outbox.push((from, promise));
     }
 
     /// Acceptor, phase 2b: accept unless a higher ballot was promised.
     fn on_accept(&mut self, from: NodeId, instance: u64, ballot: Ballot, value: Value) {
+        if instance <= self.durable.snapshot.index {
+            // Trimmed: decided long ago. The sender is behind; the snapshot catches it up.
+            let snapshot = self.durable.snapshot;
+            self.outbox.push((from, Message::Snapshot { snapshot }));
+            return;
+        }
         if let Some(value) = self.decided(instance) {
             // Decided here already: tell whoever is still working on it.
             self.outbox.push((from, Message::Decided { instance, value }));
@@ -792,7 +903,7 @@ impl Paxos {
         }
         let top = adopted.keys().next_back().copied().unwrap_or(0).max(self.next_instance() - 1);
         for instance in start..=top {
-            if self.decided(instance).is_none() {
+            if !self.is_decided(instance) {
                 let value = adopted.get(&instance).map_or(GAP, |(_, v)| *v);
                 self.send_accept(instance, ballot, value);
             }
@@ -828,6 +939,9 @@ impl Paxos {
     }
 
     fn learn(&mut self, instance: u64, value: Value) {
+        if instance <= self.durable.snapshot.index {
+            return;
+        }
         let previous = self.durable.decided.insert(instance, value);
         debug_assert!(
             previous.is_none_or(|v| v == value),
@@ -849,6 +963,52 @@ impl Paxos {
         }
         let highest = self.highest();
         self.forwarded.retain(|(v, _)| highest.is_none_or(|h| *v > h));
+        self.compact();
+    }
+
+    /// Once `2 × keep` instances are decided beyond the snapshot, all but the last `keep` of
+    /// them become the new snapshot.
+    fn compact(&mut self) {
+        let old = self.durable.snapshot;
+        let decided_to = self.contiguous - 1;
+        if self.keep == 0 || decided_to < old.index + 2 * self.keep {
+            return;
+        }
+        let index = decided_to - self.keep;
+        let mut snapshot = Snapshot { index, ..old };
+        for (instance, value) in self.durable.decided.range(old.index + 1..=index) {
+            snapshot.noops += u64::from(*value == GAP);
+            if *value > snapshot.highest || snapshot.highest_instance == 0 {
+                (snapshot.highest, snapshot.highest_instance) = (*value, *instance);
+            }
+        }
+        self.install(snapshot);
+    }
+
+    /// Take `snapshot` as the decided prefix, if it reaches further than this node's own: trim
+    /// what it covers, and go on from its end.
+    fn install(&mut self, snapshot: Snapshot) {
+        if snapshot.index <= self.durable.snapshot.index {
+            return;
+        }
+        let above = snapshot.index + 1;
+        self.durable.decided = self.durable.decided.split_off(&above);
+        self.durable.accepted = self.durable.accepted.split_off(&above);
+        self.changed = self.changed.split_off(&above);
+        let gaps = self.durable.decided.values().filter(|v| **v == GAP).count() as u64;
+        self.noops = snapshot.noops + gaps;
+        self.durable.snapshot = snapshot;
+        self.snapshot_changed = true;
+        self.highest = self.highest.max(Some((snapshot.highest, snapshot.highest_instance)));
+        // Values in phase 2 in a trimmed instance: decided there already, ours or not.
+        let kept = self.proposals.split_off(&above);
+        let trimmed = std::mem::replace(&mut self.proposals, kept);
+        self.waiting.extend(trimmed.into_values().map(|p| p.value).filter(|v| *v != GAP));
+        self.contiguous = self.contiguous.max(above);
+        self.advance_contiguous();
+        let highest = self.highest();
+        self.forwarded.retain(|(v, _)| highest.is_none_or(|h| *v > h));
+        self.answer_reads();
     }
 
     /// One unit of logical time: retry what stalled, ask peers for missed decisions.

@@ -66,14 +66,15 @@ fn describe(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>, 
         Message::Prepare { ballot, from } => {
             ("prepare", Some(*ballot), None, Some(format!("for instances ≥ {from}")))
         }
-        Message::Promise { ballot, from, accepted, decided } => (
+        Message::Promise { ballot, from, accepted, decided, snapshot } => (
             "promise",
             Some(*ballot),
             None,
             Some(format!(
-                "instances ≥ {from}: {} accepted, {} decided",
+                "instances ≥ {from}: {} accepted, {} decided{}",
                 accepted.len(),
-                decided.len()
+                decided.len(),
+                snapshot.map_or_else(String::new, |s| format!(", snapshot to {}", s.index))
             )),
         ),
         Message::Accept { ballot, value, .. } => {
@@ -109,6 +110,12 @@ fn describe(message: &Message) -> (&'static str, Option<Ballot>, Option<Value>, 
             None,
             None,
             Some(format!("request {request}: read once instances ≤ {index} are decided")),
+        ),
+        Message::Snapshot { snapshot } => (
+            "snapshot",
+            None,
+            Some(snapshot.highest),
+            Some(format!("instances ≤ {} decided (trimmed)", snapshot.index)),
         ),
     }
 }

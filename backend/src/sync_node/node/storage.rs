@@ -5,7 +5,7 @@ use crate::sqlite::rusqlite::{params, Connection};
 use crate::sqlite::DbError;
 use crate::sync_node::acceptor::Acceptor;
 use crate::sync_node::crdt::{Dot, MaxRegister, Person, PersonSet};
-use crate::sync_node::paxos::{AcceptorChanges, Ballot, Durable, Value};
+use crate::sync_node::paxos::{AcceptorChanges, Ballot, Durable, Snapshot, Value};
 
 use super::{CrdtState, SyncNode};
 
@@ -66,6 +66,12 @@ pub(super) fn load_state(conn: &Connection) -> Result<Stored, crate::sqlite::rus
         .map(|v| v as u64)
     };
     let mut durable = Durable { max_round: meta("max_round")?, ..Durable::default() };
+    durable.snapshot = Snapshot {
+        index: meta("snapshot_index")?,
+        highest: meta("snapshot_highest")?,
+        highest_instance: meta("snapshot_highest_instance")?,
+        noops: meta("snapshot_noops")?,
+    };
     let promised_round = meta("promised_round")?;
     if promised_round > 0 {
         durable.promised = Some(Ballot { round: promised_round, node: meta("promised_node")? });
@@ -76,6 +82,10 @@ pub(super) fn load_state(conn: &Connection) -> Result<Stored, crate::sqlite::rus
     })?;
     for row in instances {
         let (instance, acceptor, decided) = row?;
+        if instance <= durable.snapshot.index {
+            // A decision written lazily after its instance was trimmed.
+            continue;
+        }
         let stored: StoredInstance = serde_json::from_str(&acceptor).map_err(unreadable)?;
         durable.promised = durable.promised.max(stored.promised);
         if let Some(accepted) = stored.accepted {
@@ -155,36 +165,90 @@ impl SyncNode {
         decided: Vec<(u64, Value)>,
     ) -> impl std::future::Future<Output = Result<(), DbError>> + use<> {
         let write = self.inner.db.queue_write(move |conn| {
-            if let Some(acceptor) = &acceptor {
-                let mut upsert = conn.prepare_cached(
-                    "INSERT INTO paxos_instances (instance, acceptor) VALUES (?1, ?2)
-                     ON CONFLICT (instance) DO UPDATE SET acceptor = excluded.acceptor",
-                )?;
-                for (instance, ballot, value) in &acceptor.accepted {
-                    let stored =
-                        StoredInstance { promised: None, accepted: Some((*ballot, *value)) };
-                    let stored = serde_json::to_string(&stored).expect("acceptor state serializes");
-                    upsert.execute(params![*instance as i64, stored])?;
-                }
-                let mut meta = conn.prepare_cached(
-                    "INSERT INTO node_meta (key, value) VALUES (?1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                )?;
-                meta.execute(params!["max_round", acceptor.max_round as i64])?;
-                if let Some(promised) = acceptor.promised {
-                    meta.execute(params!["promised_round", promised.round as i64])?;
-                    meta.execute(params!["promised_node", promised.node as i64])?;
-                }
-            }
-            let mut learned = conn.prepare_cached(
-                "INSERT INTO paxos_instances (instance, acceptor, decided) VALUES (?1, '{}', ?2)
-                 ON CONFLICT (instance) DO UPDATE SET decided = excluded.decided",
-            )?;
-            for (instance, value) in &decided {
-                learned.execute(params![*instance as i64, *value as i64])?;
-            }
+            write_paxos(conn, acceptor.as_ref(), &decided)?;
             Ok(Ok::<_, ()>(()))
         });
         async move { write.await.map(|_| ()) }
+    }
+}
+
+/// Write Paxos state: the acceptor's changes, decisions learned, and a new snapshot with the
+/// trim of the instances it covers (inside the caller's transaction, the group commit's).
+fn write_paxos(
+    conn: &Connection,
+    acceptor: Option<&AcceptorChanges>,
+    decided: &[(u64, Value)],
+) -> Result<(), crate::sqlite::rusqlite::Error> {
+    if let Some(acceptor) = acceptor {
+        let mut upsert = conn.prepare_cached(
+            "INSERT INTO paxos_instances (instance, acceptor) VALUES (?1, ?2)
+             ON CONFLICT (instance) DO UPDATE SET acceptor = excluded.acceptor",
+        )?;
+        for (instance, ballot, value) in &acceptor.accepted {
+            let stored = StoredInstance { promised: None, accepted: Some((*ballot, *value)) };
+            let stored = serde_json::to_string(&stored).expect("acceptor state serializes");
+            upsert.execute(params![*instance as i64, stored])?;
+        }
+        let mut meta = conn.prepare_cached(
+            "INSERT INTO node_meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?;
+        meta.execute(params!["max_round", acceptor.max_round as i64])?;
+        if let Some(promised) = acceptor.promised {
+            meta.execute(params!["promised_round", promised.round as i64])?;
+            meta.execute(params!["promised_node", promised.node as i64])?;
+        }
+    }
+    let snapshot = acceptor.and_then(|a| a.snapshot);
+    let mut learned = conn.prepare_cached(
+        "INSERT INTO paxos_instances (instance, acceptor, decided) VALUES (?1, '{}', ?2)
+         ON CONFLICT (instance) DO UPDATE SET decided = excluded.decided",
+    )?;
+    for (instance, value) in decided {
+        learned.execute(params![*instance as i64, *value as i64])?;
+    }
+    if let Some(snapshot) = snapshot {
+        // The snapshot and the trim in one transaction: a crash leaves the instances or
+        // the snapshot that stands for them.
+        let mut meta = conn.prepare_cached(
+            "INSERT INTO node_meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?;
+        meta.execute(params!["snapshot_index", snapshot.index as i64])?;
+        meta.execute(params!["snapshot_highest", snapshot.highest as i64])?;
+        meta.execute(params!["snapshot_highest_instance", snapshot.highest_instance as i64])?;
+        meta.execute(params!["snapshot_noops", snapshot.noops as i64])?;
+        conn.prepare_cached("DELETE FROM paxos_instances WHERE instance <= ?1")?
+            .execute([snapshot.index as i64])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_trims_the_instances_it_covers_and_a_load_starts_from_it() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let ballot = Ballot { round: 1, node: 1 };
+        let accepted: Vec<(u64, Ballot, Value)> = (1..=10).map(|i| (i, ballot, i * 10)).collect();
+        let changes =
+            AcceptorChanges { accepted, promised: Some(ballot), max_round: 1, snapshot: None };
+        let decided: Vec<(u64, Value)> = (1..=10).map(|i| (i, i * 10)).collect();
+        write_paxos(&conn, Some(&changes), &decided).unwrap();
+        let snapshot = Snapshot { index: 6, highest: 60, highest_instance: 6, noops: 0 };
+        let trim = AcceptorChanges { accepted: Vec::new(), snapshot: Some(snapshot), ..changes };
+        write_paxos(&conn, Some(&trim), &[]).unwrap();
+        // A decision in a trimmed instance, written lazily after the trim.
+        write_paxos(&conn, None, &[(3, 30)]).unwrap();
+        let (_, durable, _) = load_state(&conn).unwrap();
+        assert_eq!(durable.snapshot, snapshot);
+        assert_eq!(durable.accepted.keys().copied().collect::<Vec<_>>(), [7, 8, 9, 10]);
+        assert_eq!(durable.decided.keys().copied().collect::<Vec<_>>(), [7, 8, 9, 10]);
+        let rows: i64 =
+            conn.query_row("SELECT count(*) FROM paxos_instances", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 5, "the trim deleted rows 1 to 6; the late decision of 3 is one row");
     }
 }

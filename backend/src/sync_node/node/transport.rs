@@ -60,7 +60,7 @@ impl SyncNode {
             role,
             ballot: ballot.map(|b| b.to_string()),
             leader: paxos.leader(),
-            decided: paxos.decisions().len() as u64 - noops,
+            decided: paxos.decided_total() - noops,
             noops,
             first_undecided: paxos.first_undecided(),
             pending: paxos.pending().len() as u64,

@@ -135,7 +135,8 @@ fn a_promise_reports_what_was_accepted_and_decided() {
                 ballot: higher,
                 from: 2,
                 accepted: vec![(3, b, 30)],
-                decided: vec![(4, 40)]
+                decided: vec![(4, 40)],
+                snapshot: None,
             }
         )]
     );
@@ -159,10 +160,19 @@ fn a_new_leader_adopts_accepted_values_and_closes_gaps() {
             from,
             accepted: vec![(1, older, 7), (3, older, 8)],
             decided: vec![],
+            snapshot: None,
         },
     );
-    leader
-        .step(3, Message::Promise { ballot, from, accepted: vec![(1, newer, 6)], decided: vec![] });
+    leader.step(
+        3,
+        Message::Promise {
+            ballot,
+            from,
+            accepted: vec![(1, newer, 6)],
+            decided: vec![],
+            snapshot: None,
+        },
+    );
     let accepts: BTreeSet<(u64, Value)> = leader
         .take_messages()
         .into_iter()
@@ -259,6 +269,109 @@ fn a_node_that_missed_decisions_catches_up() {
         settle(&mut nodes);
     }
     assert_eq!(nodes[2].decisions(), nodes[0].decisions(), "and the rest round by round");
+}
+
+/// Decisions two nodes both keep agree.
+fn agree(a: &Paxos, b: &Paxos) -> bool {
+    a.decisions().iter().all(|(i, v)| b.decisions().get(i).is_none_or(|w| w == v))
+}
+
+#[test]
+fn a_node_down_across_a_trim_catches_up_from_the_snapshot_and_agrees() {
+    let mut nodes = cluster();
+    nodes.iter_mut().for_each(|n| n.set_compaction(4));
+    nodes[0].propose(1);
+    settle(&mut nodes);
+    // Node 3 hears nothing while 49 more values are decided: the others trim their logs.
+    for value in 2..=50 {
+        nodes[0].propose(value);
+        settle_without(&mut nodes, 3);
+    }
+    let snapshot = nodes[0].snapshot();
+    assert!(snapshot.index >= 40, "{snapshot:?}");
+    assert_eq!(
+        (snapshot.highest, snapshot.highest_instance),
+        (49, 49).min((snapshot.highest, snapshot.index))
+    );
+    assert!(nodes[0].decisions().len() < 8, "the log stays short: {:?}", nodes[0].decisions());
+    assert_eq!(nodes[0].decided_total(), 50);
+    assert!(nodes[0].durable().accepted.len() < 8, "acceptances are trimmed too");
+    assert_eq!(nodes[2].highest(), Some(1));
+
+    // Its catch-up request below the trim point is answered with the snapshot.
+    for _ in 0..(2 * CATCHUP_EVERY) {
+        nodes.iter_mut().for_each(Paxos::tick);
+        settle(&mut nodes);
+    }
+    assert_eq!(nodes[2].highest(), Some(50));
+    assert_eq!(nodes[2].first_undecided(), nodes[0].first_undecided());
+    assert!(nodes[2].snapshot().index > 0);
+    assert!(agree(&nodes[0], &nodes[2]) && agree(&nodes[1], &nodes[2]));
+    // It writes the snapshot down, and a restart starts from it.
+    let changed = nodes[2].take_changed();
+    let mut disk = Durable::default();
+    disk.apply(changed.acceptor.as_ref().expect("the snapshot is written"));
+    assert_eq!(disk.snapshot, nodes[2].snapshot());
+    let restarted = Paxos::restore(3, vec![1, 2, 3], disk.clone());
+    assert_eq!(restarted.highest(), Some(snapshot.highest.max(nodes[2].snapshot().highest)));
+    disk.learn(changed.decided);
+    assert_eq!(Paxos::restore(3, vec![1, 2, 3], disk).highest(), Some(50));
+}
+
+#[test]
+fn an_accept_below_the_snapshot_is_answered_with_the_snapshot_not_accepted() {
+    let mut nodes = cluster();
+    nodes.iter_mut().for_each(|n| n.set_compaction(2));
+    for value in 1..=10 {
+        nodes[0].propose(value);
+        settle(&mut nodes);
+    }
+    let snapshot = nodes[1].snapshot();
+    assert!(snapshot.index >= 4, "{snapshot:?}");
+    // A deposed leader's accept arrives late, in an instance long decided and trimmed.
+    let late = Ballot { round: 99, node: 3 };
+    nodes[1].step(3, Message::Accept { instance: 2, ballot: late, value: 7 });
+    assert_eq!(nodes[1].take_messages(), vec![(3, Message::Snapshot { snapshot })]);
+    assert!(!nodes[1].durable().accepted.contains_key(&2));
+}
+
+#[test]
+fn a_leader_elected_from_below_the_trim_point_takes_the_snapshot_before_proposing() {
+    let mut nodes = cluster();
+    nodes.iter_mut().for_each(|n| n.set_compaction(4));
+    for value in 1..=30 {
+        nodes[0].propose(value);
+        settle_without(&mut nodes, 3);
+    }
+    assert!(nodes[0].snapshot().index > 0 && nodes[2].decisions().is_empty());
+    // Node 3, which knows nothing, takes over before any catch-up: the promises carry the
+    // snapshot, so it proposes nothing in the instances it covers.
+    let trimmed = nodes[0].snapshot().index;
+    nodes[2].prepare();
+    nodes[2].propose(99);
+    let mut accepts = Vec::new();
+    for _ in 0..100 {
+        let mut flying = Vec::new();
+        for node in nodes.iter_mut() {
+            let from = node.id();
+            flying.extend(node.take_messages().into_iter().map(|(to, m)| (from, to, m)));
+        }
+        if flying.is_empty() {
+            break;
+        }
+        for (from, to, message) in flying {
+            if let (3, Message::Accept { instance, .. }) = (from, &message) {
+                accepts.push(*instance);
+            }
+            nodes[(to - 1) as usize].step(from, message);
+        }
+    }
+    assert!(accepts.iter().all(|i| *i > trimmed), "accepts below {trimmed}: {accepts:?}");
+    assert!(nodes[2].is_leading());
+    assert!(nodes.iter().all(|n| n.highest() == Some(99)), "{:?}", nodes[2].decisions());
+    assert!(agree(&nodes[0], &nodes[2]) && agree(&nodes[1], &nodes[2]));
+    let decided_99 = nodes[2].decisions().iter().find(|(_, v)| **v == 99).map(|(i, _)| *i);
+    assert_eq!(decided_99, Some(31), "the first instance after the others' log");
 }
 
 // Linearizable reads (ReadIndex, Ongaro's thesis §6.4; `reads.rs`).
@@ -491,14 +604,25 @@ struct Sim {
     /// Restarts so far: each life numbers its reads anew from a later point, as the node does
     /// from its clock.
     lives: u64,
+    /// Decided instances each node keeps beyond its snapshot: small, so that the runs compact
+    /// their logs again and again (a node behind catches up from a snapshot).
+    keep: u64,
 }
+
+/// The simulation's compaction: a snapshot once 8 instances are decided beyond the last.
+const SIM_KEEP: u64 = 4;
 
 impl Sim {
     fn new(seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let loss = rng.random_range(0.0..0.3);
         let duplication = rng.random_range(0.0..0.2);
-        let nodes = (1..=3).map(|id| (id, Some(Paxos::new(id, vec![1, 2, 3])))).collect();
+        let node = |id| {
+            let mut node = Paxos::new(id, vec![1, 2, 3]);
+            node.set_compaction(SIM_KEEP);
+            (id, Some(node))
+        };
+        let nodes = (1..=3).map(node).collect();
         Self {
             rng,
             nodes,
@@ -521,6 +645,7 @@ impl Sim {
             reads: BTreeMap::new(),
             reads_answered: 0,
             lives: 0,
+            keep: SIM_KEEP,
         }
     }
 
@@ -536,6 +661,7 @@ impl Sim {
         let disk = self.disks.get(&id).cloned().unwrap_or_default();
         let mut node = Paxos::restore(id, vec![1, 2, 3], disk);
         node.set_bugs(self.bugs);
+        node.set_compaction(self.keep);
         self.lives += 1;
         node.start_read_ids_at(self.lives * 1_000_000);
         self.nodes.insert(id, Some(node));
@@ -595,7 +721,8 @@ impl Sim {
                 );
                 self.violation.get_or_insert(why);
             }
-            if answer.highest != GAP && !node.decisions().values().any(|v| *v == answer.highest) {
+            let kept = node.decisions().values().any(|v| *v == answer.highest);
+            if answer.highest != GAP && !kept && node.snapshot().highest != answer.highest {
                 let why = format!("a read on node {id} answered {}, undecided", answer.highest);
                 self.violation.get_or_insert(why);
             }
@@ -608,10 +735,18 @@ impl Sim {
         if let Some(write) = &ready.write {
             let disk = self.disks.entry(id).or_default();
             disk.apply(write);
-            disk.decided.extend(self.unwritten.remove(&id).unwrap_or_default());
+            disk.learn(self.unwritten.remove(&id).unwrap_or_default());
         }
         let gaps = node.decisions().values().filter(|v| **v == GAP).count() as u64;
-        assert_eq!(node.noops(), gaps, "seed {}: the kept no-op count", self.seed);
+        let trimmed = node.snapshot().noops;
+        assert_eq!(node.noops(), trimmed + gaps, "seed {}: the kept no-op count", self.seed);
+        // A snapshot stands for decisions: its number is the one learned in its instance.
+        let snapshot = node.snapshot();
+        let learned = self.learned.get(&snapshot.highest_instance);
+        if snapshot.index > 0 && learned.is_some_and(|v| *v != snapshot.highest) {
+            let why = format!("node {id}'s snapshot {snapshot:?} disagrees with what was learned");
+            self.violation.get_or_insert(why);
+        }
         for (instance, value) in node.decisions().clone() {
             let first = *self.learned.entry(instance).or_insert(value);
             if first != value {
@@ -648,7 +783,7 @@ impl Sim {
     fn flush_decided(&mut self, id: NodeId) {
         if self.rng.random_bool(0.5) {
             let unwritten = self.unwritten.remove(&id).unwrap_or_default();
-            self.disks.entry(id).or_default().decided.extend(unwritten);
+            self.disks.entry(id).or_default().learn(unwritten);
         }
     }
 
@@ -807,8 +942,7 @@ fn a_thousand_seeded_runs_never_learn_two_values_for_one_instance() {
         sim.unwritten.remove(&3);
         for id in [1, 2] {
             if sim.nodes[&id].is_none() {
-                let disk = sim.disks.get(&id).cloned().unwrap_or_default();
-                sim.nodes.insert(id, Some(Paxos::restore(id, vec![1, 2, 3], disk)));
+                sim.restart(id);
             }
         }
         let last = 1_000_000 + seed;
@@ -826,8 +960,13 @@ fn a_thousand_seeded_runs_never_learn_two_values_for_one_instance() {
                 .iter()
                 .map(|id| sim.nodes[id].as_ref().map_or(0, |n| n.pending().len()))
                 .sum();
-            let same = sim.nodes[&1].as_ref().map(|n| n.decisions().clone())
-                == sim.nodes[&2].as_ref().map(|n| n.decisions().clone());
+            // The same log: decided as far, the same number, no kept decision differing.
+            let (one, two) = (sim.nodes[&1].as_ref(), sim.nodes[&2].as_ref());
+            let same = one.zip(two).is_some_and(|(a, b)| {
+                a.first_undecided() == b.first_undecided()
+                    && a.highest() == b.highest()
+                    && agree(a, b)
+            });
             if pending == 0 && same {
                 break;
             }
