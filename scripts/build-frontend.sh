@@ -16,11 +16,14 @@ with_wasm_env trunk build --release
 # replaces dist/ whole.
 step "building the run debugger's bundle (trunk build frontend/debugger.html --release)"
 with_wasm_env trunk build frontend/debugger.html --release --dist dist/debugger --public-url /debugger/
+# The Workshop page (/workshop/): a bundle of its own too, for the same reason.
+step "building the Workshop page's bundle (trunk build frontend/workshop.html --release)"
+with_wasm_env trunk build frontend/workshop.html --release --dist dist/workshop --public-url /workshop/
 
 # The control plane sends these to browsers that accept br or gzip (tower-http's precompressed
 # ServeDir): compressed once here, at the highest levels, instead of on every request.
 shopt -s nullglob
-built=(dist/*.{wasm,js,css,html} dist/debugger/*.{wasm,js,css,html})
+built=(dist/*.{wasm,js,css,html} dist/{debugger,workshop}/*.{wasm,js,css,html})
 for file in "${built[@]}"; do
   brotli --force --keep --quality=11 "$file"
   gzip --force --keep -9 "$file"

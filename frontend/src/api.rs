@@ -21,6 +21,7 @@ use shared::registry::{GetServer, RegistryStatus};
 use shared::replication::{FailoverReport, ReplicationStatus, StoreDiff};
 use shared::shop::{NewProduct, Product};
 use shared::sync::{Added, LoadInfo, NodeData, PaxosLogEntry, PaxosStatus, PersonRecord};
+use shared::workshop::{StepResult, Workshop};
 use shared::{ErrorBody, LabEvent, ServiceKind, ServiceStatus};
 
 /// Why a call failed, in words for the page.
@@ -247,6 +248,22 @@ pub async fn run_scenario(name: &str) -> Result<Verdict, ApiError> {
     send_json(
         &format!("scenario {name}"),
         Request::post(&format!("/api/scenarios/{name}")),
+        None::<&()>,
+    )
+    .await
+}
+
+/// The workshop's steps, each with its latest result.
+pub async fn workshop() -> Result<Workshop, ApiError> {
+    get_json("/api/workshop").await
+}
+
+/// Run one action of a workshop step on the lab; answers its result when it is over (up to a
+/// minute for the steps that run a scenario).
+pub async fn run_workshop_step(step: &str, action: &str) -> Result<StepResult, ApiError> {
+    send_json(
+        &format!("{step} {action}"),
+        Request::post(&format!("/api/workshop/steps/{step}/{action}")),
         None::<&()>,
     )
     .await

@@ -1,18 +1,20 @@
 //! The lab's dashboard: Yew apps compiled to wasm and served by the control plane (:8080).
 //!
-//! Two bundles, two binaries over this one library: the dashboard (`src/main.rs`, [`app`]) and
-//! the run debugger (`src/bin/debugger.rs`, [`debugger`]), loaded only when a run is opened, so
-//! the dashboard's first load does not carry it.
+//! Three bundles, three binaries over this one library: the dashboard (`src/main.rs`, [`app`]),
+//! the run debugger (`src/bin/debugger.rs`, [`debugger`]), loaded only when a run is opened, and
+//! the Workshop page (`src/bin/workshop.rs`, [`workshop`]), so the dashboard's first load
+//! carries neither.
 //!
 //! - `route` — one `Route` per page; `app` — the page frame that switches on it;
 //! - `api` — the only module that talks HTTP (gloo-net);
 //! - `state` — page state as pure reducers (unit-tested natively), depending on nothing above;
 //! - `hooks` — what several pages do alike (polling);
 //! - `pages/`, `components/` — one component per file;
-//! - `debugger/` — the run debugger's views over one recorded history.
+//! - `debugger/` — the run debugger's views over one recorded history;
+//! - `workshop/` — the workshop's questions as steps, with the evidence each run measured.
 //!
-//! Layers, top to bottom: `app`, `debugger` → `pages` → `components` → `hooks`, `state`, `api`,
-//! `route`.
+//! Layers, top to bottom: `app`, `debugger`, `workshop` → `pages` → `components` → `hooks`,
+//! `state`, `api`, `route`.
 
 pub mod api;
 pub mod app;
@@ -23,3 +25,4 @@ pub mod hooks;
 pub mod pages;
 pub mod route;
 pub mod state;
+pub mod workshop;

@@ -134,6 +134,14 @@ pub struct PaxosStatus {
     pub pending: u64,
     /// The highest number among the values decided so far.
     pub highest_number: u64,
+    /// Decided instances kept in its log (in memory and on disk): the ones above its snapshot,
+    /// at most twice the number a compaction keeps.
+    #[serde(default)]
+    pub kept: u64,
+    /// The instance its snapshot reaches (every instance up to it decided and trimmed; 0: none
+    /// yet).
+    #[serde(default)]
+    pub snapshot_index: u64,
 }
 
 /// `GET /get_load`.

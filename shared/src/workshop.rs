@@ -151,9 +151,139 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
 }
 
+impl Chart {
+    /// The chart's numbers in words (a chart's `alt`, its SVG's `<title>`): `Accuracy: A 97.8 %,
+    /// B 95.6 %`; a line by where it starts and ends.
+    pub fn summary(&self) -> String {
+        let with_unit =
+            |value: f64| format!("{} {}", number(value), self.unit).trim_end().to_owned();
+        let parts: Vec<String> = if self.bars.is_empty() {
+            self.lines
+                .iter()
+                .map(|line| match (line.points.first(), line.points.last()) {
+                    (Some(first), Some(last)) => {
+                        format!(
+                            "{} from {} to {}",
+                            line.name,
+                            with_unit(first.1),
+                            with_unit(last.1)
+                        )
+                    }
+                    _ => format!("{} no points", line.name),
+                })
+                .collect()
+        } else {
+            self.bars.iter().map(|bar| format!("{} {}", bar.label, with_unit(bar.value))).collect()
+        };
+        format!("{}: {}", self.title, parts.join(", "))
+    }
+}
+
+impl StepResult {
+    /// The word its badge says: `done` or `failed`.
+    pub fn word(&self) -> &'static str {
+        if self.passed {
+            "done"
+        } else {
+            "failed"
+        }
+    }
+}
+
+impl Step {
+    /// The label of the action that produced `result` (its id if the step no longer has it).
+    pub fn action_label<'a>(&'a self, result: &'a StepResult) -> &'a str {
+        self.actions.iter().find(|a| a.id == result.action).map_or(&result.action, |a| &a.label)
+    }
+}
+
+/// A number as people write it: at most two decimals, no trailing zeros.
+pub fn number(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// The civil date and time (UTC) of `ms` since the Unix epoch: (year, month, day, h, m, s).
+/// Howard Hinnant's `civil_from_days`.
+fn civil(ms: u64) -> (i64, i64, i64, u64, u64, u64) {
+    let seconds = ms / 1000;
+    let (days, rest) = ((seconds / 86_400) as i64, seconds % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rest / 3_600, rest % 3_600 / 60, rest % 60)
+}
+
+/// `2026-12-07 21:03:05 UTC`, as the page and the report write a time.
+pub fn utc(ms: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(ms);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC")
+}
+
+/// `2026-12-07T21:03:05Z`: the `datetime` of a `<time>`.
+pub fn iso(ms: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(ms);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// `850 ms`, `12.4 s`.
+pub fn duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chart_says_its_numbers_in_words() {
+        let bars = Chart {
+            title: "Accuracy".into(),
+            unit: "%".into(),
+            x_unit: String::new(),
+            bars: vec![
+                Bar { label: "A".into(), value: 97.777 },
+                Bar { label: "B".into(), value: 95.0 },
+            ],
+            lines: Vec::new(),
+        };
+        assert_eq!(bars.summary(), "Accuracy: A 97.78 %, B 95 %");
+        let lines = Chart {
+            title: "C's balance".into(),
+            unit: "stake".into(),
+            x_unit: "event".into(),
+            bars: Vec::new(),
+            lines: vec![
+                Line { name: "C".into(), points: vec![(1.0, 1000.0), (5.0, 40.5)] },
+                Line { name: "D".into(), points: Vec::new() },
+            ],
+        };
+        assert_eq!(lines.summary(), "C's balance: C from 1000 stake to 40.5 stake, D no points");
+        let unitless = Chart { unit: String::new(), ..bars };
+        assert_eq!(unitless.summary(), "Accuracy: A 97.78, B 95");
+    }
+
+    #[test]
+    fn times_are_utc_dates_and_durations_people_read() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_796_684_585_999), "2026-12-07 23:03:05 UTC");
+        assert_eq!(iso(1_796_684_585_000), "2026-12-07T23:03:05Z");
+        assert_eq!(duration(850), "850 ms");
+        assert_eq!(duration(12_449), "12.4 s");
+        assert_eq!(number(97.777), "97.78");
+        assert_eq!(number(12.0), "12");
+    }
 
     #[test]
     fn a_curl_command_repeats_the_request_with_its_body_quoted() {

@@ -13,3 +13,4 @@ mod replication;
 mod runs;
 mod shop;
 mod sync;
+mod workshop;

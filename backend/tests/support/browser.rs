@@ -148,14 +148,24 @@ impl Browser {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + PAGE_TIMEOUT;
+        self.wait_until_within(what, PAGE_TIMEOUT, probe).await
+    }
+
+    /// [`Browser::wait_until`] with a bound of its own, for what the page waits on longer than
+    /// [`PAGE_TIMEOUT`] (a scenario that kills processes and waits for them).
+    pub async fn wait_until_within<T, F, Fut>(&self, what: &str, within: Duration, probe: F) -> T
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + within;
         loop {
             if let Some(found) = probe().await {
                 return found;
             }
             if Instant::now() > deadline {
                 let source = self.client.source().await.unwrap_or_default();
-                panic!("page never showed {what} within {PAGE_TIMEOUT:?}; page source:\n{source}");
+                panic!("page never showed {what} within {within:?}; page source:\n{source}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

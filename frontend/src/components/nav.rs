@@ -1,4 +1,4 @@
-//! The navigation bar.
+//! The navigation bar: the dashboard's pages, then the Workshop page (a bundle of its own).
 
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -15,6 +15,8 @@ pub fn nav() -> Html {
                 let class = classes!("nav-link", (current == Some(*route)).then_some("active"));
                 html! { <Link<Route> to={*route} classes={class}>{ *title }</Link<Route>> }
             }) }
+            // A bundle of its own (like the run debugger): a full-page link, not a route.
+            <a class="nav-link" href="/workshop/">{ "Workshop" }</a>
         </nav>
     }
 }

@@ -9,6 +9,7 @@ pub mod services;
 pub mod shop;
 pub mod sync;
 pub mod topology;
+pub mod workshop;
 
 #[cfg(test)]
 mod tests {
@@ -17,7 +18,7 @@ mod tests {
     #[test]
     fn state_depends_on_nothing_above_it() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/state");
-        let above: Vec<String> = ["app", "pages", "components", "hooks", "debugger"]
+        let above: Vec<String> = ["app", "pages", "components", "hooks", "debugger", "workshop::"]
             .iter()
             .map(|m| format!("crate::{m}"))
             .collect();

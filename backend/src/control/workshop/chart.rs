@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use shared::workshop::Chart;
+use shared::workshop::{number, Chart};
 
 const WIDTH: f64 = 560.0;
 const HEIGHT: f64 = 260.0;
@@ -20,7 +20,7 @@ const PALETTE: [&str; 6] = ["#1f5fa8", "#b3541e", "#2e7d32", "#7b3fa0", "#a8326e
 /// and for whoever hovers it).
 pub fn svg(chart: &Chart) -> String {
     let mut out = String::new();
-    let summary = summary(chart);
+    let summary = chart.summary();
     let _ = write!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{label}" font-family="sans-serif" font-size="12">"#,
@@ -42,23 +42,6 @@ pub fn svg(chart: &Chart) -> String {
     }
     out.push_str("</svg>");
     out
-}
-
-/// The chart's numbers in words: `Accuracy: A 97.8 %, B 95.6 %`.
-pub fn summary(chart: &Chart) -> String {
-    let unit = |value: f64| format!("{} {}", number(value), chart.unit).trim_end().to_owned();
-    let parts: Vec<String> = if chart.bars.is_empty() {
-        let ends = |points: &[(f64, f64)]| match (points.first(), points.last()) {
-            (Some(first), Some(last)) => {
-                format!("from {} to {}", unit(first.1), unit(last.1))
-            }
-            _ => "no points".to_owned(),
-        };
-        chart.lines.iter().map(|line| format!("{} {}", line.name, ends(&line.points))).collect()
-    } else {
-        chart.bars.iter().map(|bar| format!("{} {}", bar.label, unit(bar.value))).collect()
-    };
-    format!("{}: {}", chart.title, parts.join(", "))
 }
 
 /// The top of the y axis: a round number at or above the highest value.
@@ -173,12 +156,6 @@ fn lines(out: &mut String, chart: &Chart, top: f64) {
     );
 }
 
-/// A number as people write it: no trailing zeros, at most two decimals.
-fn number(value: f64) -> String {
-    let text = format!("{value:.2}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
 /// Text safe inside an SVG (or HTML) element or attribute.
 pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -238,7 +215,7 @@ mod tests {
                 format!("{:.1},{:.1}", WIDTH - RIGHT, y_of(40.5, 1000.0))
             ]
         );
-        assert_eq!(summary(&chart), "C's balance: C from 1000 stake to 40.5 stake");
+        assert_eq!(chart.summary(), "C's balance: C from 1000 stake to 40.5 stake");
     }
 
     #[test]
@@ -248,7 +225,5 @@ mod tests {
         assert_eq!(round_up(1.2), 2.0);
         assert_eq!(round_up(312.0), 500.0);
         assert_eq!(round_up(5000.0), 5000.0);
-        assert_eq!(number(97.777), "97.78");
-        assert_eq!(number(12.0), "12");
     }
 }

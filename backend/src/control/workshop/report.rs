@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use shared::workshop::{Step, StepResult, Workshop};
+use shared::workshop::{duration, utc, Workshop};
 
 use super::chart::{escape, svg};
 
@@ -45,11 +45,11 @@ pub fn markdown(workshop: &Workshop, origin: &Origin) -> String {
         let _ = writeln!(
             out,
             "**Verdict: {}** — {}\n\n_{}, by “{}”, in {}._\n",
-            word(result),
+            result.word(),
             result.verdict,
             utc(result.at_ms),
-            action_label(step, result),
-            seconds(result.took_ms)
+            step.action_label(result),
+            duration(result.took_ms)
         );
         if !result.measurements.is_empty() {
             out.push_str("| measured | value |\n|---|---|\n");
@@ -107,11 +107,11 @@ pub fn html(workshop: &Workshop, origin: &Origin) -> String {
             out,
             "<p><span class=\"verdict {}\">{}</span> {}</p><p class=\"when\">{}, by “{}”, in {}.</p>",
             if result.passed { "passed" } else { "failed" },
-            word(result),
+            result.word(),
             escape(&result.verdict),
             utc(result.at_ms),
-            escape(action_label(step, result)),
-            seconds(result.took_ms)
+            escape(step.action_label(result)),
+            duration(result.took_ms)
         );
         if !result.measurements.is_empty() {
             out.push_str("<table class=\"measurements\"><tr><th scope=\"col\">measured</th><th scope=\"col\">value</th></tr>");
@@ -154,26 +154,6 @@ blockquote{color:#444;border-left:4px solid #ccc;margin:0;padding-left:1rem}\
 pre{background:#f4f4f4;padding:.5rem;white-space:pre-wrap;word-break:break-all}.answer{color:#555}\
 section{break-inside:avoid;margin-bottom:2rem}";
 
-fn word(result: &StepResult) -> &'static str {
-    if result.passed {
-        "done"
-    } else {
-        "failed"
-    }
-}
-
-fn action_label<'a>(step: &'a Step, result: &'a StepResult) -> &'a str {
-    step.actions.iter().find(|a| a.id == result.action).map_or(&result.action, |a| &a.label)
-}
-
-fn seconds(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    }
-}
-
 /// A table cell's text: no line breaks, no column separators.
 fn cell(text: &str) -> String {
     one_line(text).replace('|', "\\|")
@@ -183,31 +163,9 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// `2026-12-07 21:03:05 UTC`, from milliseconds since the Unix epoch (the civil calendar from a
-/// day count: Howard Hinnant's `civil_from_days`).
-pub fn utc(ms: u64) -> String {
-    let seconds = ms / 1000;
-    let (days, rest) = ((seconds / 86_400) as i64, seconds % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use shared::workshop::{Bar, Chart, Exchange, StepAction};
+    use shared::workshop::{Bar, Chart, Exchange, Step, StepAction, StepResult};
 
     use super::*;
 
@@ -280,12 +238,5 @@ mod tests {
         assert!(page.contains("Servers &lt;and&gt; DNS"));
         assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="));
         assert!(page.contains("<td>6 of 12</td>"));
-    }
-
-    #[test]
-    fn dates_are_utc_from_the_epoch() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_796_684_585_000), "2026-12-07 23:03:05 UTC");
     }
 }

@@ -274,6 +274,12 @@ fn percent(fraction: f64) -> String {
     format!("{:.1} %", fraction * 100.0)
 }
 
+/// A fraction as a percentage to one decimal, as [`percent`] writes it (the chart's bars say
+/// what the table says).
+fn percent_value(fraction: f64) -> f64 {
+    (fraction * 1000.0).round() / 10.0
+}
+
 const SETOSA: &str = "sl=5.1&sw=3.5&pl=1.4&pw=0.2";
 const BORDERLINE: &str = "sl=6.0&sw=2.7&pl=5.1&pw=1.6";
 
@@ -300,7 +306,7 @@ async fn ask_models(p: &mut Probe) -> Result<Evidence, ControlError> {
                     .push((format!("{name} held-out accuracy"), percent(info.accuracy)));
                 evidence.passed &= prediction.prediction == 0;
                 said.push(format!("{} says {}", info.model, prediction.label));
-                bars.push(Bar { label: info.model.clone(), value: info.accuracy * 100.0 });
+                bars.push(Bar { label: info.model.clone(), value: percent_value(info.accuracy) });
             }
             Err(err) => {
                 evidence.measurements.push((service.to_owned(), format!("no answer: {err}")));
@@ -404,7 +410,7 @@ async fn evaluate(p: &mut Probe) -> Result<Evidence, ControlError> {
         .iter()
         .map(|(model, b)| {
             (
-                format!("{model} weight before"),
+                format!("model {} weight before", model.strip_prefix("model_").unwrap_or(model)),
                 format!("{:.2} (balance {:.1})", b.weight, b.balance),
             )
         })
@@ -413,10 +419,10 @@ async fn evaluate(p: &mut Probe) -> Result<Evidence, ControlError> {
     let mut bars: Vec<Bar> = Vec::new();
     for (model, accuracy) in &evaluation.models {
         measurements.push((format!("model {model} accuracy"), percent(*accuracy)));
-        bars.push(Bar { label: model.clone(), value: accuracy * 100.0 });
+        bars.push(Bar { label: model.clone(), value: percent_value(*accuracy) });
     }
     measurements.push(("weighted consensus accuracy".into(), percent(evaluation.consensus)));
-    bars.push(Bar { label: "consensus".into(), value: evaluation.consensus * 100.0 });
+    bars.push(Bar { label: "consensus".into(), value: percent_value(evaluation.consensus) });
     let models = evaluation.models.len().max(1) as f64;
     let mean = evaluation.models.iter().map(|(_, a)| a).sum::<f64>() / models;
     let passed = !evaluation.models.is_empty() && evaluation.consensus + 1e-9 >= mean;
