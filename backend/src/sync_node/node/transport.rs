@@ -65,6 +65,8 @@ impl SyncNode {
             first_undecided: paxos.first_undecided(),
             pending: paxos.pending().len() as u64,
             highest_number: paxos.highest().unwrap_or(0),
+            kept: paxos.decisions().len() as u64,
+            snapshot_index: paxos.snapshot().index,
         }
     }
 
