@@ -199,23 +199,8 @@ def sync_benchmarks(lab, run, rows, args):
 
     # Paxos: three nodes of its own, the load switch out of the way, numbers rising so that
     # every request is a new Paxos decision.
-    import socket
-    ports = []
-    for _ in range(3):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
-    data = tempfile.mkdtemp(prefix="lab-bench-paxos-")
-    nodes = []
-    for i, port in enumerate(ports):
-        peers = ",".join(f"{j + 1}=http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i)
-        nodes.append(subprocess.Popen(
-            [args.binary, "serve", "sync-node", "--name", f"paxos-{i + 1}", "--id", str(i + 1), "--port", str(port),
-             "--peers", peers, "--db", os.path.join(data, f"n{i + 1}.sqlite3"), "--high-request", "1000000000"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"}))
+    ports, nodes, data = paxos_nodes(args)
     try:
-        for port in ports:
-            wait("a Paxos benchmark node", lambda: http("GET", f"http://127.0.0.1:{port}/health"))
         def adder(base):
             """A wrk script adding persons with rising numbers, all above `base`."""
             path = os.path.join(tempfile.mkdtemp(prefix="lab-bench-"), "add.lua")
@@ -291,13 +276,40 @@ end
                 run(label, 0, highest(port, "linearizable"), connections=conns, threads=threads, group="sync")
                 versus(local, label)
     finally:
-        for node in nodes:
-            node.send_signal(signal.SIGTERM)
-        for node in nodes:
-            try:
-                node.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                node.kill()
+        stop(nodes)
+    paxos_flat(args)
+
+
+def paxos_nodes(args):
+    """Three sync nodes of the benchmark's own on free ports, the load switch out of the way:
+    (ports, processes, data directory)."""
+    import socket
+    ports = []
+    for _ in range(3):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    data = tempfile.mkdtemp(prefix="lab-bench-paxos-")
+    nodes = []
+    for i, port in enumerate(ports):
+        peers = ",".join(f"{j + 1}=http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i)
+        nodes.append(subprocess.Popen(
+            [args.binary, "serve", "sync-node", "--name", f"paxos-{i + 1}", "--id", str(i + 1), "--port", str(port),
+             "--peers", peers, "--db", os.path.join(data, f"n{i + 1}.sqlite3"), "--high-request", "1000000000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"}))
+    for port in ports:
+        wait("a Paxos benchmark node", lambda: http("GET", f"http://127.0.0.1:{port}/health"))
+    return ports, nodes, data
+
+
+def stop(processes):
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def recording_benchmarks(lab, rows, args):
@@ -341,11 +353,94 @@ def recording_benchmarks(lab, rows, args):
     rows.append((f"  recording on: x{ratio:.2f} ({events} events)", on, int(off["rps"] * 0.9), None, None))
 
 
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def paxos_flat(args):
+    """Under a long Paxos load (number-only updates, each a decision), the log is compacted: the
+    instances kept, the node's memory and its database stay flat while decisions pile up. Fresh
+    nodes: no persons, so what grows is the log alone."""
+    seconds = args.flat_seconds
+    if seconds <= 0:
+        return
+    ports, nodes, data = paxos_nodes(args)
+    try:
+        paxos_flat_on(args, seconds, ports, nodes, data)
+    finally:
+        stop(nodes)
+
+
+def paxos_flat_on(args, seconds, ports, nodes, data):
+    """The flat row's run, on `nodes` (their ports and data directory)."""
+    python = os.environ.get("LAB_PYTHON", "python3")
+    here = os.path.dirname(os.path.abspath(__file__))
+    url = f"http://127.0.0.1:{ports[0]}"
+    start = http("GET", url + "/paxos/status")["highestNumber"]
+
+    def sample():
+        status = http("GET", url + "/paxos/status")
+        db = sum(os.path.getsize(os.path.join(data, f)) for f in os.listdir(data) if f.startswith("n1."))
+        return {"decided": status["decided"] + status["noops"], "kept": status["kept"],
+                "snapshot": status["snapshotIndex"], "rss_mb": rss_kb(nodes[0].pid) / 1024, "db_mb": db / 1e6}
+
+    print(f"  running: paxos log under load for {seconds} s (number-only update_data, 1,000/s)", flush=True)
+    emitter = subprocess.Popen([python, os.path.join(here, "bench_paxos_flat.py"), url, str(seconds), "1000", str(start)],
+                               stdout=subprocess.PIPE, text=True)
+    time.sleep(min(10, seconds / 4))
+    first = sample()
+    samples = [first]
+    while emitter.poll() is None:
+        time.sleep(min(30, seconds / 4))
+        samples.append(sample())
+        s = samples[-1]
+        print(f"    {s['decided']:>9} decided, {s['kept']:>5} kept (snapshot at {s['snapshot']}), "
+              f"RSS {s['rss_mb']:.1f} MB, db {s['db_mb']:.2f} MB", flush=True)
+    sent = json.loads(emitter.stdout.read().strip().splitlines()[-1])["sent"]
+    last = samples[-1]
+    kept_max = max(s["kept"] for s in samples)
+    PAXOS_FLAT.append((seconds, sent, first, last, kept_max))
+
+
+def reference(args, run, rows):
+    """The bare-axum row: `lab bench-reference` on a free port, loaded like the others."""
+    label = "bare axum GET /getServer (reference: no middleware), 32 conn"
+    if args.only and args.only not in label and args.only != "limits":
+        return None
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([args.binary, "bench-reference", "--listen", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
+    try:
+        url = f"http://127.0.0.1:{port}/getServer"
+        wait("the reference server", lambda: http("GET", url))
+        run(label, 0, url, group="limits")
+    finally:
+        stop([server])
+    return rows[-1][1] if rows and rows[-1][0] == label else None
+
+
+def against(rows, bare, label, share=0.8):
+    """Name the last row's req/s as a share of the reference's, with `share` of it as its target."""
+    if bare is None or not rows or rows[-1][0] != label or not bare["rps"]:
+        return
+    name, r, target, p50_ms, p99_ms = rows[-1]
+    rows[-1] = (f"{name}: x{r['rps'] / bare['rps']:.2f} bare", r, max(target, round(share * bare["rps"])), p50_ms, p99_ms)
+
+
+PAXOS_FLAT = []
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary")
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
     parser.add_argument("--only", default=None)
+    parser.add_argument("--flat-seconds", type=int, default=int(os.environ.get("BENCH_FLAT_SECONDS", "300")),
+                        help="how long the Paxos log runs under load for the flat-storage row (0: skip)")
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     lab = Lab(args.binary, os.path.join(root, "dist"))
@@ -369,8 +464,14 @@ def main():
         for i in range(100):
             http("POST", shop + "/products", {"name": f"product {i}", "price": round(9.99 + i, 2),
                                               "category": ["books", "toys", "tools"][i % 3]})
-        run("shop GET /products (100 products), 32 conn", 30000, shop + "/products")
-        run("registry GET /getServer, 32 conn", 35000, registry + "/getServer")
+        # The limit on this machine, in the same run: a bare axum route in the same binary, no
+        # middleware, answering what /getServer answers. The shop's and the registry's rows are
+        # read against it (target: 80 % of it).
+        bare = reference(args, run, rows)
+        run("shop GET /products (100 products), 32 conn", 30000, shop + "/products", group="limits")
+        against(rows, bare, "shop GET /products (100 products), 32 conn")
+        run("registry GET /getServer, 32 conn", 35000, registry + "/getServer", group="limits")
+        against(rows, bare, "registry GET /getServer, 32 conn")
 
         iris = "/predict?sl=6.0&sw=2.7&pl=5.1&pw=1.6"
         for name, label in [("model-a", "A forest"), ("model-b", "B tree"), ("model-c", "C knn")]:
@@ -385,6 +486,8 @@ def main():
             recording_benchmarks(lab, rows, args)
         if not args.only or "sync" in args.only or "paxos" in args.only:
             sync_benchmarks(lab, run, rows, args)
+        elif args.only == "flat":
+            paxos_flat(args)
     finally:
         lab.stop()
 
@@ -396,6 +499,14 @@ def main():
             print(f"  {path:<44} {size:>9}  {encoding}")
         verdict = "ok" if total <= FIRST_LOAD_TARGET_KB * 1000 else "MISSED"
         print(f"  {'total':<44} {total:>9}  target <= {FIRST_LOAD_TARGET_KB} KB ({total / 1000:.0f} KB): {verdict}")
+    for seconds, sent, first, last, kept_max in PAXOS_FLAT:
+        print()
+        print(f"paxos log under {seconds} s of load ({sent} number-only updates), node-1, first sample -> last:")
+        print(f"  decided instances   {first['decided']:>10} -> {last['decided']:>10}")
+        print(f"  instances kept      {first['kept']:>10} -> {last['kept']:>10}  (most seen {kept_max}; "
+              f"target flat: <= 2 x 1,024 = 2048: {'ok' if kept_max <= 2048 else 'MISSED'})")
+        print(f"  RSS (MB)            {first['rss_mb']:>10.1f} -> {last['rss_mb']:>10.1f}")
+        print(f"  database (MB)       {first['db_mb']:>10.2f} -> {last['db_mb']:>10.2f}")
     if not rows:
         return
     print()

@@ -46,6 +46,14 @@ pub enum Command {
     /// verdict as JSON and exits 0 (valid), 1 (invalid) or 2 (unknown, or the run failed). E.g.
     /// `lab test --workload paxos-register --nemesis partition,kill --time 20 --seed 1`.
     Test(crate::lab_test::TestArgs),
+    /// Not part of the lab: a bare axum server with one route (`GET /getServer`) and no
+    /// middleware, the reference row `make bench` reads the services' figures against.
+    #[command(hide = true)]
+    BenchReference {
+        /// Where it listens.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +188,7 @@ impl Cli {
             Command::Client(args) => run_client(args).await,
             Command::Check(args) => run_check(&args),
             Command::Test(args) => crate::lab_test::run(args).await,
+            Command::BenchReference { listen } => crate::bench_reference::serve(listen).await,
         }
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! The `lab` binary (`src/main.rs`) only parses flags and calls into these modules.
 
+pub mod bench_reference;
 pub mod catalog;
 pub mod check;
 pub mod cli;
