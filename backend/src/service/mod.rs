@@ -191,7 +191,6 @@ impl Service {
             bugs,
             recorder,
         } = self;
-        let http = metrics::HttpMetrics::register(&mut registry);
         let identity = Arc::new(Identity { name, kind, started, probe, bugs: bugs.clone() });
 
         let own = OpenApiRouter::new().routes(routes!(health)).with_state(identity.clone());
@@ -224,6 +223,7 @@ impl Service {
             .version(env!("CARGO_PKG_VERSION"))
             .build();
         openapi::document_plumbing(&mut openapi);
+        let http = metrics::HttpMetrics::register(&mut registry, documented_routes(&openapi));
         let openapi = Arc::new(openapi);
         let registry = Arc::new(registry);
 
@@ -386,4 +386,25 @@ fn render_metrics(registry: &Registry) -> Response {
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "could not encode metrics")
         }
     }
+}
+
+/// Every route `openapi` documents, with its methods (the metrics' counters are made for these
+/// at start).
+fn documented_routes(
+    openapi: &utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&str, Vec<axum::http::Method>)> {
+    use axum::http::Method;
+    openapi.paths.paths.iter().map(|(path, item)| {
+        let operations = [
+            (Method::GET, &item.get),
+            (Method::POST, &item.post),
+            (Method::PUT, &item.put),
+            (Method::DELETE, &item.delete),
+            (Method::PATCH, &item.patch),
+            (Method::HEAD, &item.head),
+            (Method::OPTIONS, &item.options),
+        ];
+        let methods = operations.into_iter().filter(|(_, op)| op.is_some()).map(|(m, _)| m);
+        (path.as_str(), methods.collect())
+    })
 }
