@@ -22,6 +22,15 @@ fn settle(nodes: &mut [Paxos]) {
 
 /// Deliver every message until quiet, except to and from `cut` (its messages are lost).
 fn settle_without(nodes: &mut [Paxos], cut: NodeId) {
+    settle_watching(nodes, cut, |_, _, _| {});
+}
+
+/// [`settle_without`], showing `watch` every message delivered (from, to, message).
+fn settle_watching(
+    nodes: &mut [Paxos],
+    cut: NodeId,
+    mut watch: impl FnMut(NodeId, NodeId, &Message),
+) {
     for _ in 0..1_000 {
         let mut flying: Vec<(NodeId, NodeId, Message)> = Vec::new();
         for node in nodes.iter_mut() {
@@ -33,6 +42,7 @@ fn settle_without(nodes: &mut [Paxos], cut: NodeId) {
         }
         for (from, to, message) in flying {
             if from != cut && to != cut {
+                watch(from, to, &message);
                 nodes[(to - 1) as usize].step(from, message);
             }
         }
@@ -350,22 +360,11 @@ fn a_leader_elected_from_below_the_trim_point_takes_the_snapshot_before_proposin
     nodes[2].prepare();
     nodes[2].propose(99);
     let mut accepts = Vec::new();
-    for _ in 0..100 {
-        let mut flying = Vec::new();
-        for node in nodes.iter_mut() {
-            let from = node.id();
-            flying.extend(node.take_messages().into_iter().map(|(to, m)| (from, to, m)));
+    settle_watching(&mut nodes, 0, |from, _, message| {
+        if let (3, Message::Accept { instance, .. }) = (from, message) {
+            accepts.push(*instance);
         }
-        if flying.is_empty() {
-            break;
-        }
-        for (from, to, message) in flying {
-            if let (3, Message::Accept { instance, .. }) = (from, &message) {
-                accepts.push(*instance);
-            }
-            nodes[(to - 1) as usize].step(from, message);
-        }
-    }
+    });
     assert!(accepts.iter().all(|i| *i > trimmed), "accepts below {trimmed}: {accepts:?}");
     assert!(nodes[2].is_leading());
     assert!(nodes.iter().all(|n| n.highest() == Some(99)), "{:?}", nodes[2].decisions());
@@ -417,20 +416,9 @@ fn reads_that_arrive_during_a_round_share_the_next_one() {
     assert!(nodes[0].take_messages().is_empty());
     nodes[0].outbox = first;
     let mut questions = 0;
-    for _ in 0..100 {
-        let mut flying = Vec::new();
-        for node in nodes.iter_mut() {
-            let from = node.id();
-            flying.extend(node.take_messages().into_iter().map(|(to, m)| (from, to, m)));
-        }
-        if flying.is_empty() {
-            break;
-        }
-        for (from, to, message) in flying {
-            questions += usize::from(matches!(message, Message::ConfirmLeader { .. }));
-            nodes[(to - 1) as usize].step(from, message);
-        }
-    }
+    settle_watching(&mut nodes, 0, |_, _, message| {
+        questions += usize::from(matches!(message, Message::ConfirmLeader { .. }));
+    });
     assert_eq!(questions, 6, "two rounds of three questions for three reads");
     assert_eq!(answers(&mut nodes[0]), vec![(7, 1), (7, 1), (7, 1)]);
 }
