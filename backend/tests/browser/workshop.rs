@@ -393,25 +393,7 @@ async fn every_step_runs_from_the_page_keeps_its_evidence_and_the_report_holds_i
     }
 
     // The report's GET commands, run as they are written, answer as the report says.
-    let commands: Vec<(&str, u16)> = markdown
-        .lines()
-        .zip(markdown.lines().skip(1))
-        .filter(|(command, _)| command.starts_with("curl -s '"))
-        .map(|(command, reply)| {
-            let status = reply.strip_prefix("# → ").unwrap().split(' ').next().unwrap();
-            (command, status.parse().unwrap())
-        })
-        .collect();
-    let gets = commands.len();
+    let gets = support::run_reported_gets(&markdown);
     assert!(gets > 0, "{markdown}");
-    for (command, reported) in commands {
-        let url = command.trim_start_matches("curl -s '").trim_end_matches('\'');
-        let ran = std::process::Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", url])
-            .output()
-            .expect("curl runs");
-        let status: u16 = String::from_utf8_lossy(&ran.stdout).parse().unwrap();
-        assert_eq!(status, reported, "{command}");
-    }
     eprintln!("workshop: the report's {gets} GET commands answered as it says");
 }

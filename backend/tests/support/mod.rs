@@ -407,3 +407,29 @@ pub async fn wait_gone(pids: &[u32], within: Duration) -> Vec<u32> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Run every GET curl command of a workshop report (its Markdown) as it is written, with curl,
+/// and check that each answers the status the report wrote under it (`# → 200 ...`). POSTs are
+/// not run: they change the lab. Returns how many ran.
+pub fn run_reported_gets(markdown: &str) -> usize {
+    let lines: Vec<&str> = markdown.lines().collect();
+    let mut ran = 0;
+    for pair in lines.windows(2) {
+        let Some(url) = pair[0].strip_prefix("curl -s '").and_then(|u| u.strip_suffix('\'')) else {
+            continue;
+        };
+        let reported: u16 = pair[1]
+            .strip_prefix("# → ")
+            .and_then(|r| r.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status under {:?}: {:?}", pair[0], pair[1]));
+        let answered = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", url])
+            .output()
+            .expect("curl runs");
+        let status: u16 = String::from_utf8_lossy(&answered.stdout).parse().unwrap_or(0);
+        assert_eq!(status, reported, "{}", pair[0]);
+        ran += 1;
+    }
+    ran
+}
