@@ -90,6 +90,15 @@ pub(super) async fn run(state: &ControlState, pair: &Pair) -> Result<Finding, Co
     // a mirror again, so it gets a second try once the old primary is rebuilt as the mirror.
     let mut written = write(state, &front.url, &format!("{prefix}after failover")).await;
     let mut recovered = written.then(|| killed.elapsed());
+    // What survived, read now: once the old primary is back it claims the primary's role too,
+    // and until the rebuild settles that the front may refuse reads (the checker then had no
+    // read after the failover to judge, now and then).
+    let keys = |products: &Vec<Value>| {
+        let names = products.iter().filter_map(|p| p.get("name")?.as_str());
+        Some(json!(names.filter(|n| n.starts_with(&prefix)).collect::<Vec<_>>()))
+    };
+    let read_all = get_json::<Vec<Value>>(state, format!("{}/products", front.url));
+    recorded(state, 1, "read-all", Value::Null, false, keys, read_all).await?;
     // Put things back: the old primary returns and is rebuilt as the mirror.
     state.supervisor.act(victim, ProcessAction::Restart).await?;
     let rebuild = || async {
@@ -108,12 +117,6 @@ pub(super) async fn run(state: &ControlState, pair: &Pair) -> Result<Finding, Co
         written = write(state, &front.url, &format!("{prefix}after rebuild")).await;
         recovered = written.then(|| killed.elapsed());
     }
-    let keys = |products: &Vec<Value>| {
-        let names = products.iter().filter_map(|p| p.get("name")?.as_str());
-        Some(json!(names.filter(|n| n.starts_with(&prefix)).collect::<Vec<_>>()))
-    };
-    let read_all = get_json::<Vec<Value>>(state, format!("{}/products", front.url));
-    recorded(state, 1, "read-all", Value::Null, false, keys, read_all).await?;
     let matches = report.entries_lost == before.lag_entries;
     Ok(Finding {
         verdict: format!(
