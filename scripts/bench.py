@@ -22,6 +22,14 @@ def http(method, url, body=None):
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read() or b"null")
 
+def free_port():
+    """A port on loopback the OS has free now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait(what, probe, seconds=30):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -147,10 +155,7 @@ def mirror_benchmarks(lab, run, rows, args):
     # Async: a front of its own with a 50 ms replicator, over the lab's async stores.
     primary = lab.service("store-async-primary")["url"]
     mirror = lab.service("store-async-mirror")["url"]
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     front = subprocess.Popen([args.binary, "serve", "replication", "--name", "bench-replication", "--port", str(port),
                               "--primary", primary, "--mirror", mirror, "--interval-ms", "50"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
@@ -283,12 +288,7 @@ end
 def paxos_nodes(args):
     """Three sync nodes of the benchmark's own on free ports, the load switch out of the way:
     (ports, processes, data directory)."""
-    import socket
-    ports = []
-    for _ in range(3):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+    ports = [free_port() for _ in range(3)]
     data = tempfile.mkdtemp(prefix="lab-bench-paxos-")
     nodes = []
     for i, port in enumerate(ports):
@@ -408,10 +408,7 @@ def reference(args, run, rows):
     label = "bare axum GET /getServer (reference: no middleware), 32 conn"
     if args.only and args.only not in label and args.only != "limits":
         return None
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([args.binary, "bench-reference", "--listen", f"127.0.0.1:{port}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
     try:

@@ -21,7 +21,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use shared::workshop::{Step, StepAction, StepResult, Workshop};
+use shared::workshop::{Chart, Step, StepAction, StepResult, Workshop};
 use shared::{ErrorBody, EventKind};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -92,6 +92,12 @@ impl Notebook {
         let passed = steps.iter().filter(|s| s.result.as_ref().is_some_and(|r| r.passed)).count();
         let running = self.inner.running.lock().expect("notebook lock").clone();
         Workshop { steps, passed, running }
+    }
+
+    /// The chart of `step`'s latest result, if it has one.
+    fn chart(&self, step: &str) -> Option<Chart> {
+        let results = self.inner.results.lock().expect("notebook lock");
+        results.get(step)?.chart.clone()
     }
 
     /// Mark `step` as running until the guard this returns is dropped.
@@ -202,10 +208,7 @@ async fn chart_svg(
     State(state): State<ControlState>,
     ApiPath(file): ApiPath<String>,
 ) -> Result<Response, ControlError> {
-    let chart = file.strip_suffix(".svg").and_then(|step| {
-        let workshop = state.workshop.workshop();
-        workshop.steps.into_iter().find(|s| s.id == step)?.result?.chart
-    });
+    let chart = file.strip_suffix(".svg").and_then(|step| state.workshop.chart(step));
     let chart = chart.ok_or_else(|| ControlError::NotFound(format!("no chart {file:?}")))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], chart::svg(&chart)).into_response())
 }
@@ -259,7 +262,7 @@ async fn report(
             "workshop-report.md",
             report::markdown(&workshop, &origin).into_bytes(),
         ),
-        Format::Tar => ("application/x-tar", "workshop-report.tar", tarball(&workshop, &origin)?),
+        Format::Tar => ("application/x-tar", "workshop-report.tar", tarball(&workshop, &origin)),
     };
     Ok((
         [(header::CONTENT_TYPE, kind.to_owned()), (header::CONTENT_DISPOSITION, attachment(name))],
@@ -269,7 +272,7 @@ async fn report(
 }
 
 /// `report.md` and `charts/<step>.svg` in one tar.
-fn tarball(workshop: &Workshop, origin: &report::Origin) -> Result<Vec<u8>, ControlError> {
+fn tarball(workshop: &Workshop, origin: &report::Origin) -> Vec<u8> {
     let mut files = vec![("report.md".to_owned(), report::markdown(workshop, origin))];
     for step in &workshop.steps {
         if let Some(chart) = step.result.as_ref().and_then(|r| r.chart.as_ref()) {
@@ -283,9 +286,10 @@ fn tarball(workshop: &Workshop, origin: &report::Origin) -> Result<Vec<u8>, Cont
         header.set_mode(0o644);
         header.set_mtime(origin.at_ms / 1000);
         header.set_cksum();
-        tar.append_data(&mut header, path, text.as_bytes()).map_err(ControlError::Notebook)?;
+        // In memory, with paths of our own: nothing here can fail.
+        tar.append_data(&mut header, path, text.as_bytes()).expect("a tar in memory");
     }
-    tar.into_inner().map_err(ControlError::Notebook)
+    tar.into_inner().expect("a tar in memory")
 }
 
 #[cfg(test)]

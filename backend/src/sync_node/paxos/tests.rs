@@ -592,12 +592,11 @@ struct Sim {
     /// Restarts so far: each life numbers its reads anew from a later point, as the node does
     /// from its clock.
     lives: u64,
-    /// Decided instances each node keeps beyond its snapshot: small, so that the runs compact
-    /// their logs again and again (a node behind catches up from a snapshot).
-    keep: u64,
 }
 
-/// The simulation's compaction: a snapshot once 8 instances are decided beyond the last.
+/// The simulation's compaction, small so that the runs compact their logs again and again (a
+/// node behind catches up from a snapshot): a snapshot once 8 instances are decided beyond the
+/// last.
 const SIM_KEEP: u64 = 4;
 
 impl Sim {
@@ -633,7 +632,6 @@ impl Sim {
             reads: BTreeMap::new(),
             reads_answered: 0,
             lives: 0,
-            keep: SIM_KEEP,
         }
     }
 
@@ -649,7 +647,7 @@ impl Sim {
         let disk = self.disks.get(&id).cloned().unwrap_or_default();
         let mut node = Paxos::restore(id, vec![1, 2, 3], disk);
         node.set_bugs(self.bugs);
-        node.set_compaction(self.keep);
+        node.set_compaction(SIM_KEEP);
         self.lives += 1;
         node.start_read_ids_at(self.lives * 1_000_000);
         self.nodes.insert(id, Some(node));
