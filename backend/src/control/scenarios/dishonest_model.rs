@@ -134,7 +134,12 @@ pub(super) async fn run(state: &ControlState) -> Result<Finding, ControlError> {
             let Ok(answer) = get_json::<MetaPrediction>(state, url).await else { continue };
             asked += 1;
             right += u32::from(answer.prediction == *truth);
-            if !answer.votes.iter().any(|v| v.model == "C") {
+            // The meta-model settles its tallies on a timer, and at once when its models are
+            // listed: listed after every answer, C's ejection is counted at the answer that
+            // caused it, not at whichever the timer happened to follow.
+            let models: Vec<ModelEntry> = get_json(state, format!("{}/models", meta.url)).await?;
+            let active = |m: &ModelEntry| m.state == shared::models::ModelState::Active;
+            if !models.iter().any(|m| m.id == c.id && active(m)) {
                 ejected_after = Some(asked);
                 break 'passes;
             }
