@@ -19,10 +19,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::task::{Context, Poll};
+
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
+use futures::future::Either;
+use tower::{Layer, Service};
 
 use super::error_response;
 
@@ -139,20 +144,60 @@ impl AdminPolicy {
     }
 }
 
-/// Middleware guarding routes with the [`AdminPolicy`] at a [`Scope`].
-pub async fn guard(
-    State((policy, scope)): State<(Arc<AdminPolicy>, Scope)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    match policy.check(scope, peer, &request) {
-        Ok(()) => next.run(request).await,
-        Err(why) => {
-            let origin = request.headers().get(header::ORIGIN).cloned();
-            let host = request.headers().get(header::HOST).cloned();
-            tracing::warn!(?peer, ?origin, ?host, path = %request.uri().path(), "request refused: {why}");
-            error_response(StatusCode::FORBIDDEN, why)
+/// The guard as a route layer: each route it wraps answers 403 (and logs why) to a request its
+/// scope does not admit. A plain tower service, not a `from_fn` middleware: the latter boxed
+/// the route and its future on every request, the unguarded GETs included.
+#[derive(Debug, Clone)]
+pub struct GuardLayer {
+    policy: Arc<AdminPolicy>,
+    scope: Scope,
+}
+
+impl GuardLayer {
+    /// Guard at `scope`, with the policy read from the environment.
+    pub fn new(scope: Scope) -> Self {
+        GuardLayer { policy: Arc::new(AdminPolicy::from_env()), scope }
+    }
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded { inner, policy: self.policy.clone(), scope: self.scope }
+    }
+}
+
+/// A route behind the guard.
+#[derive(Debug, Clone)]
+pub struct Guarded<S> {
+    inner: S,
+    policy: Arc<AdminPolicy>,
+    scope: Scope,
+}
+
+impl<S> Service<Request> for Guarded<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, Ready<Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        match self.policy.check(self.scope, peer, &request) {
+            Ok(()) => Either::Left(self.inner.call(request)),
+            Err(why) => {
+                let origin = request.headers().get(header::ORIGIN);
+                let host = request.headers().get(header::HOST);
+                tracing::warn!(?peer, ?origin, ?host, path = %request.uri().path(), "request refused: {why}");
+                Either::Right(ready(Ok(error_response(StatusCode::FORBIDDEN, why))))
+            }
         }
     }
 }

@@ -10,12 +10,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::histogram::exponential_buckets;
 use prometheus_client::metrics::MetricType;
@@ -73,7 +70,7 @@ impl RouteMetrics {
         }
     }
 
-    fn observe(&self, took: Duration, status: u16) {
+    pub(super) fn observe(&self, took: Duration, status: u16) {
         let seconds = took.as_secs_f64();
         let bucket =
             self.bounds.iter().position(|b| seconds <= *b).unwrap_or(self.bounds.len() - 1);
@@ -145,7 +142,7 @@ impl HttpMetrics {
     }
 
     /// The counters of `method` on `route` (`None`: no route matched).
-    fn route(&self, method: &Method, route: Option<&str>) -> Arc<RouteMetrics> {
+    pub(super) fn route(&self, method: &Method, route: Option<&str>) -> Arc<RouteMetrics> {
         let route = route.unwrap_or("unmatched");
         if let Some(found) =
             self.known.get(route).and_then(|m| m.iter().find(|r| r.method == method))
@@ -223,23 +220,6 @@ impl EncodeMetric for Latency {
     fn metric_type(&self) -> MetricType {
         MetricType::Histogram
     }
-}
-
-/// Middleware (installed as a route layer, so the matched route is known) that counts and times
-/// every request.
-pub(super) async fn track(
-    State(metrics): State<Arc<HttpMetrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = metrics.route(
-        request.method(),
-        request.extensions().get::<MatchedPath>().map(MatchedPath::as_str),
-    );
-    let started = Instant::now();
-    let response = next.run(request).await;
-    route.observe(started.elapsed(), response.status().as_u16());
-    response
 }
 
 #[cfg(test)]

@@ -16,10 +16,12 @@
 pub mod address;
 pub mod admin;
 pub mod bugs;
+mod cors;
 pub mod error;
 pub mod events;
 pub mod links;
 mod metrics;
+mod observe;
 pub mod openapi;
 pub mod outgoing;
 mod probe;
@@ -35,11 +37,10 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{middleware, Json, Router};
+use axum::{Json, Router};
 use prometheus_client::registry::Registry;
 use shared::{HealthReport, ServiceKind};
 use tokio::net::TcpListener;
-use tower_http::cors::CorsLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
@@ -233,8 +234,7 @@ impl Service {
             .with_state(events);
         let router = router
             .merge(event_routes)
-            .route_layer(middleware::from_fn_with_state(http, metrics::track))
-            .route_layer(middleware::from_fn_with_state(recorder, recorder::observe))
+            .route_layer(observe::ObserveLayer { metrics: http, recorder })
             .route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
             .route("/metrics", get(move || async move { render_metrics(&registry) }));
         let router = match fallback {
@@ -249,10 +249,7 @@ impl Service {
             })
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
             .layer(DefaultBodyLimit::max(body_limit))
-            // Any origin may read (the dashboard calls every service from :8080; what changes the
-            // lab is guarded apart). The answer is the same for every origin, so no `Vary`: the
-            // default one cost a header of three values on every response.
-            .layer(CorsLayer::permissive().vary([]));
+            .layer(cors::PageCorsLayer::permissive());
         // A span per request only when someone reads them (`RUST_LOG=tower_http=debug`): the
         // layer costs a sixth of a small route's throughput even with its level off.
         if tracing::enabled!(target: "tower_http::trace::on_request", tracing::Level::DEBUG) {
@@ -272,8 +269,7 @@ pub fn guarded<S: Clone + Send + Sync + 'static>(mut routes: OpenApiRouter<S>) -
         admin::Scope::Admin,
         Some(openapi::ADMIN_TAG),
     );
-    let state = (Arc::new(admin::AdminPolicy::from_env()), admin::Scope::Admin);
-    routes.route_layer(middleware::from_fn_with_state(state, admin::guard))
+    routes.route_layer(admin::GuardLayer::new(admin::Scope::Admin))
 }
 
 /// Routes that change the lab (topology, roles, membership, modes): any client, but no web
@@ -294,8 +290,7 @@ fn guard_changes<S: Clone + Send + Sync + 'static>(
     tag: Option<&str>,
 ) -> OpenApiRouter<S> {
     openapi::document_guard(routes.get_openapi_mut(), admin::Scope::Changes, tag);
-    let state = (Arc::new(admin::AdminPolicy::from_env()), admin::Scope::Changes);
-    routes.route_layer(middleware::from_fn_with_state(state, admin::guard))
+    routes.route_layer(admin::GuardLayer::new(admin::Scope::Changes))
 }
 
 /// How long in-flight requests get to finish once a service is asked to stop.

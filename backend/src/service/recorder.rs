@@ -6,9 +6,10 @@
 //! - every message it sends a peer: [`Outgoing`](super::Outgoing) calls [`Recorder::sent`]
 //!   before the request leaves, and stamps it with two headers, [`MSG_HEADER`] (its id, kind and
 //!   sender) and [`CLOCK_HEADER`] (the sender's vector clock);
-//! - every such message it receives, and the reply it sends back: [`observe`], a middleware on
-//!   every route, records the `recv`, then the reply's `send`, stamped on the response the same
-//!   way, and the caller's `Outgoing` records that reply's `recv`;
+//! - every such message it receives, and the reply it sends back: the layer on every route
+//!   ([`Observed`](super::observe::Observed)) records the `recv`, then the reply's `send`,
+//!   stamped on the response the same way, and the caller's `Outgoing` records that reply's
+//!   `recv`;
 //! - notes about itself (a new leader, a mode switch, a role change): [`Recorder::note`].
 //!
 //! So no call site has to remember to log. Times are nanoseconds since the recording's epoch,
@@ -21,9 +22,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::value::RawValue;
@@ -285,7 +285,7 @@ impl Recorder {
 
     /// Record the receipt of a message stamped with `headers` (nothing when it carries no
     /// stamp, or when not recording). Returns the message's kind and sender.
-    pub fn received(&self, headers: &HeaderMap) -> Option<(Arc<str>, Arc<str>)> {
+    pub fn received(&self, headers: &HeaderMap) -> Option<Received> {
         if !self.is_on() {
             return None;
         }
@@ -308,7 +308,7 @@ impl Recorder {
             body: None,
         };
         self.message(&mut state, outline);
-        Some((kind, from))
+        Some(Received { kind, from })
     }
 
     /// Record a note about this service (`leader`, `mode`, `role`, ...).
@@ -423,27 +423,30 @@ fn clock_pairs(text: &str) -> impl Iterator<Item = (&str, u64)> {
     })
 }
 
-/// Middleware on every route of a service: records the messages peers send it (and its
-/// replies) while a recording runs. Requests without a stamp (people, the dashboard, the
-/// workloads' clients) pass unrecorded: their operations are recorded by whoever makes them.
-pub async fn observe(State(recorder): State<Recorder>, request: Request, next: Next) -> Response {
-    if !recorder.is_on() {
-        return next.run(request).await;
+/// A message a peer sent this service, recorded on receipt: what its reply is recorded as.
+#[derive(Debug)]
+pub struct Received {
+    /// The message's kind.
+    pub kind: Arc<str>,
+    /// Its sender.
+    pub from: Arc<str>,
+}
+
+impl Recorder {
+    /// Record the reply to `received` (its kind: the handler's [`ReplyKind`], or the request's
+    /// with `-reply`) and stamp `response` with it. The route layer
+    /// ([`Observed`](super::observe::Observed)) calls this for every message it saw received.
+    pub fn replied(&self, received: Received, response: &mut Response) {
+        let status = response.status().as_u16();
+        let stamp = match response.extensions().get::<ReplyKind>() {
+            Some(reply) => self.reply(received.from, &reply.0, status),
+            None => self.reply(received.from, &format!("{}-reply", received.kind), status),
+        };
+        if let Some(stamp) = stamp {
+            response.headers_mut().insert(MSG_HEADER, stamp.msg);
+            response.headers_mut().insert(CLOCK_HEADER, stamp.clock);
+        }
     }
-    let Some((kind, from)) = recorder.received(request.headers()) else {
-        return next.run(request).await;
-    };
-    let mut response = next.run(request).await;
-    let status = response.status().as_u16();
-    let stamp = match response.extensions().get::<ReplyKind>() {
-        Some(reply) => recorder.reply(from, &reply.0, status),
-        None => recorder.reply(from, &format!("{kind}-reply"), status),
-    };
-    if let Some(stamp) = stamp {
-        response.headers_mut().insert(MSG_HEADER, stamp.msg);
-        response.headers_mut().insert(CLOCK_HEADER, stamp.clock);
-    }
-    response
 }
 
 /// Which events `GET /admin/recording/events` answers.
@@ -554,7 +557,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(MSG_HEADER, stamp.msg);
         headers.insert(CLOCK_HEADER, stamp.clock);
-        let (kind, from) = b.received(&headers).unwrap();
+        let Received { kind, from } = b.received(&headers).unwrap();
         assert_eq!((&*kind, &*from), ("prepare", "a"));
         let reply = b.reply(from, "promise", 200).unwrap();
         let mut headers = HeaderMap::new();

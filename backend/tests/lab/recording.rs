@@ -117,10 +117,25 @@ async fn a_recording_merges_every_services_messages_and_the_faults_on_one_clock(
         "a Paxos batch keeps its messages: {:?}",
         sends[0]
     );
-    // Replies are messages too, back to the sender.
-    assert!(events
+    // Replies are messages too, back to the sender: node-2 sent a reply (it carries the status
+    // it answered with), and node-1 received that very message.
+    let replies: Vec<u64> = events
         .iter()
-        .any(|e| matches!(e, Event::Recv(m) if m.from == "node-2" && m.to == "node-1")));
+        .filter_map(|e| match e {
+            Event::Send(m) if m.from == "node-2" && m.to == "node-1" => {
+                m.fields.get("status").map(|_| m.id)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(!replies.is_empty(), "node-2 replied to node-1 nothing");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Recv(m) if m.to == "node-1" && replies.contains(&m.id))),
+        "none of node-2's {} replies was received by node-1",
+        replies.len()
+    );
 
     let runs: Vec<RunInfo> = support::get_json(&lab.url("/api/recordings")).await;
     assert_eq!(runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec![run.id.as_str()]);
