@@ -71,9 +71,22 @@ CREATE TABLE IF NOT EXISTS store_meta (
 
 const PRODUCT_COLUMNS: &str = "id, name, description, price_cents, category, in_stock";
 
-/// The shop's data, shared by every server that opens the same file.
+/// The shop's data, shared by every server that opens the same file. One `Arc`: every request
+/// clones the store (axum's `State`), so a clone is one count, not one per part.
 #[derive(Debug, Clone)]
-pub struct ShopStore {
+pub struct ShopStore(Arc<Parts>);
+
+impl std::ops::Deref for ShopStore {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// What a [`ShopStore`] holds.
+#[derive(Debug)]
+pub struct Parts {
     db: Db,
     /// Notices commits from any connection or process, to know when a cached answer is stale.
     changes: Arc<ChangeWatch>,
@@ -120,7 +133,7 @@ impl ShopStore {
             })
             .await?;
         let mirror = Arc::new(AtomicBool::new(role.as_deref() == Some("mirror")));
-        Ok(Self { db, changes, product_lists: Arc::default(), logged, mirror })
+        Ok(Self(Arc::new(Parts { db, changes, product_lists: Arc::default(), logged, mirror })))
     }
 
     pub fn is_mirror(&self) -> bool {
