@@ -143,7 +143,8 @@ def mirror_benchmarks(lab, run, rows, args):
         http("POST", sync_front + "/products", {"name": f"seed {i}", "price": 1.0})
     print("  running: sync p50 with 100 products (1 conn, 2 s)", flush=True)
     small = wrk(sync_front + "/products", 2, connections=1, threads=1, script=script)
-    run("sync-mirrored POST /products, 32 conn", 2000, sync_front + "/products", script=script, group="writes")
+    run("sync-mirrored POST /products, 32 conn", 2000, sync_front + "/products", script=script, group="writes",
+        p99_ms=20.0)
     print(f"  growing the sync store to 50,000 products (now {count_products(sync_primary)})", flush=True)
     while count_products(sync_primary) < 50000:
         wrk(sync_front + "/products", 5, script=script)
@@ -173,7 +174,8 @@ def mirror_benchmarks(lab, run, rows, args):
                 time.sleep(0.1)
         sampler = threading.Thread(target=sample)
         sampler.start()
-        run("async POST /products (50 ms replicator), 32 conn", 5000, url + "/products", script=script, group="writes")
+        run("async POST /products (50 ms replicator), 32 conn", 5000, url + "/products", script=script, group="writes",
+            p99_ms=20.0)
         stop = True
         sampler.join()
         lags.sort()
@@ -232,7 +234,7 @@ end
         # Requests whose number is already below the agreed highest (the other wrk thread's numbers
         # run ahead) need no decision: the decisions are counted by the node itself.
         before, started = decided(), time.monotonic()
-        run("paxos: POST /add_name, rising numbers, 32 conn", 0, url, script=adder(0), group="sync")
+        run("paxos: POST /add_name, rising numbers, 32 conn", 0, url, script=adder(0), group="sync", p99_ms=20.0)
         rate = (decided() - before) / (time.monotonic() - started)
         load = rows[-1][1]
         rows.append(("  values decided per second (node-1's count)",
@@ -474,7 +476,8 @@ def main():
         for name, label in [("model-a", "A forest"), ("model-b", "B tree"), ("model-c", "C knn")]:
             run(f"model {label} GET /predict, 32 conn", 20000, lab.service(name)["url"] + iris, p99_ms=5.0)
         meta = lab.service("meta-model")["url"]
-        run("meta-model GET /predict, 32 conn", 5000, meta + iris)
+        # The second wave's target (the first wave's was 5,000).
+        run("meta-model GET /predict, 32 conn", 15000, meta + iris)
         run("meta-model GET /predict, 1 conn", 0, meta + iris, connections=1, threads=1, p50_ms=1.0)
 
         if not args.only or "writes" in args.only or "mirror" in args.only:
