@@ -109,7 +109,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// commit that crossed 1,000 WAL pages, so that one write waited for the copy and its fsync (the
 /// tens of milliseconds in the Paxos rows' p99). A passive checkpoint takes no lock a writer or
 /// reader waits for. Ends when the writer thread does.
-fn checkpoints(conn: Connection, committed_some: &std::sync::mpsc::Receiver<()>) {
+fn checkpoints(conn: &Connection, committed_some: &std::sync::mpsc::Receiver<()>) {
     while committed_some.recv().is_ok() {
         std::thread::sleep(CHECKPOINT_EVERY);
         while committed_some.try_recv().is_ok() {}
@@ -195,7 +195,7 @@ impl Db {
             .map_err(|e| DbError::Pool(format!("starting the writer thread: {e}")))?;
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoints(checkpoint_conn, &commits))
+            .spawn(move || checkpoints(&checkpoint_conn, &commits))
             .map_err(|e| DbError::Pool(format!("starting the checkpoint thread: {e}")))?;
         let db = Self { pool, writer };
         // The schema is idempotent.
