@@ -297,7 +297,9 @@ def paxos_nodes(args):
         peers = ",".join(f"{j + 1}=http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i)
         nodes.append(subprocess.Popen(
             [args.binary, "serve", "sync-node", "--name", f"paxos-{i + 1}", "--id", str(i + 1), "--port", str(port),
-             "--peers", peers, "--db", os.path.join(data, f"n{i + 1}.sqlite3"), "--high-request", "1000000000"],
+             "--peers", peers, "--db", os.path.join(data, f"n{i + 1}.sqlite3"), "--high-request", "1000000000",
+             # BENCH_ANTI_ENTROPY_MS: how often the nodes pull each other's whole state (default 1000 ms).
+             "--anti-entropy-ms", os.environ.get("BENCH_ANTI_ENTROPY_MS", "1000")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"}))
     for port in ports:
         wait("a Paxos benchmark node", lambda: http("GET", f"http://127.0.0.1:{port}/health"))
