@@ -183,7 +183,7 @@ impl Db {
         // WAL is a property of the file, set once, before the checkpointer's connection opens (a
         // connection opened before it checkpoints nothing). Checkpoints are the checkpointer's
         // job, not the commit's.
-        writer_conn.pragma_update(None, "journal_mode", "WAL")?;
+        set_wal(&writer_conn)?;
         writer_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let mut checkpoint_conn = Connection::open(path)?;
         configure_connection(&mut checkpoint_conn)?;
@@ -267,11 +267,29 @@ impl Db {
     }
 }
 
+/// Put the file in WAL mode. Two processes opening a new file at once (shop A and B) both ask;
+/// the loser is told "locked" at once — SQLite calls no busy handler for a change of journal
+/// mode — so it asks again, for as long as the busy timeout.
+fn set_wal(conn: &Connection) -> Result<(), DbError> {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL").map_err(DbError::from) {
+            Err(err) if err.is_busy() && started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// How long a connection waits for another writer's lock before it fails.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Every new connection waits (rather than fails) while another writer — possibly another
 /// process — holds the lock, and fsyncs every commit (`synchronous=FULL`), so an acknowledged
 /// write survives a crash or a power cut.
 fn configure_connection(conn: &mut Connection) -> Result<(), rusqlite::Error> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", "FULL")
 }
 
@@ -314,6 +332,24 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stored, (0..300).filter(|n| n % 3 != 0).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn two_opening_one_new_file_at_once_both_open_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in 0..20 {
+            let path = dir.path().join(format!("{n}.sqlite3"));
+            let schema = "CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY)";
+            let (a, b) = tokio::join!(
+                tokio::spawn({
+                    let path = path.clone();
+                    async move { Db::open(&path, schema).await.map(drop) }
+                }),
+                tokio::spawn(async move { Db::open(&path, schema).await.map(drop) })
+            );
+            a.unwrap().unwrap();
+            b.unwrap().unwrap();
+        }
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -122,16 +122,28 @@ impl PersonSet {
         delta
     }
 
-    /// Merge another replica's state (or a delta) into this one.
-    pub fn merge(&mut self, other: &PersonSet) {
+    /// Merge another replica's state (or a delta) into this one; returns what was new to this
+    /// one (itself a delta: what a caller must persist, all of it and no more).
+    pub fn merge(&mut self, other: &PersonSet) -> PersonSet {
+        let mut novel = PersonSet::default();
         for (person, dots) in &other.adds {
+            let known = self.adds.get(person);
+            for dot in dots.iter().filter(|d| !known.is_some_and(|k| k.contains(d))) {
+                novel.insert_add(person.clone(), *dot);
+            }
+        }
+        for dot in other.tombstones.difference(&self.tombstones) {
+            novel.insert_tombstone(*dot);
+        }
+        for (person, dots) in &novel.adds {
             for dot in dots {
                 self.insert_add(person.clone(), *dot);
             }
         }
-        for dot in &other.tombstones {
+        for dot in &novel.tombstones {
             self.insert_tombstone(*dot);
         }
+        novel
     }
 
     /// Whether some add of these dots is not tombstoned.
@@ -319,6 +331,27 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_merge_returns_exactly_what_was_new(a in set(), b in set()) {
+            let mut merged = a.clone();
+            let novel = merged.merge(&b);
+            // Applying only the novel part to the old state gives the same merge...
+            let mut from_novel = a.clone();
+            prop_assert_eq!(from_novel.merge(&novel), novel.clone());
+            prop_assert_eq!(&from_novel, &merged);
+            // ...it holds nothing the old state had, and nothing the other did not bring.
+            let (adds, tombstones) = novel.parts();
+            let (a_adds, a_tombstones) = a.parts();
+            let (b_adds, b_tombstones) = b.parts();
+            for add in &adds {
+                prop_assert!(!a_adds.contains(add) && b_adds.contains(add), "{:?}", add);
+            }
+            for dot in &tombstones {
+                prop_assert!(!a_tombstones.contains(dot) && b_tombstones.contains(dot), "{:?}", dot);
+            }
+            prop_assert_eq!(merged.len(), a.len() + novel.len());
+        }
+
         #[test]
         fn the_kept_clock_and_size_match_the_state(a in set(), b in set()) {
             let mut merged = a;

@@ -60,6 +60,14 @@ pub struct CrdtState {
     pub max: MaxRegister,
 }
 
+impl CrdtState {
+    /// This state as a change, if it is one: new persons' adds or tombstones, or a max register
+    /// above `before`.
+    fn changed_from(self, before: MaxRegister) -> Option<CrdtState> {
+        (!self.persons.is_empty() || self.max != before).then_some(self)
+    }
+}
+
 /// A sync node's state; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SyncNode {
