@@ -89,12 +89,12 @@ impl std::ops::Deref for ShopStore {
 pub struct Parts {
     db: Db,
     /// Notices commits from any connection or process, to know when a cached answer is stale.
-    changes: Arc<ChangeWatch>,
-    product_lists: Arc<ProductListCache>,
+    changes: ChangeWatch,
+    product_lists: ProductListCache,
     /// Whether writes are logged with a sequence number (a store process that is replicated).
     logged: bool,
     /// A mirror applies its primary's changes only: shop writes are refused.
-    mirror: Arc<AtomicBool>,
+    mirror: AtomicBool,
 }
 
 /// A write's result, and its place in the change log when the store logs changes.
@@ -125,15 +125,21 @@ impl ShopStore {
 
     async fn open_with(path: &Path, logged: bool) -> Result<Self, DbError> {
         let db = Db::open(path, SCHEMA).await?;
-        let changes = Arc::new(ChangeWatch::open(path)?);
+        let changes = ChangeWatch::open(path)?;
         let role: Option<String> = db
             .call(|conn| {
                 conn.query_row("SELECT value FROM store_meta WHERE key = 'role'", [], |r| r.get(0))
                     .optional()
             })
             .await?;
-        let mirror = Arc::new(AtomicBool::new(role.as_deref() == Some("mirror")));
-        Ok(Self(Arc::new(Parts { db, changes, product_lists: Arc::default(), logged, mirror })))
+        let mirror = AtomicBool::new(role.as_deref() == Some("mirror"));
+        Ok(Self(Arc::new(Parts {
+            db,
+            changes,
+            product_lists: ProductListCache::default(),
+            logged,
+            mirror,
+        })))
     }
 
     pub fn is_mirror(&self) -> bool {
